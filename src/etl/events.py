@@ -1,0 +1,186 @@
+"""Landing events: which object arrived, which dataset it belongs to, and its run id.
+
+The same functions serve the AWS Lambda (S3 notifications) and the local watcher (files
+found under ``landing/``), so both decide identically what to run and under which name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from etl.contracts import available_datasets, load_contract
+
+logger = logging.getLogger(__name__)
+
+# Names that tools write next to data and that are never data themselves.
+IGNORED_SUFFIXES = (".tmp", ".part", ".crc", ".swp", ".filepart", ".partial", ".crdownload")
+MAX_EXECUTION_NAME = 80
+_SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class SourceObject:
+    """One object in the landing bucket, identified as S3 identifies it."""
+
+    bucket: str
+    key: str
+    size: int | None = None
+    etag: str | None = None
+    version_id: str | None = None
+    event_time: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What one pipeline execution is asked to do."""
+
+    run_id: str
+    dataset: str
+    source: SourceObject
+
+    def execution_input(self) -> dict[str, Any]:
+        source = self.source
+        return {
+            "run_id": self.run_id,
+            "dataset": self.dataset,
+            "source": {
+                "bucket": source.bucket,
+                "key": source.key,
+                "size": source.size,
+                "etag": source.etag,
+                "version_id": source.version_id,
+                "event_time": source.event_time or utc_now_iso(),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    key: str
+    reason: str
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def skip_reason(key: str, size: int | None = None) -> str | None:
+    """Why ``key`` is not a data file (None when it is one)."""
+    if key.endswith("/"):
+        return "folder marker"
+    name = key.rsplit("/", 1)[-1]
+    if not name:
+        return "empty name"
+    if name.startswith((".", "_")):
+        return "hidden or system file"
+    if name.lower().endswith(IGNORED_SUFFIXES):
+        return "temporary file"
+    return None
+
+
+def dataset_for_key(key: str) -> str | None:
+    """The dataset a landing key belongs to: by prefix, or the default one for keys at the root."""
+    for dataset in available_datasets():
+        contract = load_contract(dataset)
+        if key.startswith(contract.landing_prefix):
+            return dataset
+    if "/" not in key:
+        for dataset in available_datasets():
+            if load_contract(dataset).default_for_root_keys:
+                return dataset
+    return None
+
+
+def run_id_for(source: SourceObject, dataset: str) -> str:
+    """A deterministic id for the object's identity: bucket, key and version (or ETag).
+
+    Usable as a Step Functions execution name (<= 80 chars of [A-Za-z0-9_-]), so a
+    duplicate event for the same object version maps to the same execution.
+    """
+    identity = "\n".join((source.bucket, source.key, source.version_id or "", (source.etag or "").strip('"')))
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+    name = source.key.rsplit("/", 1)[-1]
+    slug = _SLUG_UNSAFE.sub("_", name).strip("_")
+    room = MAX_EXECUTION_NAME - len(dataset) - len(digest) - 2
+    slug = slug[:room].strip("_") or "object"
+    return f"{dataset}-{slug}-{digest}"
+
+
+def plan_run(source: SourceObject) -> RunRequest | Skipped:
+    """Decide what to do with one landing object."""
+    reason = skip_reason(source.key, source.size)
+    if reason:
+        return Skipped(source.key, reason)
+    dataset = dataset_for_key(source.key)
+    if dataset is None:
+        prefixes = ", ".join(load_contract(d).landing_prefix for d in available_datasets())
+        return Skipped(source.key, f"no dataset for this prefix (known prefixes: {prefixes}, or the bucket root)")
+    return RunRequest(run_id=run_id_for(source, dataset), dataset=dataset, source=source)
+
+
+def sources_from_s3_event(event: dict[str, Any]) -> tuple[list[SourceObject], list[Skipped]]:
+    """Objects named by an S3 notification (``Records``) or an EventBridge ``Object Created`` event.
+
+    Records that cannot be understood are returned as Skipped with the reason, never dropped.
+    """
+    sources: list[SourceObject] = []
+    bad: list[Skipped] = []
+    if event.get("detail-type") == "Object Created" and "detail" in event:
+        records = [_record_from_eventbridge(event)]
+    else:
+        records = event.get("Records")
+        if not isinstance(records, list):
+            return [], [Skipped("", "event has no Records list; expected an S3 notification")]
+    for index, record in enumerate(records):
+        try:
+            if record.get("eventSource") not in (None, "aws:s3"):
+                bad.append(Skipped("", f"record {index}: not an S3 record ({record.get('eventSource')})"))
+                continue
+            if not str(record.get("eventName", "ObjectCreated")).startswith("ObjectCreated"):
+                bad.append(Skipped("", f"record {index}: event {record.get('eventName')} is not ObjectCreated"))
+                continue
+            s3 = record["s3"]
+            obj = s3["object"]
+            sources.append(
+                SourceObject(
+                    bucket=s3["bucket"]["name"],
+                    key=unquote_plus(obj["key"]),
+                    size=obj.get("size"),
+                    etag=obj.get("eTag") or obj.get("etag"),
+                    version_id=obj.get("versionId"),
+                    event_time=record.get("eventTime"),
+                )
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            bad.append(Skipped("", f"record {index}: malformed S3 record, missing {exc}"))
+    return sources, bad
+
+
+def _record_from_eventbridge(event: dict[str, Any]) -> dict[str, Any]:
+    detail = event["detail"]
+    # EventBridge keys are not URL-encoded; quote '+' so unquote_plus leaves the key as is.
+    key = detail["object"]["key"].replace("%", "%25").replace("+", "%2B").replace(" ", "+")
+    return {
+        "eventSource": "aws:s3",
+        "eventName": "ObjectCreated:" + str(detail.get("reason", "PutObject")),
+        "eventTime": event.get("time"),
+        "s3": {
+            "bucket": {"name": detail["bucket"]["name"]},
+            "object": {
+                "key": key,
+                "size": detail["object"].get("size"),
+                "eTag": detail["object"].get("etag"),
+                "versionId": detail["object"].get("version-id"),
+            },
+        },
+    }

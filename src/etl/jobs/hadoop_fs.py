@@ -1,0 +1,115 @@
+"""File operations through Spark's own Hadoop FileSystem.
+
+Glue jobs reach S3 (s3://) and local runs reach the lake (file://) through the same calls,
+with no extra client. Publishing a folder is a rename from a staging folder, which is atomic
+on a local file system; on S3 it is a copy, so readers rely on the catalog and the
+run's manifest rather than on partially listed prefixes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    uri: str
+    is_dir: bool
+    size: int
+
+
+class HadoopFs:
+    def __init__(self, spark: SparkSession) -> None:
+        self._jvm: Any = spark._jvm  # noqa: SLF001
+        self._conf: Any = spark._jsc.hadoopConfiguration()  # noqa: SLF001
+
+    def _path(self, uri: str) -> Any:
+        return self._jvm.org.apache.hadoop.fs.Path(uri)
+
+    def _fs(self, path: Any) -> Any:
+        return path.getFileSystem(self._conf)
+
+    def exists(self, uri: str) -> bool:
+        path = self._path(uri)
+        return bool(self._fs(path).exists(path))
+
+    def size(self, uri: str) -> int:
+        path = self._path(uri)
+        return int(self._fs(path).getFileStatus(path).getLen())
+
+    def delete(self, uri: str) -> None:
+        path = self._path(uri)
+        fs = self._fs(path)
+        if fs.exists(path):
+            fs.delete(path, True)
+
+    def mkdirs(self, uri: str) -> None:
+        path = self._path(uri)
+        self._fs(path).mkdirs(path)
+
+    def rename(self, src: str, dst: str) -> None:
+        source, target = self._path(src), self._path(dst)
+        fs = self._fs(source)
+        fs.mkdirs(target.getParent())
+        if not fs.rename(source, target):
+            raise OSError(f"could not move {src} to {dst}")
+
+    def copy(self, src: str, dst: str) -> None:
+        source, target = self._path(src), self._path(dst)
+        self._jvm.org.apache.hadoop.fs.FileUtil.copy(
+            self._fs(source), source, self._fs(target), target, False, True, self._conf
+        )
+
+    def list(self, uri: str) -> list[Status]:
+        path = self._path(uri)
+        fs = self._fs(path)
+        if not fs.exists(path):
+            return []
+        return [
+            Status(s.getPath().getName(), s.getPath().toString(), bool(s.isDirectory()), int(s.getLen()))
+            for s in fs.listStatus(path)
+        ]
+
+    def read_head(self, uri: str, limit: int) -> bytes:
+        path = self._path(uri)
+        stream = self._fs(path).open(path)
+        try:
+            return bytes(stream.readNBytes(limit))  # py4j returns a Java byte[] as bytes
+        finally:
+            stream.close()
+
+    def read_text(self, uri: str) -> str:
+        return self.read_head(uri, self.size(uri)).decode("utf-8")
+
+    def write_text(self, uri: str, text: str) -> None:
+        """Write a small text file atomically (temporary name, then rename)."""
+        target = self._path(uri)
+        fs = self._fs(target)
+        temporary = self._path(f"{uri}.{uuid.uuid4().hex}.tmp")
+        stream = fs.create(temporary, True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+        if fs.exists(target):
+            fs.delete(target, False)
+        if not fs.rename(temporary, target):
+            raise OSError(f"could not write {uri}")
+
+    def replace_dir(self, staging: str, final: str) -> None:
+        """Make ``staging`` the content of ``final``, replacing what was there."""
+        trash = None
+        if self.exists(final):
+            # Under "_trash" (underscore: ignored by crawlers and readers) until deleted.
+            parent, name = final.rstrip("/").rsplit("/", 1)
+            trash = f"{parent}/_trash/{name}-{uuid.uuid4().hex}"
+            self.rename(final, trash)
+        self.rename(staging, final)
+        if trash:
+            self.delete(trash)

@@ -1,0 +1,114 @@
+"""Job 2: a run's raw records into the processed zone, PII-free, typed, deduplicated.
+
+The run's records are merged into the processed partitions they touch: its own
+year/month partitions plus any partition still holding an older version of one of its
+keys. In each, the latest record per primary key wins (ingestion time, then run id), so
+re-running a run reproduces the same partitions and running the same input twice changes
+nothing. Partitions are rewritten in staging and swapped in one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from etl.contracts import Contract, load_contract
+from etl.jobs.hadoop_fs import HadoopFs
+from etl.jobs.layout import RunLayout, join
+from etl.transforms import INGESTED_AT, LINE_ORDER, RUN_ID, latest_per_key, normalize, processed_schema, raw_schema
+
+logger = logging.getLogger(__name__)
+
+JOB = "normalize"
+ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "raw_uri", "processed_uri")
+
+Partition = tuple[str, ...]
+
+
+def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
+    started = time.monotonic()
+    contract = load_contract(args["dataset"])
+    layout = RunLayout(args["dataset"], args["run_id"], raw_uri=args["raw_uri"], processed_uri=args["processed_uri"])
+    fs = HadoopFs(spark)
+    manifest: dict[str, Any] = {"run_id": layout.run_id, "dataset": layout.dataset}
+    if not fs.exists(layout.raw_run):
+        manifest.update(raw_records=0, records=0, duplicates_in_run=0, partitions_rewritten=[])
+    else:
+        manifest.update(_merge_run(spark, fs, contract, layout))
+    manifest["seconds"] = round(time.monotonic() - started, 3)
+    fs.write_text(layout.manifest(JOB), json.dumps(manifest))
+    logger.info("normalize %s: %s", layout.run_id, manifest)
+    return manifest
+
+
+def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: RunLayout) -> dict[str, Any]:
+    keys = list(contract.primary_key)
+    partition_names = [p.name for p in contract.partition_columns]
+    raw = spark.read.schema(raw_schema(contract)).parquet(layout.raw_run)
+    in_run = latest_per_key(normalize(raw, contract, layout.run_id), keys, [F.col(LINE_ORDER).desc()])
+    fresh = in_run.drop(LINE_ORDER).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        raw_records = raw.count()
+        records = fresh.count()
+        affected = _partitions(fresh, partition_names)
+        candidates = fresh
+        existing = _existing_rows(spark, fs, contract, layout)
+        if existing is not None:
+            holding_keys = existing.join(fresh.select(*keys), keys, "left_semi")
+            affected |= _partitions(holding_keys, partition_names)
+            paths = [p for p in (_partition_path(layout, partition_names, v) for v in sorted(affected)) if fs.exists(p)]
+            if paths:
+                old = (
+                    spark.read.schema(processed_schema(contract))
+                    .option("basePath", layout.processed_dataset)
+                    .parquet(*paths)
+                )
+                candidates = fresh.unionByName(old)
+        merged = latest_per_key(candidates, keys, [F.col(INGESTED_AT).desc(), F.col(RUN_ID).desc()])
+        _rewrite_partitions(fs, merged, layout, partition_names, affected)
+    finally:
+        fresh.unpersist()
+    return {
+        "raw_records": raw_records,
+        "records": records,
+        "duplicates_in_run": raw_records - records,
+        "partitions_rewritten": ["/".join(f"{n}={v}" for n, v in zip(partition_names, p)) for p in sorted(affected)],
+    }
+
+
+def _partitions(df: DataFrame, names: list[str]) -> set[Partition]:
+    return {tuple(row) for row in df.select(*names).distinct().collect()}
+
+
+def _existing_rows(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: RunLayout) -> DataFrame | None:
+    if not any(s.is_dir and "=" in s.name for s in fs.list(layout.processed_dataset)):
+        return None
+    return spark.read.schema(processed_schema(contract)).parquet(layout.processed_dataset)
+
+
+def _partition_path(layout: RunLayout, names: list[str], values: Partition) -> str:
+    return join(layout.processed_dataset, *(f"{n}={v}" for n, v in zip(names, values)))
+
+
+def _rewrite_partitions(
+    fs: HadoopFs, merged: DataFrame, layout: RunLayout, names: list[str], affected: set[Partition]
+) -> None:
+    staging = layout.processed_staging(uuid.uuid4().hex[:8])
+    # One file per partition: the data of one run and month is small enough, and Athena prefers fewer files.
+    merged.repartition(*names).write.mode("overwrite").partitionBy(*names).parquet(staging)
+    for values in sorted(affected):
+        staged = "/".join([staging, *(f"{n}={v}" for n, v in zip(names, values))])
+        final = _partition_path(layout, names, values)
+        if fs.exists(staged):
+            fs.replace_dir(staged, final)
+        else:  # every key of the partition moved elsewhere
+            fs.delete(final)
+    fs.delete(staging)

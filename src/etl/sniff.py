@@ -1,0 +1,78 @@
+"""Recognise what a landing file holds from its first bytes, before Spark reads it.
+
+Files that cannot be read as UTF-8 JSON at all (binary, UTF-16, other compressions,
+other encodings) are refused here with a reason, so they are quarantined whole instead
+of being turned into garbage lines.
+"""
+
+from __future__ import annotations
+
+import codecs
+import zlib
+from dataclasses import dataclass
+
+from etl.errors import InputFileError
+
+HEAD_BYTES = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+_OTHER_FORMATS = {
+    b"PK\x03\x04": "a zip archive",
+    b"BZh": "a bzip2 archive",
+    b"\x28\xb5\x2f\xfd": "a zstd archive",
+    b"PAR1": "a Parquet file",
+    b"\xfd7zXZ": "an xz archive",
+    b"%PDF": "a PDF document",
+}
+_UTF16_32_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32",
+    codecs.BOM_UTF32_BE: "UTF-32",
+    codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    format: str  # "jsonl" | "json_array" | "empty"
+    gzip: bool = False
+
+
+def sniff(head: bytes, source: str, accepted_formats: tuple[str, ...] = ("jsonl", "json_array", "gzip")) -> Sniffed:
+    """Classify a file from its first bytes (``head``); raise InputFileError when it is unreadable."""
+    if head.startswith(GZIP_MAGIC):
+        if "gzip" not in accepted_formats:
+            raise InputFileError(source, "gzip files are not accepted for this dataset")
+        try:
+            inflated = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16).decompress(head, HEAD_BYTES)
+        except zlib.error as exc:
+            raise InputFileError(source, f"corrupt gzip data ({exc})") from exc
+        inner = sniff(inflated, source, accepted_formats)
+        return Sniffed(inner.format, gzip=True)
+    for bom, name in _UTF16_32_BOMS.items():
+        if head.startswith(bom):
+            raise InputFileError(source, f"{name} text; send UTF-8")
+    for magic, name in _OTHER_FORMATS.items():
+        if head.startswith(magic):
+            raise InputFileError(source, f"{name}, not JSON; send JSON Lines, a JSON array or gzip")
+    if b"\x00" in head:
+        hint = "UTF-16 text without a byte order mark" if _looks_utf16(head) else "binary data"
+        raise InputFileError(source, f"{hint}, not UTF-8 JSON")
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            source, f"not UTF-8 text (byte 0x{head[exc.start]:02x} at offset {exc.start}; Latin-1?); convert to UTF-8"
+        ) from exc
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if not stripped:
+        return Sniffed("empty")
+    if stripped.startswith("["):
+        if "json_array" not in accepted_formats:
+            raise InputFileError(source, "JSON array files are not accepted for this dataset")
+        return Sniffed("json_array")
+    return Sniffed("jsonl")
+
+
+def _looks_utf16(head: bytes) -> bool:
+    sample = head[:200]
+    return sample[1::2].count(0) > len(sample) // 4 or sample[0::2].count(0) > len(sample) // 4

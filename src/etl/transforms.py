@@ -1,0 +1,192 @@
+"""Pure DataFrame transforms of the pipeline: DataFrame in, DataFrame out, no I/O.
+
+Validation runs on the JSON text of each line with the explicit schema derived from the
+dataset contract (never inference). A line that fails gets one reason, the first rule it
+breaks; lines that pass are typed records. Normalization removes PII, parses dates, trims
+strings, derives partitions and keeps the latest record per primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from etl.contracts import Contract, Field
+
+CORRUPT = "_corrupt_record"
+VALUE = "value"
+LINE_ORDER = "line_order"
+REASON = "reason"
+INGESTED_AT = "ingested_at"
+RUN_ID = "run_id"
+
+_SPARK_TYPES: dict[str, T.DataType] = {
+    "bigint": T.LongType(),
+    "double": T.DoubleType(),
+    "string": T.StringType(),
+    "date": T.StringType(),  # sent as text in the contract's date_format; parsed by normalize
+}
+_JAVA_DATE_PATTERN_TO_REGEX = {"yyyy": r"\d{4}", "MM": r"\d{2}", "dd": r"\d{2}"}
+
+
+def input_type(field: Field) -> T.DataType:
+    return _SPARK_TYPES[field.type]
+
+
+def input_schema(contract: Contract) -> T.StructType:
+    """Schema for reading one landing line: the contract's fields as sent, plus the corrupt-line column."""
+    fields = [T.StructField(f.name, input_type(f), True) for f in contract.fields]
+    return T.StructType([*fields, T.StructField(CORRUPT, T.StringType(), True)])
+
+
+def raw_schema(contract: Contract) -> T.StructType:
+    """Schema of the raw zone (Parquet): typed input fields, ingestion time and line order."""
+    fields = [T.StructField(f.name, input_type(f), True) for f in contract.fields]
+    return T.StructType(
+        [*fields, T.StructField(INGESTED_AT, T.TimestampType(), True), T.StructField(LINE_ORDER, T.LongType(), True)]
+    )
+
+
+def processed_schema(contract: Contract) -> T.StructType:
+    """Schema of the processed zone including its partition columns."""
+    fields = [
+        T.StructField(f.name, T.DateType() if f.type == "date" else input_type(f), True)
+        for f in contract.published_fields
+    ]
+    lineage = [T.StructField(RUN_ID, T.StringType(), True), T.StructField(INGESTED_AT, T.TimestampType(), True)]
+    partitions = [T.StructField(p.name, T.StringType(), True) for p in contract.partition_columns]
+    return T.StructType([*fields, *lineage, *partitions])
+
+
+def prepare_lines(lines: DataFrame) -> DataFrame:
+    """Drop a UTF-8 byte order mark and mark blank lines (they hold no record)."""
+    value = F.regexp_replace(F.col(VALUE), "^\ufeff", "")
+    return lines.withColumn(VALUE, value).withColumn("is_blank", F.trim(F.col(VALUE)) == "")
+
+
+def classify(lines: DataFrame, contract: Contract) -> DataFrame:
+    """Parse and validate lines (columns ``value``, ``line_order``).
+
+    Returns ``value``, ``line_order``, one column per contract field (typed as sent) and
+    ``reason``: NULL for a valid record, else the first rule the line breaks.
+    """
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    parsed = lines.select(
+        F.col(VALUE), F.col(LINE_ORDER), F.from_json(F.col(VALUE), input_schema(contract), options).alias("r")
+    )
+    record = {f.name: F.col(f"r.{f.name}") for f in contract.fields}
+    # Spark evaluates CASE branches lazily: the per-field diagnosis runs only for corrupt lines.
+    reason = F.when(F.col(f"r.{CORRUPT}").isNotNull(), _parse_failure_reason(contract)).otherwise(
+        _rule_failure_reason(contract, record)
+    )
+    return parsed.select(VALUE, LINE_ORDER, *[record[name].alias(name) for name in record], reason.alias(REASON))
+
+
+def _parse_failure_reason(contract: Contract) -> Column:
+    """Why the JSON parser rejected a line: malformed text, not an object, or a field's type."""
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    corrupt_schema = T.StructField(CORRUPT, T.StringType(), True)
+    checks = []
+    for field in contract.fields:
+        single = T.StructType([T.StructField(field.name, input_type(field), True), corrupt_schema])
+        failed = F.from_json(F.col(VALUE), single, options)[CORRUPT].isNotNull()
+        checks.append(F.when(failed, F.lit(f"wrong type for {field.name}: expected {_json_type(field)}")))
+    text = F.ltrim(F.col(VALUE))
+    other_json_value = text.rlike(r'^(\[|"|-?[0-9]|true\b|false\b|null\b)')
+    shape = (
+        F.when(~text.startswith("{") & other_json_value, F.lit("not a JSON object"))
+        .when(~text.startswith("{"), F.lit("malformed JSON"))
+        .when(F.from_json(F.col(VALUE), "map<string,string>").isNull(), F.lit("malformed JSON"))
+    )
+    # Shape first: a malformed line would also fail every single-field parse.
+    return F.coalesce(shape, *checks, F.lit("malformed JSON"))
+
+
+def _rule_failure_reason(contract: Contract, record: dict[str, Column]) -> Column:
+    checks: list[Column] = [F.when(F.col(VALUE).contains("\ufffd"), F.lit("line is not valid UTF-8"))]
+    for field in contract.fields:
+        value = record[field.name]
+        if field.required:
+            missing = value.isNull() | ((F.trim(value) == "") if field.type in ("string", "date") else F.lit(False))
+            checks.append(F.when(missing, F.lit(f"missing required field {field.name}")))
+        if field.type in ("double", "bigint"):
+            checks.extend(_number_checks(field, value))
+        if field.type == "date":
+            checks.append(_date_check(field, value, contract.date_format))
+    return F.coalesce(*checks)
+
+
+def _number_checks(field: Field, value: Column) -> list[Column]:
+    checks = []
+    if field.type == "double":
+        finite = ~(F.isnan(value) | value.isin(float("inf"), float("-inf")))
+        checks.append(F.when(value.isNotNull() & ~finite, F.lit(f"{field.name} is not a finite number")))
+    if field.minimum is not None:
+        checks.append(F.when(value < F.lit(field.minimum), F.lit(f"{field.name} is below {field.minimum:g}")))
+    if field.maximum is not None:
+        checks.append(F.when(value > F.lit(field.maximum), F.lit(f"{field.name} is above {field.maximum:g}")))
+    return checks
+
+
+def _date_check(field: Field, value: Column, date_format: str) -> Column:
+    regex = "^" + _date_regex(date_format) + "$"
+    invalid = value.isNotNull() & (~value.rlike(regex) | F.to_date(value, date_format).isNull())
+    message = F.concat(F.lit(f"invalid {field.name} '"), F.substring(value, 1, 40), F.lit(f"': expected {date_format}"))
+    return F.when(invalid, message)
+
+
+def _date_regex(date_format: str) -> str:
+    regex = date_format
+    for token, pattern in _JAVA_DATE_PATTERN_TO_REGEX.items():
+        regex = regex.replace(token, pattern)
+    return regex
+
+
+def _json_type(field: Field) -> str:
+    return {"bigint": "integer", "double": "number", "string": "string", "date": "date string"}[field.type]
+
+
+def valid_records(classified: DataFrame, contract: Contract, ingested_at: str) -> DataFrame:
+    """Rows of the raw zone: the valid records, typed, with ingestion time and line order."""
+    good = classified.where(F.col(REASON).isNull())
+    fields = [F.col(f.name).cast(input_type(f)).alias(f.name) for f in contract.fields]
+    return good.select(*fields, F.to_timestamp(F.lit(ingested_at)).alias(INGESTED_AT), F.col(LINE_ORDER))
+
+
+def rejected_lines(classified: DataFrame, source: str, line_number: Column) -> DataFrame:
+    """Rows of the quarantine zone: the line verbatim, why it was rejected, and where it came from."""
+    bad = classified.where(F.col(REASON).isNotNull())
+    return bad.select(
+        F.lit(source).alias("source"),
+        line_number.alias("line_number"),
+        F.col(REASON).alias("reason"),
+        F.col(VALUE).alias("raw_line"),
+    )
+
+
+def normalize(raw: DataFrame, contract: Contract, run_id: str) -> DataFrame:
+    """Raw rows to processed rows: PII dropped, strings trimmed, dates parsed, partitions derived."""
+    columns = []
+    for field in contract.published_fields:
+        value = F.col(field.name)
+        if field.type == "string":
+            value = F.trim(value)
+        elif field.type == "date":
+            value = F.to_date(value, contract.date_format)
+        columns.append(value.alias(field.name))
+    partitions = [
+        F.date_format(F.to_date(F.col(p.source), contract.date_format), p.format).alias(p.name)
+        for p in contract.partition_columns
+    ]
+    return raw.select(
+        *columns, F.lit(run_id).alias(RUN_ID), F.col(INGESTED_AT), F.col(LINE_ORDER), *partitions
+    )
+
+
+def latest_per_key(df: DataFrame, keys: Sequence[str], newest_first: Sequence[Column]) -> DataFrame:
+    """Keep one row per key: the first by ``newest_first`` (the latest record wins)."""
+    window = Window.partitionBy(*keys).orderBy(*newest_first)
+    return df.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1).drop("_rank")
