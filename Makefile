@@ -1,0 +1,49 @@
+# Self-documenting Makefile: `make` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ETL := $(VENV)/bin/etl
+STAMP := $(VENV)/.installed
+RECORDS ?= 10000
+export ETL_LAKE_ROOT ?= $(CURDIR)/lake
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint check clean-lake clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
+	@command -v java >/dev/null || { echo "error: java not found; install Java 17 (Spark needs it)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the package with its dev tools
+
+run: $(STAMP) ## generate $(RECORDS) shipments, run the whole pipeline locally, print the totals and notification
+	$(ETL) generate --records $(RECORDS)
+	$(ETL) run
+	@echo; echo "Totals (athena_queries/shipping_totals.sql on the local catalog):"
+	$(ETL) query --file athena_queries/shipping_totals.sql
+
+test: $(STAMP) ## run every test (unit, functional with local Spark, infra); e2e against AWS is deselected
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP) ## only the tests that need no Spark
+	$(PY) -m pytest -q -m "not slow"
+
+lint: $(STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check src tests glue_jobs lambdas
+	$(VENV)/bin/mypy
+
+check: lint test ## lint and test: the gate before a commit
+
+clean-lake: ## delete the local lake (all zones, catalog, runs, notifications)
+	rm -rf lake
+
+clean: clean-lake ## delete the lake and the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,237 @@
+"""The ``etl`` command: run the pipeline on this machine and look at what it produced.
+
+Errors are one line on stderr and a non-zero exit code; no trace unless ETL_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from etl import console
+from etl.config import LocalSettings
+from etl.errors import EtlError
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_STATES = {"StateExited", "StateFailed", "TaskRetry"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except EtlError as error:
+        if os.environ.get("ETL_DEBUG"):
+            raise
+        print(f"etl: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("etl: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etl", description="Run the ETL pipeline locally and inspect its results.")
+    parser.add_argument("--lake", help="lake root folder (default ./lake or $ETL_LAKE_ROOT)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="write a synthetic shipping file into landing/")
+    generate.add_argument("--records", type=int, default=10_000)
+    generate.add_argument("--seed", type=int, default=None, help="make the file reproducible")
+    generate.add_argument("--duplicate-rate", type=float, default=0.01, help="share of re-sent corrected records")
+    generate.add_argument("--bad-rate", type=float, default=0.001, help="share of extra malformed lines")
+    generate.add_argument("--output", type=Path, help="write here instead of the landing folder")
+    generate.set_defaults(handler=_generate)
+
+    run = commands.add_parser("run", help="drop FILE into landing (optional) and process every new landing file")
+    run.add_argument("file", nargs="?", type=Path)
+    run.add_argument("--dataset", default="shipping", help="landing prefix to drop FILE under (default shipping)")
+    run.add_argument("--quiet", action="store_true", help="no step progress")
+    run.set_defaults(handler=_run)
+
+    watch = commands.add_parser("watch", help="process files as they land (one warm Spark session)")
+    watch.add_argument("--interval", type=float, default=1.0, help="seconds between scans")
+    watch.add_argument("--max-seconds", type=float, default=None, help="stop after this long")
+    watch.set_defaults(handler=_watch)
+
+    query = commands.add_parser("query", help="run Athena SQL (Trino dialect) on the local catalog")
+    query.add_argument("sql", nargs="?")
+    query.add_argument("--file", type=Path, help="read the SQL from a file (e.g. athena_queries/x.sql)")
+    query.add_argument("--param", action="append", default=[], help="value for a ? parameter (repeatable)")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.set_defaults(handler=_query)
+
+    tables = commands.add_parser("tables", help="list catalogued tables")
+    tables.set_defaults(handler=_tables)
+
+    runs = commands.add_parser("runs", help="list runs with status, times and counts")
+    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--steps", action="store_true", help="show each step's time")
+    runs.set_defaults(handler=_runs)
+
+    notifications = commands.add_parser("notifications", help="show published notifications")
+    notifications.add_argument("--limit", type=int, default=5)
+    notifications.add_argument("--raw", action="store_true", help="print the message JSON as published")
+    notifications.set_defaults(handler=_notifications)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> LocalSettings:
+    return LocalSettings.resolve(lake_root=args.lake)
+
+
+def _runtime(args: argparse.Namespace, *, quiet: bool = False):  # type: ignore[no-untyped-def]
+    from etl.local.runtime import LocalRuntime
+
+    def on_event(run_id: str, event) -> None:  # type: ignore[no-untyped-def]
+        if quiet or event.type not in PROGRESS_STATES or event.state is None:
+            return
+        if event.type == "StateExited":
+            seconds = event.details.get("duration_seconds") or 0.0
+            print(f"  ✓ {event.state:<34} {seconds:6.1f}s", flush=True)
+        elif event.type == "TaskRetry":
+            print(f"  ↻ {event.state:<34} retry after {event.details.get('error')}", flush=True)
+        else:
+            print(f"  ✗ {event.state:<34} {event.details.get('error')}", flush=True)
+
+    def on_publish(note) -> None:  # type: ignore[no-untyped-def]
+        print(console.notification(note), flush=True)
+
+    return LocalRuntime(_settings(args), on_event=on_event, on_publish=on_publish)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from etl.generator import landing_file_name, write_file
+    from etl.local.lake import LANDING, Lake
+
+    started = time.monotonic()
+    if args.output:
+        path = args.output
+    else:
+        lake = Lake(_settings(args).lake_root)
+        lake.ensure()
+        path = lake.path(LANDING, "shipping/" + landing_file_name())
+    seed = args.seed if args.seed is not None else int(time.time())
+    stats = write_file(path, args.records, seed=seed, duplicate_rate=args.duplicate_rate, bad_rate=args.bad_rate)
+    print(
+        f"wrote {stats.records} records (+{stats.duplicates} re-sent corrections, +{stats.bad_lines} bad lines) "
+        f"to {path} in {time.monotonic() - started:.1f}s"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    runtime = _runtime(args, quiet=args.quiet)
+    if args.file:
+        dropped = runtime.drop(args.file, args.dataset)
+        print(f"dropped {args.file} as s3://landing/{dropped.key}")
+    return _report(runtime, runtime.process_landing())
+
+
+def _report(runtime, report) -> int:  # type: ignore[no-untyped-def]
+    for item in report.duplicates:
+        print(f"already processed: {item['key']} (run {item['run_id']})")
+    for item in report.skipped:
+        print(f"skipped: {item['key']}: {item['reason']}")
+    failed = list(report.failed)
+    for item in report.started:
+        record = runtime.runs.get(item["run_id"])
+        if record is not None and record.status != "SUCCEEDED":
+            failed.append({"key": item["key"], "error": f"run {record.run_id} {record.status}: {record.error}"})
+    for item in failed:
+        print(f"failed: {item['key']}: {item['error']}", file=sys.stderr)
+    if not report.started and not failed:
+        print("no new files in landing/ (drop one with `etl run FILE` or `etl generate`)")
+    return 1 if failed else 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from etl.local.watcher import watch
+
+    runtime = _runtime(args)
+    print(f"watching {runtime.lake.path('landing')} (Ctrl-C to stop)", flush=True)
+    watch(runtime, interval=args.interval, max_seconds=args.max_seconds, report=lambda r: _report(runtime, r))
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from etl.athena_local import LocalAthena
+    from etl.catalog import Catalog
+    from etl.definition import query_text
+    from etl.errors import ConfigError
+    from etl.local.lake import Lake
+
+    if bool(args.sql) == bool(args.file):
+        raise ConfigError("give either SQL text or --file PATH")
+    sql = query_text(args.file) if args.file else args.sql
+    settings = _settings(args)
+    catalog = Catalog(Lake(settings.lake_root).system / "catalog.duckdb")
+    result = LocalAthena(catalog, database=settings.database).execute(sql, parameters=args.param or None)
+    render = {"table": console.table, "csv": console.as_csv, "json": console.as_json}[args.format]
+    print(render(result.columns, result.rows))
+    return 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from etl.catalog import Catalog
+    from etl.local.lake import Lake
+
+    settings = _settings(args)
+    catalog = Catalog(Lake(settings.lake_root).system / "catalog.duckdb")
+    rows = []
+    for t in catalog.tables():
+        partitions = len(catalog.partitions(t.database, t.name))
+        keys = ",".join(k.name for k in t.partition_keys) or "-"
+        rows.append([f"{t.database}.{t.name}", t.format, len(t.columns), keys, partitions, t.location])
+    if not rows:
+        print("no tables yet: run the pipeline first (`etl run`)")
+        return 0
+    print(console.table(["table", "format", "columns", "partition keys", "partitions", "location"], rows))
+    return 0
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from etl.local.lake import Lake
+    from etl.local.runlog import RunLog
+
+    runs = RunLog(Lake(_settings(args).lake_root).system / "runs").list(limit=args.limit)
+    if not runs:
+        print("no runs yet")
+        return 0
+    rows = [
+        [r.started_at, r.run_id, r.status, r.seconds, r.counts.get("records_read"), r.counts.get("loaded"),
+         r.counts.get("quarantined"), r.error or ""]
+        for r in runs
+    ]
+    print(console.table(["started", "run", "status", "seconds", "read", "loaded", "quarantined", "error"], rows))
+    if args.steps:
+        for r in runs:
+            print(f"\n{r.run_id}")
+            print(console.table(["step", "status", "seconds", "retries", "error"],
+                                [[s.state, s.status, s.seconds, s.retries, s.error or ""] for s in r.steps]))
+    return 0
+
+
+def _notifications(args: argparse.Namespace) -> int:
+    from etl.local.lake import Lake
+    from etl.local.outbox import Outbox
+
+    notes = Outbox(Lake(_settings(args).lake_root).system / "outbox").list(limit=args.limit)
+    if not notes:
+        print("no notifications yet")
+    for note in notes:
+        print(note.message if args.raw else console.notification(note))
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

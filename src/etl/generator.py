@@ -1,0 +1,144 @@
+"""Synthetic shipping data, like the producers send: JSON Lines, one shipment per line.
+
+Faker makes ~5k records/s, so it only fills small pools of names and addresses; numbers,
+dates and the choice from the pools are drawn with NumPy, which keeps 1M records well
+under a minute. Optional duplicates (a later corrected line for an earlier id) and bad
+lines exercise deduplication and quarantine; both are counted so tests can check totals.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+CITIES = (
+    "serverless_island",
+    "island_city",
+    "machine_learning_island",
+    "architect_city",
+    "data_analytic_hanger",
+    "main_city",
+)
+COST_RANGE = (1000.0, 10000.0)
+DISTANCE_RANGE = (10.0, 100.0)
+QUANTITY_RANGE = (1000.0, 10000.0)
+FIRST_DATE = date(2023, 1, 1)
+DAYS = 730
+POOL_SIZE = 2000
+CHUNK = 50_000
+BAD_LINES = (
+    '{"shipping_id": 1, "shipping_date": "2024/13/45", "destination_city": "main_city"',  # truncated
+    '{"shipping_id": "abc", "shipping_date": "2024/01/15"}',
+    "not json at all",
+    '{"shipping_date": "2024/01/15", "destination_city": "main_city", "shipping_cost": 10}',
+)
+
+
+@dataclass
+class GenerationStats:
+    records: int = 0
+    duplicates: int = 0
+    bad_lines: int = 0
+    path: Path | None = None
+
+
+def landing_file_name(now: datetime | None = None) -> str:
+    """Producers' naming: ``shipping_data.json-YYYY-MM-DD-HH-MM-SS.json``."""
+    now = now or datetime.now(UTC)
+    return f"shipping_data.json-{now:%Y-%m-%d-%H-%M-%S}.json"
+
+
+def _pools(seed: int) -> tuple[list[str], list[str]]:
+    from faker import Faker
+
+    faker = Faker()
+    faker.seed_instance(seed)
+    names = [faker.name() for _ in range(POOL_SIZE)]
+    addresses = [faker.street_address() for _ in range(POOL_SIZE)]
+    return names, addresses
+
+
+def generate_lines(
+    records: int, *, seed: int = 0, duplicate_rate: float = 0.0, bad_rate: float = 0.0
+) -> Iterator[str]:
+    """Yield JSON lines: ``records`` shipments, then re-sent corrections and bad lines mixed in."""
+    for chunk, _, _ in _chunks(records, seed=seed, duplicate_rate=duplicate_rate, bad_rate=bad_rate):
+        yield from chunk
+
+
+def _chunks(
+    records: int, *, seed: int, duplicate_rate: float, bad_rate: float
+) -> Iterator[tuple[list[str], int, int]]:
+    """Lines in chunks, with how many re-sent duplicates and bad lines each chunk holds."""
+    rng = np.random.default_rng(seed)
+    names, addresses = _pools(seed)
+    base_id = int(rng.integers(1, 10**9)) * 1000
+    ids = base_id + rng.permutation(records)
+    dumps = json.dumps
+    for start in range(0, records, CHUNK):
+        n = min(CHUNK, records - start)
+        chunk_ids = ids[start : start + n]
+        days = rng.integers(0, DAYS, n)
+        cities = rng.integers(0, len(CITIES), n)
+        name_index = rng.integers(0, POOL_SIZE, n)
+        address_index = rng.integers(0, POOL_SIZE, n)
+        costs = np.round(rng.uniform(*COST_RANGE, n), 2)
+        distances = np.round(rng.uniform(*DISTANCE_RANGE, n), 2)
+        quantities = np.round(rng.uniform(*QUANTITY_RANGE, n), 2)
+        products = rng.integers(10000, 99999, n)
+        duplicate = rng.random(n) < duplicate_rate
+        bad = rng.random(n) < bad_rate
+        dates = [(FIRST_DATE.toordinal() + int(d)) for d in days]
+        lines = []
+        for i in range(n):
+            record = {
+                "shipping_id": int(chunk_ids[i]),
+                "shipping_date": date.fromordinal(dates[i]).strftime("%Y/%m/%d"),
+                "customer_name": names[name_index[i]],
+                "street_address": addresses[address_index[i]],
+                "destination_city": CITIES[cities[i]],
+                "shipping_cost": float(costs[i]),
+                "shipping_distance": float(distances[i]),
+                "quantity": float(quantities[i]),
+                "product_id": int(products[i]),
+            }
+            lines.append(dumps(record))
+            if duplicate[i]:  # a corrected re-send of the same shipment: the later line wins
+                record["shipping_cost"] = round(float(costs[i]) * 1.1, 2)
+                lines.append(dumps(record))
+            if bad[i]:
+                lines.append(BAD_LINES[i % len(BAD_LINES)])
+        yield lines, int(duplicate.sum()), int(bad.sum())
+
+
+def write_file(
+    path: Path, records: int, *, seed: int = 0, duplicate_rate: float = 0.0, bad_rate: float = 0.0
+) -> GenerationStats:
+    """Write the generated lines to ``path`` (gzip if it ends with .gz); hidden name until complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    stats = GenerationStats(records=records, path=path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(temporary, "wt", encoding="utf-8") as handle:
+        stats.duplicates, stats.bad_lines = _write(handle, records, seed, duplicate_rate, bad_rate)
+    temporary.replace(path)
+    return stats
+
+
+def _write(handle: IO[str], records: int, seed: int, duplicate_rate: float, bad_rate: float) -> tuple[int, int]:
+    duplicates = bad = 0
+    for chunk, chunk_duplicates, chunk_bad in _chunks(
+        records, seed=seed, duplicate_rate=duplicate_rate, bad_rate=bad_rate
+    ):
+        duplicates += chunk_duplicates
+        bad += chunk_bad
+        handle.write("\n".join(chunk))
+        handle.write("\n")
+    return duplicates, bad

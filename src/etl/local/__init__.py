@@ -1,0 +1,1 @@
+"""The local runtime: the pipeline on one machine (lake folder, local Spark, DuckDB, outbox)."""

@@ -1,0 +1,83 @@
+"""The local lake: one folder per bucket under a root, addressed like S3 (bucket + key)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from etl.errors import LakePathError
+from etl.events import SourceObject
+
+LANDING = "landing"
+RAW = "raw"
+PROCESSED = "processed"
+QUARANTINE = "quarantine"
+ATHENA_RESULTS = "athena-results"
+BUCKETS = (LANDING, RAW, PROCESSED, QUARANTINE, ATHENA_RESULTS)
+SYSTEM = "_system"  # run log, outbox and catalog: not a bucket
+
+
+class Lake:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._etags: dict[tuple[str, int, int], str] = {}
+
+    def ensure(self) -> None:
+        for bucket in BUCKETS:
+            (self.root / bucket).mkdir(parents=True, exist_ok=True)
+        (self.root / SYSTEM).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def system(self) -> Path:
+        return self.root / SYSTEM
+
+    def path(self, bucket: str, key: str = "") -> Path:
+        """Local path of ``bucket/key``; refuses anything that would leave the bucket."""
+        if bucket not in BUCKETS:
+            raise LakePathError(f"{bucket}/{key}", str(self.root))
+        base = (self.root / bucket).resolve()
+        target = (base / key).resolve() if key else base
+        if target != base and base not in target.parents:
+            raise LakePathError(key, str(base))
+        return target
+
+    def local_uri(self, s3_uri: str) -> str:
+        """``s3://bucket/key`` (as the ASL writes it) to the ``file://`` URI Spark reads locally."""
+        if not s3_uri.startswith("s3://"):
+            return s3_uri
+        bucket, _, key = s3_uri[len("s3://") :].partition("/")
+        path = self.path(bucket, key)
+        uri = path.as_uri()
+        return uri + "/" if s3_uri.endswith("/") and not uri.endswith("/") else uri
+
+    def landing_objects(self) -> Iterator[SourceObject]:
+        """Every file under landing/, identified the way S3 would (key, size, ETag, time)."""
+        base = self.path(LANDING)
+        for path in sorted(p for p in base.rglob("*") if p.is_file()):
+            yield self.landing_object(path.relative_to(base).as_posix())
+
+    def landing_object(self, key: str) -> SourceObject:
+        path = self.path(LANDING, key)
+        stat = path.stat()
+        return SourceObject(
+            bucket=LANDING,
+            key=key,
+            size=stat.st_size,
+            etag=self._etag(path, stat.st_size, stat.st_mtime_ns),
+            event_time=datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(timespec="milliseconds").replace(
+                "+00:00", "Z"
+            ),
+        )
+
+    def _etag(self, path: Path, size: int, mtime_ns: int) -> str:
+        """MD5 of the content, as S3 gives for a single-part upload (cached per size and mtime)."""
+        cache_key = (str(path), size, mtime_ns)
+        if cache_key not in self._etags:
+            digest = hashlib.md5(usedforsecurity=False)
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            self._etags[cache_key] = digest.hexdigest()
+        return self._etags[cache_key]

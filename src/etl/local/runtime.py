@@ -1,0 +1,199 @@
+"""The local runtime: the pipeline's ASL run by the local executor against the lake folder.
+
+It is the local ExecutionStarter: ``start`` runs one execution to the end, named by the run
+id, and refuses a name that was used before (like Step Functions' ExecutionAlreadyExists).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl.asl import ExecutionEvent, StateMachine
+from etl.catalog import Catalog
+from etl.contracts import available_datasets, load_contract
+from etl.crawler import CrawlerConfig
+from etl.definition import json_string_content, load_definition, query_text
+from etl.errors import ConfigError
+from etl.events import RunRequest, SourceObject
+from etl.local.handlers import LocalServices
+from etl.local.lake import LANDING, PROCESSED, QUARANTINE, RAW, Lake
+from etl.local.outbox import Notification, Outbox
+from etl.local.runlog import FAILED, RUNNING, RunLog, RunRecord, Step, is_alive
+from etl.trigger import ExecutionAlreadyExistsError, StartReport, start_runs
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from etl.config import LocalSettings
+
+logger = logging.getLogger(__name__)
+
+STATE_MACHINE_NAME = "etl-pipeline"
+TOPIC_ARN = "arn:aws:sns:local:000000000000:etl-notifications"
+JOB_SCRIPTS = {"json_to_parquet": "glue_jobs/json_to_parquet.py", "normalize": "glue_jobs/normalize.py"}
+CRAWLER_PREFIXES = {RAW: "raw_", PROCESSED: "processed_", QUARANTINE: "quarantine_"}
+EventCallback = Callable[[str, ExecutionEvent], None]
+
+
+class LocalRuntime:
+    def __init__(
+        self,
+        settings: LocalSettings,
+        *,
+        spark: Callable[[], SparkSession] | None = None,
+        on_event: EventCallback | None = None,
+        on_publish: Callable[[Notification], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.lake = Lake(settings.lake_root)
+        self.lake.ensure()
+        self.catalog = Catalog(self.lake.system / "catalog.duckdb")
+        self.catalog.create_database(settings.database)
+        self.outbox = Outbox(self.lake.system / "outbox")
+        self.runs = RunLog(self.lake.system / "runs")
+        self._on_event = on_event
+        if spark is None:
+            from etl.spark import local_session
+
+            spark = local_session
+        self.services = LocalServices(
+            lake=self.lake,
+            catalog=self.catalog,
+            outbox=self.outbox,
+            jobs={name: settings.project_root / script for name, script in JOB_SCRIPTS.items()},
+            crawlers=self._crawlers(),
+            spark=spark,
+            on_publish=on_publish,
+        )
+        self.definition = load_definition(settings.project_root, self.substitutions())
+        self._task_states = _task_state_names(self.definition)
+
+    def substitutions(self) -> dict[str, str]:
+        """The local value of every ${Placeholder} in the ASL (infra/ supplies the AWS ones)."""
+        sql = query_text(self.settings.project_root / "athena_queries" / "shipping_totals.sql")
+        return {
+            "JsonToParquetJobName": "json_to_parquet",
+            "NormalizeJobName": "normalize",
+            "RawCrawlerName": RAW,
+            "ProcessedCrawlerName": PROCESSED,
+            "QuarantineCrawlerName": QUARANTINE,
+            "RawBucket": RAW,
+            "ProcessedBucket": PROCESSED,
+            "QuarantineBucket": QUARANTINE,
+            "GlueDatabase": self.settings.database,
+            "AthenaWorkGroup": "local",
+            "NotificationTopicArn": TOPIC_ARN,
+            "ShippingTotalsQuery": json_string_content(sql),
+        }
+
+    def _crawlers(self) -> dict[str, CrawlerConfig]:
+        datasets = available_datasets()
+        return {
+            zone: CrawlerConfig(
+                name=zone,
+                database=self.settings.database,
+                table_prefix=prefix,
+                targets=tuple(self.lake.path(zone, dataset) for dataset in datasets),
+            )
+            for zone, prefix in CRAWLER_PREFIXES.items()
+        }
+
+    # --- landing ---------------------------------------------------------------------------
+    def drop(self, file: Path, dataset: str | None = None) -> SourceObject:
+        """Copy a file into the landing bucket (under the dataset's prefix) as a producer would."""
+        if not file.is_file():
+            raise ConfigError(f"no such file: {file}")
+        prefix = load_contract(dataset).landing_prefix if dataset else ""
+        key = prefix + file.name
+        target = self.lake.path(LANDING, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.tmp")  # hidden while copying, like a multipart upload
+        shutil.copyfile(file, temporary)
+        temporary.replace(target)
+        return self.lake.landing_object(key)
+
+    def process_landing(self, objects: list[SourceObject] | None = None) -> StartReport:
+        """Start a run for every landing object that has none yet (the Lambda's logic, locally)."""
+        sources = list(self.lake.landing_objects()) if objects is None else objects
+        return start_runs(sources, self)
+
+    # --- ExecutionStarter ------------------------------------------------------------------
+    def start(self, request: RunRequest) -> str:
+        execution_input = request.execution_input()
+        record = RunRecord(run_id=request.run_id, dataset=request.dataset, source=execution_input["source"])
+        if not self.runs.create(record):
+            existing = self.runs.get(request.run_id)
+            if existing is None or existing.status != RUNNING or is_alive(existing.pid):
+                raise ExecutionAlreadyExistsError(f"execution {request.run_id} already exists")
+            logger.warning("run %s was interrupted (process %s is gone); running it again", request.run_id,
+                           existing.pid)
+            self.runs.save(record)
+        self._execute(record, execution_input)
+        return f"arn:aws:states:local:000000000000:execution:{STATE_MACHINE_NAME}:{request.run_id}"
+
+    def _execute(self, record: RunRecord, execution_input: dict[str, Any]) -> None:
+        clock = time.monotonic()
+        machine = StateMachine(
+            self.definition,
+            self.services.handlers(),
+            name=STATE_MACHINE_NAME,
+            sleep=self._sleep,
+            listener=lambda event: self._record_event(record, event),
+        )
+        result = machine.execute(execution_input, name=record.run_id)
+        record.status = result.status
+        record.error, record.cause = result.error, result.cause
+        record.ended_at = result.stop_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        record.seconds = round(time.monotonic() - clock, 3)
+        record.counts = self._counts(record.run_id)
+        self.runs.save(record)
+
+    def _record_event(self, record: RunRecord, event: ExecutionEvent) -> None:
+        if event.state in self._task_states:
+            stamp = event.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            if event.type == "StateEntered":
+                record.steps.append(Step(state=event.state, started_at=stamp))
+            else:
+                step = next((s for s in reversed(record.steps) if s.state == event.state), None)
+                if step is not None:
+                    if event.type == "StateExited":
+                        step.status = "SUCCEEDED"
+                        step.seconds = event.details.get("duration_seconds")
+                    elif event.type == "StateFailed":
+                        step.status = FAILED
+                        step.error = event.details.get("error")
+                    elif event.type == "TaskRetry":
+                        step.retries += 1
+            self.runs.save(record)
+        if self._on_event:
+            self._on_event(record.run_id, event)
+
+    def _counts(self, run_id: str) -> dict[str, Any]:
+        counts: dict[str, Any] = {}
+        for job in ("json_to_parquet", "normalize"):
+            path = self.lake.path(RAW, f"_runs/{run_id}/{job}.json")
+            if path.is_file():
+                manifest = json.loads(path.read_text(encoding="utf-8"))
+                for key in ("records_read", "loaded", "quarantined", "blank_lines", "duplicates_in_run"):
+                    if key in manifest:
+                        counts[key] = manifest[key]
+        return counts
+
+    def _sleep(self, seconds: float) -> None:
+        time.sleep(seconds * self.settings.wait_scale)
+
+
+def _task_state_names(definition: dict[str, Any]) -> set[str]:
+    names: set[str] = set()
+    for name, state in definition["States"].items():
+        if state["Type"] == "Task":
+            names.add(name)
+        for branch in state.get("Branches", []):
+            names |= _task_state_names(branch)
+    return names

@@ -1,0 +1,67 @@
+"""Process files as they land: the local stand-in for the S3 event that triggers the Lambda.
+
+A file counts as landed once its size and modification time are unchanged between two
+scans (S3 shows an object only when its upload completes; a local copy takes time).
+Each landed file goes through the same start logic as the Lambda; the runtime keeps its
+Spark session warm between runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from etl.local.lake import LANDING
+from etl.local.runtime import LocalRuntime
+from etl.trigger import StartReport
+
+logger = logging.getLogger(__name__)
+
+
+def stable_files(previous: dict[Path, tuple[int, int]], current: dict[Path, tuple[int, int]]) -> list[Path]:
+    """Files whose (size, mtime) did not change since the previous scan."""
+    return sorted(path for path, stat in current.items() if previous.get(path) == stat)
+
+
+def scan(root: Path) -> dict[Path, tuple[int, int]]:
+    found = {}
+    for path in root.rglob("*"):
+        try:
+            if path.is_file():
+                stat = path.stat()
+                found[path] = (stat.st_size, stat.st_mtime_ns)
+        except FileNotFoundError:  # removed between listing and stat
+            continue
+    return found
+
+
+def watch(
+    runtime: LocalRuntime,
+    *,
+    interval: float = 1.0,
+    max_seconds: float | None = None,
+    report: Callable[[StartReport], object] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    root = runtime.lake.path(LANDING)
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    seen: set[tuple[Path, tuple[int, int]]] = set()
+    previous: dict[Path, tuple[int, int]] = {}
+    while deadline is None or time.monotonic() < deadline:
+        current = scan(root)
+        ready = [p for p in stable_files(previous, current) if (p, current[p]) not in seen]
+        previous = current
+        if ready:
+            objects = []
+            for path in ready:
+                seen.add((path, current[path]))
+                try:
+                    objects.append(runtime.lake.landing_object(path.relative_to(root).as_posix()))
+                except FileNotFoundError:
+                    logger.warning("%s disappeared before it was processed", path)
+            result = runtime.process_landing(objects)
+            if report:
+                report(result)
+        sleep(interval)

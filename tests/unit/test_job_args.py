@@ -1,0 +1,19 @@
+import pytest
+
+from etl.errors import ConfigError
+from etl.jobs import json_to_parquet, normalize
+from etl.jobs.runner import parse_job_args
+
+
+def test_glue_style_arguments_are_parsed_and_glue_extras_ignored():
+    argv = ["script.py", "--JOB_NAME", "j", "--run_id=r", "--dataset", "shipping", "--job-bookmark-option",
+            "job-bookmark-disable", "--raw_uri", "s3://raw/", "--processed_uri", "s3://processed/"]
+    assert parse_job_args(argv, normalize.ARGUMENTS) == {
+        "JOB_NAME": "j", "run_id": "r", "dataset": "shipping", "raw_uri": "s3://raw/", "processed_uri": "s3://processed/",
+    }
+
+
+def test_missing_arguments_are_named():
+    with pytest.raises(ConfigError, match="--source_uri, --ingested_at"):
+        parse_job_args(["--JOB_NAME", "j", "--run_id", "r", "--dataset", "d", "--raw_uri", "x", "--quarantine_uri", "q"],
+                       json_to_parquet.ARGUMENTS)
