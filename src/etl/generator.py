@@ -142,3 +142,20 @@ def _write(handle: IO[str], records: int, seed: int, duplicate_rate: float, bad_
         handle.write("\n".join(chunk))
         handle.write("\n")
     return duplicates, bad
+
+
+def upload_to_s3(bucket: str, records: int, *, seed: int | None = None, client: object | None = None) -> dict:
+    """Generate ``records`` shipments and put them into ``bucket`` under ``shipping/`` (gzip)."""
+    import tempfile
+
+    if client is None:
+        import boto3
+
+        client = boto3.client("s3")
+    seed = seed if seed is not None else int(datetime.now(UTC).timestamp())
+    key = "shipping/" + landing_file_name() + ".gz"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "data.json.gz"
+        stats = write_file(path, records, seed=seed)
+        client.upload_file(str(path), bucket, key)  # type: ignore[attr-defined]
+    return {"bucket": bucket, "key": key, "records": stats.records}

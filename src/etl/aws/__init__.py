@@ -1,0 +1,1 @@
+"""AWS adapters of the pipeline's ports (the local runtime has the other side)."""

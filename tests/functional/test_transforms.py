@@ -1,0 +1,91 @@
+"""The pure transforms on tiny literal frames, on local Spark."""
+
+import datetime as dt
+import json
+
+import pytest
+from pyspark.sql import functions as F
+
+from etl.contracts import load_contract
+from etl.transforms import classify, latest_per_key, normalize, prepare_lines, valid_records
+
+pytestmark = pytest.mark.slow
+
+CONTRACT = load_contract("shipping")
+GOOD = {
+    "shipping_id": 12345, "shipping_date": "2024/01/15", "customer_name": "John Doe",
+    "street_address": "123 Main St", "destination_city": "serverless_island",
+    "shipping_cost": 1500.0, "shipping_distance": 50.0, "quantity": 2500.0, "product_id": 67890,
+}
+
+
+def line(**changes):
+    record = {**GOOD, **changes}
+    return json.dumps({k: v for k, v in record.items() if v is not ...})
+
+
+def reasons(spark, lines):
+    frame = spark.createDataFrame([(text, i) for i, text in enumerate(lines)], "value string, line_order long")
+    return [row.reason for row in classify(prepare_lines(frame).drop("is_blank"), CONTRACT).orderBy("line_order").collect()]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (line(), None),
+        (line(shipping_cost=1500, quantity=2500, shipping_distance=50), None),  # integers where doubles are declared
+        (line(product_id=...), None),  # optional field omitted
+        (line(extra_field=[1, 2]), None),  # unknown fields are ignored
+        ("\ufeff" + line(), None),  # UTF-8 byte order mark
+        ('{"shipping_id": 1, "shipping_date": "2024/01/1', "malformed JSON"),
+        ("not json", "malformed JSON"),
+        ("[1, 2]", "not a JSON object"),
+        (line(shipping_cost="abc"), "wrong type for shipping_cost: expected number"),
+        (line(shipping_id=1.5), "wrong type for shipping_id: expected integer"),
+        (line(shipping_id="12345"), "wrong type for shipping_id: expected integer"),
+        (line(shipping_id=99999999999999999999), "wrong type for shipping_id: expected integer"),
+        (line(shipping_id=...), "missing required field shipping_id"),
+        (line(destination_city=None), "missing required field destination_city"),
+        (line(destination_city="   "), "missing required field destination_city"),
+        (line(shipping_cost=-1), "shipping_cost is below 0"),
+        (line(quantity=1e12), "quantity is above 1e+09"),
+        (line().replace('"shipping_cost": 1500.0', '"shipping_cost": NaN'), "shipping_cost is not a finite number"),
+        (line().replace('"shipping_cost": 1500.0', '"shipping_cost": 1e400'), "shipping_cost is not a finite number"),
+        (line(shipping_date="2024/13/45"), "invalid shipping_date '2024/13/45': expected yyyy/MM/dd"),
+        (line(shipping_date="2024-01-15"), "invalid shipping_date '2024-01-15': expected yyyy/MM/dd"),
+        (line(shipping_date="2024/1/5"), "invalid shipping_date '2024/1/5': expected yyyy/MM/dd"),
+        (line(shipping_date="2023/02/29"), "invalid shipping_date '2023/02/29': expected yyyy/MM/dd"),
+        (line().replace("John Doe", "Zo\ufffd"), "line is not valid UTF-8"),  # bytes Spark could not decode
+    ],
+)
+def test_classify_gives_each_line_one_reason(spark, text, reason):
+    assert reasons(spark, [text]) == [reason]
+
+
+def test_valid_records_are_typed_and_keep_pii_for_the_raw_zone(spark):
+    frame = spark.createDataFrame([(line(shipping_cost=1500), 0)], "value string, line_order long")
+    raw = valid_records(classify(frame, CONTRACT), CONTRACT, "2024-01-15T10:30:00Z")
+    row = raw.collect()[0]
+    assert row.shipping_cost == 1500.0 and isinstance(row.shipping_cost, float)
+    assert row.customer_name == "John Doe"
+    assert row.ingested_at == dt.datetime(2024, 1, 15, 10, 30)
+    assert dict(raw.dtypes)["shipping_id"] == "bigint"
+
+
+def test_normalize_drops_pii_parses_dates_trims_and_partitions(spark):
+    frame = spark.createDataFrame([(line(destination_city="  main_city "), 0)], "value string, line_order long")
+    raw = valid_records(classify(frame, CONTRACT), CONTRACT, "2024-01-15T10:30:00Z")
+    out = normalize(raw, CONTRACT, "run-1")
+    assert "customer_name" not in out.columns and "street_address" not in out.columns
+    row = out.collect()[0]
+    assert row.shipping_date == dt.date(2024, 1, 15)
+    assert dict(out.dtypes)["shipping_date"] == "date"
+    assert (row.destination_city, row.year, row.month, row.run_id) == ("main_city", "2024", "01", "run-1")
+
+
+def test_latest_per_key_keeps_the_newest_row(spark):
+    frame = spark.createDataFrame(
+        [(1, "a", 1), (1, "b", 3), (1, "c", 2), (2, "d", 1)], "id long, value string, version long"
+    )
+    kept = latest_per_key(frame, ["id"], [F.col("version").desc()]).orderBy("id").collect()
+    assert [(r.id, r.value) for r in kept] == [(1, "b"), (2, "d")]
