@@ -35,7 +35,7 @@ def local_session(app_name: str = "etl") -> SparkSession:
     """The process-wide local session (created on first use, then reused: it stays warm)."""
     global _session
     with _lock:
-        if _session is not None and _session.sparkContext._jsc is not None:  # noqa: SLF001
+        if _session is not None and _session.sparkContext._jsc is not None:
             return _session
         from pyspark.sql import SparkSession
 

@@ -47,7 +47,9 @@ class StartReport:
         }
 
 
-def start_runs(sources: list[SourceObject], starter: ExecutionStarter, report: StartReport | None = None) -> StartReport:
+def start_runs(
+    sources: list[SourceObject], starter: ExecutionStarter, report: StartReport | None = None
+) -> StartReport:
     report = report or StartReport()
     for source in sources:
         plan = plan_run(source)

@@ -26,7 +26,8 @@ def line(**changes):
 
 def reasons(spark, lines):
     frame = spark.createDataFrame([(text, i) for i, text in enumerate(lines)], "value string, line_order long")
-    return [row.reason for row in classify(prepare_lines(frame).drop("is_blank"), CONTRACT).orderBy("line_order").collect()]
+    classified = classify(prepare_lines(frame).drop("is_blank"), CONTRACT)
+    return [row.reason for row in classified.orderBy("line_order").collect()]
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,8 @@ class Status:
 
 class HadoopFs:
     def __init__(self, spark: SparkSession) -> None:
-        self._jvm: Any = spark._jvm  # noqa: SLF001
-        self._conf: Any = spark._jsc.hadoopConfiguration()  # noqa: SLF001
+        self._jvm: Any = spark._jvm
+        self._conf: Any = spark._jsc.hadoopConfiguration()
 
     def _path(self, uri: str) -> Any:
         return self._jvm.org.apache.hadoop.fs.Path(uri)

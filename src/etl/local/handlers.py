@@ -202,7 +202,9 @@ class LocalServices:
         try:
             result = LocalAthena(self.catalog, database=database).execute(query)
         except EtlError as exc:
-            execution["Status"] = {"State": "FAILED", "StateChangeReason": str(exc), "SubmissionDateTime": _iso(submitted)}
+            execution["Status"] = {
+                "State": "FAILED", "StateChangeReason": str(exc), "SubmissionDateTime": _iso(submitted)
+            }
             raise TaskFailedError("States.TaskFailed", json.dumps({"QueryExecution": execution})) from exc
         self._queries[query_id] = result
         self._write_csv(query_id, result)
