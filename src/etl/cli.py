@@ -92,7 +92,9 @@ def _runtime(args: argparse.Namespace, *, quiet: bool = False):  # type: ignore[
     from etl.local.runtime import LocalRuntime
 
     def on_event(run_id: str, event) -> None:  # type: ignore[no-untyped-def]
-        if quiet or event.type not in PROGRESS_STATES or event.state is None:
+        if event.type == "ExecutionStarted":
+            print(f"▶ run {run_id}", flush=True)
+        if quiet or event.type not in PROGRESS_STATES or event.state not in runtime.task_states:
             return
         if event.type == "StateExited":
             seconds = event.details.get("duration_seconds") or 0.0
@@ -105,7 +107,8 @@ def _runtime(args: argparse.Namespace, *, quiet: bool = False):  # type: ignore[
     def on_publish(note) -> None:  # type: ignore[no-untyped-def]
         print(console.notification(note), flush=True)
 
-    return LocalRuntime(_settings(args), on_event=on_event, on_publish=on_publish)
+    runtime = LocalRuntime(_settings(args), on_event=on_event, on_publish=on_publish)
+    return runtime
 
 
 def _generate(args: argparse.Namespace) -> int:

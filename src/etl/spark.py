@@ -40,7 +40,7 @@ def local_session(app_name: str = "etl") -> SparkSession:
         from pyspark.sql import SparkSession
 
         log_config = resources.files("etl").joinpath("log4j2.properties")
-        java_options = f"-Dlog4j2.configurationFile=file:{log_config} -XX:+UseParallelGC"
+        java_options = f"-Dlog4j.configurationFile={log_config} -Dlog4j2.configurationFile={log_config}"
         cores = os.environ.get("ETL_SPARK_CORES", "*")
         builder = (
             SparkSession.builder.appName(app_name)

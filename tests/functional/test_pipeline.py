@@ -59,7 +59,12 @@ def notification_totals(body: dict) -> dict[str, Decimal]:
 
 
 def table_snapshot(runtime: LocalRuntime) -> list[tuple]:
-    result = runtime_query(runtime, "SELECT * FROM processed_shipping ORDER BY shipping_id")
+    """The business content of the processed table (lineage columns say which run wrote it last)."""
+    result = runtime_query(
+        runtime,
+        "SELECT shipping_id, shipping_date, destination_city, shipping_cost, shipping_distance, quantity, "
+        "product_id, year, month FROM processed_shipping ORDER BY shipping_id",
+    )
     return [tuple(row) for row in result.rows]
 
 

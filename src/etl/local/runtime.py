@@ -72,7 +72,7 @@ class LocalRuntime:
             on_publish=on_publish,
         )
         self.definition = load_definition(settings.project_root, self.substitutions())
-        self._task_states = _task_state_names(self.definition)
+        self.task_states = _task_state_names(self.definition)
 
     def substitutions(self) -> dict[str, str]:
         """The local value of every ${Placeholder} in the ASL (infra/ supplies the AWS ones)."""
@@ -155,7 +155,7 @@ class LocalRuntime:
         self.runs.save(record)
 
     def _record_event(self, record: RunRecord, event: ExecutionEvent) -> None:
-        if event.state in self._task_states:
+        if event.state in self.task_states:
             stamp = event.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             if event.type == "StateEntered":
                 record.steps.append(Step(state=event.state, started_at=stamp))
