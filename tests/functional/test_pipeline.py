@@ -215,3 +215,52 @@ def test_unreadable_file_is_quarantined_whole_and_notified_as_failure(runtime, t
     assert "not UTF-8" in body["cause"]
     kept = runtime.lake.path("quarantine", f"_files/shipping/run_id={run_id}/latin1.json")
     assert kept.read_bytes() == source.read_bytes()
+
+
+def test_cli_reads_the_same_lake(runtime, first_run, capsys):
+    from etl.cli import main
+
+    lake = str(runtime.settings.lake_root)
+    assert main(["--lake", lake, "tables"]) == 0
+    assert "etl.processed_shipping" in capsys.readouterr().out
+    assert main(["--lake", lake, "runs"]) == 0
+    assert first_run[2].started[0]["run_id"] in capsys.readouterr().out
+    assert main(["--lake", lake, "notifications", "--limit", "1"]) == 0
+    assert "── notification" in capsys.readouterr().out
+    assert main(["--lake", lake, "query", "SELECT count(*) AS n FROM processed_shipping", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.startswith("n\n")
+    assert main(["--lake", lake, "query", "SELECT * FROM no_such_table"]) != 0
+    error = capsys.readouterr().err
+    assert error.startswith("etl: error:") and len(error.strip().splitlines()) == 1
+
+
+def test_watch_processes_files_as_they_land(runtime):
+    import threading
+    import time
+
+    from etl.local.watcher import watch
+
+    reports: list = []
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch, args=(runtime,), kwargs={"interval": 0.2, "max_seconds": 120, "report": reports.append,
+                                               "stop": stop}
+    )
+    landing = runtime.lake.path("landing", "shipping")
+    before = len(runtime.runs.list())
+    thread.start()
+    try:
+        for index in range(3):
+            record = {"shipping_id": 920000 + index, "shipping_date": "2024/05/01", "destination_city": "main_city",
+                      "shipping_cost": 1.0, "shipping_distance": 1.0, "quantity": 1.0}
+            (landing / f"watched-{index}.json").write_text(json.dumps(record) + "\n", encoding="utf-8")
+        deadline = time.monotonic() + 100
+        while len(runtime.runs.list()) < before + 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join()
+    started = [item["key"] for report in reports for item in report.started]
+    assert sorted(started) == [f"shipping/watched-{i}.json" for i in range(3)]
+    count = runtime_query(runtime, "SELECT count(*) FROM processed_shipping WHERE shipping_id IN (920000, 920001, 920002)").rows
+    assert count == [(3,)]

@@ -9,6 +9,7 @@ Spark session warm between runs.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,13 +44,15 @@ def watch(
     interval: float = 1.0,
     max_seconds: float | None = None,
     report: Callable[[StartReport], object] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    stop: threading.Event | None = None,
 ) -> None:
+    """Scan landing/ every ``interval`` seconds until ``max_seconds`` pass or ``stop`` is set."""
     root = runtime.lake.path(LANDING)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     seen: set[tuple[Path, tuple[int, int]]] = set()
     previous: dict[Path, tuple[int, int]] = {}
-    while deadline is None or time.monotonic() < deadline:
+    stop = stop or threading.Event()
+    while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
         current = scan(root)
         ready = [p for p in stable_files(previous, current) if (p, current[p]) not in seen]
         previous = current
@@ -64,4 +67,4 @@ def watch(
             result = runtime.process_landing(objects)
             if report:
                 report(result)
-        sleep(interval)
+        stop.wait(interval)
