@@ -232,7 +232,9 @@ def _json_columns(files: list[_DataFile]) -> list[Column]:
     con = duckdb.connect()
     try:
         relation = con.sql(
-            "SELECT * FROM read_json_auto(?, format = 'newline_delimited', union_by_name = true)",
+            # hive_partitioning off: partition keys come from the folders, not as extra JSON columns
+            "SELECT * FROM read_json_auto(?, format = 'newline_delimited', union_by_name = true, "
+            "hive_partitioning = false)",
             params=[paths],
         )
         described = list(zip(relation.columns, relation.types, strict=True))

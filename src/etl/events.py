@@ -135,12 +135,13 @@ def sources_from_s3_event(event: dict[str, Any]) -> tuple[list[SourceObject], li
     """
     sources: list[SourceObject] = []
     bad: list[Skipped] = []
-    if event.get("detail-type") == "Object Created" and "detail" in event:
-        records = [_record_from_eventbridge(event)]
-    else:
-        records = event.get("Records")
-        if not isinstance(records, list):
-            return [], [Skipped("", "event has no Records list; expected an S3 notification")]
+    records: Any = (
+        [_record_from_eventbridge(event)]
+        if event.get("detail-type") == "Object Created" and "detail" in event
+        else event.get("Records")
+    )
+    if not isinstance(records, list):
+        return [], [Skipped("", "event has no Records list; expected an S3 notification")]
     for index, record in enumerate(records):
         try:
             if record.get("eventSource") not in (None, "aws:s3"):

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -144,7 +144,7 @@ def _write(handle: IO[str], records: int, seed: int, duplicate_rate: float, bad_
     return duplicates, bad
 
 
-def upload_to_s3(bucket: str, records: int, *, seed: int | None = None, client: object | None = None) -> dict:
+def upload_to_s3(bucket: str, records: int, *, seed: int | None = None, client: Any = None) -> dict[str, Any]:
     """Generate ``records`` shipments and put them into ``bucket`` under ``shipping/`` (gzip)."""
     import tempfile
 
@@ -157,5 +157,5 @@ def upload_to_s3(bucket: str, records: int, *, seed: int | None = None, client: 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "data.json.gz"
         stats = write_file(path, records, seed=seed)
-        client.upload_file(str(path), bucket, key)  # type: ignore[attr-defined]
+        client.upload_file(str(path), bucket, key)
     return {"bucket": bucket, "key": key, "records": stats.records}

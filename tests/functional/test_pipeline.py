@@ -262,5 +262,7 @@ def test_watch_processes_files_as_they_land(runtime):
         thread.join()
     started = [item["key"] for report in reports for item in report.started]
     assert sorted(started) == [f"shipping/watched-{i}.json" for i in range(3)]
-    count = runtime_query(runtime, "SELECT count(*) FROM processed_shipping WHERE shipping_id IN (920000, 920001, 920002)").rows
+    count = runtime_query(
+        runtime, "SELECT count(*) FROM processed_shipping WHERE shipping_id IN (920000, 920001, 920002)"
+    ).rows
     assert count == [(3,)]
