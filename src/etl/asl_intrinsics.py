@@ -298,7 +298,8 @@ def parse_intrinsic(text: str) -> IntrinsicCall:
 # --- argument checks ------------------------------------------------------------------------------
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
+    """The JSON type name of a value, for error messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -316,12 +317,12 @@ def _need(condition: bool, message: str) -> None:
 
 
 def _array(value: Any, what: str) -> list[Any]:
-    _need(isinstance(value, list), f"{what} must be an array, not {_kind(value)}")
+    _need(isinstance(value, list), f"{what} must be an array, not {json_kind(value)}")
     return value  # type: ignore[no-any-return]
 
 
 def _string(value: Any, what: str) -> str:
-    _need(isinstance(value, str), f"{what} must be a string, not {_kind(value)}")
+    _need(isinstance(value, str), f"{what} must be a string, not {json_kind(value)}")
     return value  # type: ignore[no-any-return]
 
 
@@ -375,7 +376,7 @@ def _format(template: Any, escaped: frozenset[int], values: list[Any]) -> str:
 def _format_value(value: Any, position: int) -> str:
     _need(
         not isinstance(value, dict | list),
-        f"argument {position} of States.Format is {_kind(value)}; only strings, numbers, booleans and null "
+        f"argument {position} of States.Format is {json_kind(value)}; only strings, numbers, booleans and null "
         "can be formatted (use States.JsonToString first)",
     )
     if isinstance(value, str):
@@ -444,11 +445,11 @@ def _json_merge(args: list[Any], rng: random.Random) -> Any:
     first, second, deep = args
     _need(
         isinstance(first, dict),
-        f"the first argument of States.JsonMerge must be an object, not {_kind(first)}",
+        f"the first argument of States.JsonMerge must be an object, not {json_kind(first)}",
     )
     _need(
         isinstance(second, dict),
-        f"the second argument of States.JsonMerge must be an object, not {_kind(second)}",
+        f"the second argument of States.JsonMerge must be an object, not {json_kind(second)}",
     )
     _need(deep is False, "the third argument of States.JsonMerge must be false (only shallow merging exists)")
     return {**first, **second}

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from etl.asl_intrinsics import IntrinsicCall, IntrinsicFailure, parse_intrinsic
+from etl.asl_intrinsics import IntrinsicCall, IntrinsicFailure, json_kind, parse_intrinsic
 from etl.errors import AslError
 
 logger = logging.getLogger(__name__)
@@ -195,26 +195,12 @@ def _descendants(node: Any) -> Iterator[Any]:
         yield from _descendants(child)
 
 
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
 def _step(token: _Token, node: Any, upstream_definite: bool, leaf: bool, done: str) -> list[Any]:
     if isinstance(token, _Name):
         if not isinstance(node, dict):
             if upstream_definite:
                 raise PathNotFoundError(
-                    f"Expected to find an object with property {done} but found {_kind(node)}"
+                    f"Expected to find an object with property {done} but found {json_kind(node)}"
                 )
             return []
         if token.name in node:
@@ -228,7 +214,7 @@ def _step(token: _Token, node: Any, upstream_definite: bool, leaf: bool, done: s
         return list(node) if isinstance(node, list) else []
     if not isinstance(node, list):
         if upstream_definite:
-            raise PathNotFoundError(f"Expected to find an array at {done} but found {_kind(node)}")
+            raise PathNotFoundError(f"Expected to find an array at {done} but found {json_kind(node)}")
         return []
     if isinstance(token, _Slice):
         return node[token.start : token.stop]
@@ -249,7 +235,7 @@ def _put(node: Any, tokens: tuple[_Token, ...], value: Any, path: JsonPath) -> A
     token, rest = tokens[0], tokens[1:]
     if isinstance(token, _Name):
         if not isinstance(node, dict):
-            raise ResultPathError(f"cannot set {path.text!r}: expected an object but found {_kind(node)}")
+            raise ResultPathError(f"cannot set {path.text!r}: expected an object but found {json_kind(node)}")
         copy = dict(node)
         if token.name in node:
             child = node[token.name]
@@ -263,7 +249,7 @@ def _put(node: Any, tokens: tuple[_Token, ...], value: Any, path: JsonPath) -> A
         return copy
     assert isinstance(token, _Index)
     if not isinstance(node, list):
-        raise ResultPathError(f"cannot set {path.text!r}: expected an array but found {_kind(node)}")
+        raise ResultPathError(f"cannot set {path.text!r}: expected an array but found {json_kind(node)}")
     effective = token.index + len(node) if token.index < 0 else token.index
     if not 0 <= effective < len(node):
         raise ResultPathError(f"cannot set {path.text!r}: index {token.index} is out of range")
@@ -399,7 +385,7 @@ class _PathParser:
 def parse_path(text: Any) -> JsonPath:
     """Parse a path (``$...`` or ``$$...``); raises ``PathSyntaxError``."""
     if not isinstance(text, str):
-        raise PathSyntaxError(f"a path must be a string, not {_kind(text)}")
+        raise PathSyntaxError(f"a path must be a string, not {json_kind(text)}")
     return _PathParser(text).parse()
 
 
