@@ -9,7 +9,12 @@ RECORDS ?= 10000
 export ETL_LAKE_ROOT ?= $(CURDIR)/lake
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint check clean-lake clean
+CDK ?= npx --yes aws-cdk@2.1148.1
+STAGE ?= dev
+CDK_APP = --app "$(abspath $(PY)) app.py" -c stage=$(STAGE) $(if $(EMAIL),-c notificationEmail=$(EMAIL))
+INFRA_STAMP := $(VENV)/.infra-installed
+
+.PHONY: help install run test test-fast lint check synth diff deploy destroy clean-lake clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,6 +27,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+$(INFRA_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,infra]'
+	@touch $(INFRA_STAMP)
+
 install: $(STAMP) ## create .venv and install the package with its dev tools
 
 run: $(STAMP) ## generate $(RECORDS) shipments, run the whole pipeline locally, print the totals and notification
@@ -30,17 +39,29 @@ run: $(STAMP) ## generate $(RECORDS) shipments, run the whole pipeline locally, 
 	@echo; echo "Totals (athena_queries/shipping_totals.sql on the local catalog):"
 	$(ETL) query --file athena_queries/shipping_totals.sql
 
-test: $(STAMP) ## run every test (unit, functional with local Spark, infra); e2e against AWS is deselected
+test: $(INFRA_STAMP) ## run every test (unit, functional with local Spark, infra); e2e against AWS is deselected
 	$(PY) -m pytest -q
 
-test-fast: $(STAMP) ## only the tests that need no Spark
+test-fast: $(INFRA_STAMP) ## only the tests that need no Spark
 	$(PY) -m pytest -q -m "not slow"
 
-lint: $(STAMP) ## ruff and mypy
-	$(VENV)/bin/ruff check src tests glue_jobs lambdas
+lint: $(INFRA_STAMP) ## ruff and mypy
+	$(VENV)/bin/ruff check src tests glue_jobs lambdas infra
 	$(VENV)/bin/mypy
 
 check: lint test ## lint and test: the gate before a commit
+
+synth: $(INFRA_STAMP) ## synthesize the AWS stack into infra/cdk.out/ (offline; runs cdk-nag)
+	cd infra && $(CDK) synth --no-notices --quiet $(CDK_APP)
+
+diff: $(INFRA_STAMP) ## compare with the deployed stack (needs AWS credentials)
+	cd infra && $(CDK) diff --no-notices $(CDK_APP)
+
+deploy: $(INFRA_STAMP) ## deploy the stack STAGE=dev (EMAIL=you@example.com subscribes to notifications)
+	cd infra && $(CDK) deploy --no-notices $(CDK_APP)
+
+destroy: $(INFRA_STAMP) ## delete the stack (data buckets are kept)
+	cd infra && $(CDK) destroy --no-notices $(CDK_APP)
 
 clean-lake: ## delete the local lake (all zones, catalog, runs, notifications)
 	rm -rf lake

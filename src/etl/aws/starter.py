@@ -1,4 +1,11 @@
-"""ExecutionStarter on AWS: Step Functions StartExecution named by the run id."""
+"""ExecutionStarter on AWS: Step Functions StartExecution named by the run id.
+
+StartExecution is idempotent for a RUNNING execution with the same name and input: it returns
+the existing execution instead of failing. A duplicate S3 event (same object, same event time)
+arriving while the first run is still going would therefore look like a fresh start, so the
+starter first asks whether an execution of that name exists. Two duplicates racing each other
+can both pass that check; Step Functions still runs the object once.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +29,22 @@ class StepFunctionsStarter:
             self._client = boto3.client("stepfunctions")
         return self._client
 
+    def execution_arn(self, name: str) -> str:
+        """The ARN Step Functions gives this state machine's execution ``name``."""
+        return f"{self.state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+    def existing_execution(self, name: str) -> str | None:
+        """The ARN of this state machine's execution ``name`` if one was started before, else None."""
+        arn = self.execution_arn(name)
+        try:
+            self.client.describe_execution(executionArn=arn)
+        except self.client.exceptions.ExecutionDoesNotExist:
+            return None
+        return arn
+
     def start(self, request: RunRequest) -> str:
+        if self.existing_execution(request.run_id) is not None:
+            raise ExecutionAlreadyExistsError(f"execution {request.run_id} already exists")
         try:
             response = self.client.start_execution(
                 stateMachineArn=self.state_machine_arn,

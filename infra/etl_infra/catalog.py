@@ -1,0 +1,184 @@
+"""The Glue Data Catalog side (database, three crawlers) and Athena (workgroup, named queries).
+
+Crawlers name tables prefix + folder: ``s3://<raw>/shipping/`` becomes ``raw_shipping``,
+as the local crawler does. Raw and quarantine gain one ``run_id=`` folder per run and
+keep their schema, so they crawl new folders only (which requires LOG for schema
+changes); processed rewrites year/month partitions and follows contract changes, so it
+crawls everything and updates the table. No crawler deletes tables: a missing folder is
+logged, never dropped. Staging/trash folders and marker files are excluded.
+
+The workgroup enforces its settings: results go to the athena-results bucket, SSE-S3
+encrypted, and a query that would scan more than the per-query cutoff is cancelled.
+Each ``athena_queries/*.sql`` becomes a named query in it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Aws
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from etl.contracts import available_datasets
+from etl.definition import query_text
+from etl_infra.glue_jobs import grant_glue_logging
+from etl_infra.iam import READ, allow, depend_on_policy, grant_objects
+from etl_infra.paths import athena_query_files
+from etl_infra.settings import StageSettings
+from etl_infra.storage import ATHENA_RESULTS_PREFIX, DataLakeBuckets
+
+CRAWLER_EXCLUSIONS = ["_staging/**", "_trash/**", "**/_SUCCESS", "**_$folder$"]
+NEW_FOLDERS_ONLY = "CRAWL_NEW_FOLDERS_ONLY"
+EVERYTHING = "CRAWL_EVERYTHING"
+CATALOG_WRITE_ACTIONS = [
+    "glue:GetDatabase",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:CreateTable",
+    "glue:UpdateTable",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:BatchGetPartition",
+    "glue:CreatePartition",
+    "glue:BatchCreatePartition",
+    "glue:UpdatePartition",
+    "glue:BatchUpdatePartition",
+]
+CATALOG_READ_ACTIONS = [
+    "glue:GetDatabase",
+    "glue:GetDatabases",
+    "glue:GetTable",
+    "glue:GetTables",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:BatchGetPartition",
+]
+TABLES_REASON = (
+    "Tables are created by the crawlers (prefix + dataset folder); the grant covers this database's tables only."
+)
+CRAWLER_CONFIGURATION = json.dumps(
+    {
+        "Version": 1.0,
+        "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
+        "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+    },
+    separators=(",", ":"),
+)
+
+
+def catalog_arns(database: str) -> list[str]:
+    """The catalog, one database and its tables: the resources of Glue Data Catalog table actions."""
+    base = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+    return [f"{base}:catalog", f"{base}:database/{database}", f"{base}:table/{database}/*"]
+
+
+class Catalog(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        buckets: DataLakeBuckets,
+        key: kms.IKey,
+        security_configuration: glue.CfnSecurityConfiguration,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.database_name = settings.database
+        self.database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=self.database_name,
+                description=f"ETL pipeline ({settings.stage}): raw_, quarantine_, processed_ tables",
+            ),
+        )
+        self.crawler_role = iam.Role(
+            self,
+            "CrawlerRole",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description=f"Glue crawlers of {settings.prefix}: read their target prefixes, write this database's tables",
+        )
+        allow(self.crawler_role, CATALOG_WRITE_ACTIONS, catalog_arns(self.database_name), wildcard_reason=TABLES_REASON)
+        grant_glue_logging(self.crawler_role, key)
+
+        self._settings = settings
+        self._security_configuration = security_configuration
+        self.raw_crawler = self._crawler("Raw", buckets.raw, "raw_", NEW_FOLDERS_ONLY)
+        self.quarantine_crawler = self._crawler("Quarantine", buckets.quarantine, "quarantine_", NEW_FOLDERS_ONLY)
+        self.processed_crawler = self._crawler("Processed", buckets.processed, "processed_", EVERYTHING)
+        for crawler in self.crawlers:
+            depend_on_policy(crawler, self.crawler_role)
+
+        self.workgroup_name = settings.prefix
+        self.workgroup = athena.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=self.workgroup_name,
+            description=f"ETL pipeline ({settings.stage}) analytics",
+            recursive_delete_option=True,  # the named queries go with the stack
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                publish_cloud_watch_metrics_enabled=True,
+                bytes_scanned_cutoff_per_query=settings.athena_bytes_scanned_cutoff,
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version="AUTO"),
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{buckets.athena_results.bucket_name}/{ATHENA_RESULTS_PREFIX}",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"
+                    ),
+                ),
+            ),
+        )
+        self.named_queries = [self._named_query(path.stem, query_text(path)) for path in athena_query_files()]
+
+    @property
+    def crawlers(self) -> tuple[glue.CfnCrawler, glue.CfnCrawler, glue.CfnCrawler]:
+        return self.raw_crawler, self.quarantine_crawler, self.processed_crawler
+
+    def _crawler(self, zone: str, bucket: s3.IBucket, table_prefix: str, recrawl: str) -> glue.CfnCrawler:
+        datasets = available_datasets()
+        grant_objects(self.crawler_role, bucket, [f"{dataset}/" for dataset in datasets], READ)
+        new_folders_only = recrawl == NEW_FOLDERS_ONLY
+        crawler = glue.CfnCrawler(
+            self,
+            f"{zone}Crawler",
+            name=self._settings.name(zone.lower()),
+            description=f"Catalogs the {zone.lower()} zone as {table_prefix}<dataset> tables",
+            role=self.crawler_role.role_arn,
+            database_name=self.database.ref,
+            table_prefix=table_prefix,
+            targets=glue.CfnCrawler.TargetsProperty(
+                s3_targets=[
+                    glue.CfnCrawler.S3TargetProperty(
+                        path=f"s3://{bucket.bucket_name}/{dataset}/", exclusions=CRAWLER_EXCLUSIONS
+                    )
+                    for dataset in datasets
+                ]
+            ),
+            schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
+                update_behavior="LOG" if new_folders_only else "UPDATE_IN_DATABASE",
+                delete_behavior="LOG",
+            ),
+            recrawl_policy=glue.CfnCrawler.RecrawlPolicyProperty(recrawl_behavior=recrawl),
+            configuration=CRAWLER_CONFIGURATION,
+            crawler_security_configuration=self._security_configuration.ref,
+        )
+        return crawler
+
+    def _named_query(self, name: str, sql: str) -> athena.CfnNamedQuery:
+        return athena.CfnNamedQuery(
+            self,
+            f"Query-{name}",
+            name=name,
+            description=f"athena_queries/{name}.sql",
+            database=self.database.ref,
+            work_group=self.workgroup.ref,
+            query_string=sql,
+        )

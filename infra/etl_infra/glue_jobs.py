@@ -1,0 +1,198 @@
+"""The two Glue 5.0 Spark jobs (``glue_jobs/*.py``) with the ``etl`` package as ``--extra-py-files``.
+
+Job arguments come from two places, and together they are exactly what the scripts
+parse (``etl.jobs.<job>.ARGUMENTS``; Glue sets ``--JOB_NAME`` itself):
+
+- json_to_parquet: stack defaults (static) ``--raw_uri --quarantine_uri``; the ASL per run
+  ``--run_id --dataset --source_uri --ingested_at --raw_uri --quarantine_uri``.
+- normalize: stack defaults ``--raw_uri --processed_uri``; the ASL per run
+  ``--run_id --dataset --raw_uri --processed_uri``.
+
+The bucket URIs are defaults so a job can also be started by hand from the console;
+the ASL passes the same values. Everything else in the default arguments is a Glue
+parameter (metrics, logs, Spark UI, temp dir, bookmarks, the etl zip).
+
+normalize merges a run into shared year/month partitions, so it runs one at a time
+(max concurrency 1); json_to_parquet writes only its own run's folders and may run in
+parallel. Both queue runs above the limit (job run queuing) instead of failing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aws_cdk import Aws
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from etl.contracts import available_datasets
+from etl_infra.iam import READ, READ_WRITE, allow, depend_on_policy, grant_objects
+from etl_infra.paths import GLUE_JOBS_DIR, SRC_DIR
+from etl_infra.settings import StageSettings
+from etl_infra.storage import GLUE_TEMP_PREFIX, SPARK_UI_PREFIX, DataLakeBuckets
+
+GLUE_VERSION = "5.0"  # Spark 3.5.4, Python 3.11: what the local runtime pins
+WORKER_TYPE = "G.1X"
+NORMALIZE_MAX_CONCURRENT_RUNS = 1
+MANIFESTS_PREFIX = "_runs"  # raw/_runs/<run_id>/<job>.json
+WHOLE_FILES_PREFIX = "_files"  # quarantine/_files/<dataset>/run_id=<id>/<name>
+PACKAGE_EXCLUDES = ["*.egg-info", "**/__pycache__", "**/*.pyc"]
+
+LOGS_REASON = (
+    "Glue names its log groups itself (/aws-glue/jobs/..., /aws-glue/crawlers..., with the security "
+    "configuration and role in the name); the grant is limited to the /aws-glue/ log-group family."
+)
+ASSETS_REASON = (
+    "Spark UI event logs and Glue temporary files get names Glue chooses; the grant is limited to this "
+    "job's own spark-ui/ and glue-temp/ folders in the assets bucket."
+)
+LANDING_REASON = (
+    "The job reads the landing object each run names (--source_uri); producers choose those keys, at the "
+    "bucket root or under a dataset prefix. Read-only."
+)
+METRICS_REASON = (
+    "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited to the Glue namespace."
+)
+
+
+@dataclass(frozen=True)
+class GlueJob:
+    name: str
+    job: glue.CfnJob
+    role: iam.Role
+
+
+def static_script_arguments(buckets: DataLakeBuckets) -> dict[str, dict[str, str]]:
+    """Per job, the script arguments that are the same for every run (the bucket URIs)."""
+    raw = f"s3://{buckets.raw.bucket_name}/"
+    return {
+        "json_to_parquet": {"--raw_uri": raw, "--quarantine_uri": f"s3://{buckets.quarantine.bucket_name}/"},
+        "normalize": {"--raw_uri": raw, "--processed_uri": f"s3://{buckets.processed.bucket_name}/"},
+    }
+
+
+def grant_glue_logging(role: iam.Role, key: kms.IKey) -> None:
+    """What Glue needs to write KMS-encrypted continuous logs (jobs and crawlers)."""
+    allow(
+        role,
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:AssociateKmsKey"],
+        [f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws-glue/*"],
+        wildcard_reason=LOGS_REASON,
+    )
+    allow(role, ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"], [key.key_arn])
+
+
+class GlueJobs(Construct):
+    """The etl package and scripts as assets, one role per job, and the two jobs."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        buckets: DataLakeBuckets,
+        key: kms.IKey,
+        security_configuration: glue.CfnSecurityConfiguration,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._settings = settings
+        self._buckets = buckets
+        self._key = key
+        self._security_configuration = security_configuration
+        self.etl_package = s3_assets.Asset(self, "EtlPackage", path=str(SRC_DIR), exclude=PACKAGE_EXCLUDES)
+        datasets = available_datasets()
+        arguments = static_script_arguments(buckets)
+
+        self.json_to_parquet = self._job(
+            "json_to_parquet",
+            description="Landing JSON to typed Parquet in the raw zone; bad lines to quarantine.",
+            max_concurrent_runs=settings.glue_max_concurrent_runs,
+            script_arguments=arguments["json_to_parquet"],
+        )
+        role = self.json_to_parquet.role
+        grant_objects(role, buckets.landing, [""], READ, reason=LANDING_REASON)
+        grant_objects(role, buckets.raw, [*datasets, MANIFESTS_PREFIX], READ_WRITE)
+        grant_objects(role, buckets.quarantine, [*datasets, WHOLE_FILES_PREFIX], READ_WRITE)
+
+        self.normalize = self._job(
+            "normalize",
+            description="A run's raw records into the processed zone: PII removed, typed, deduplicated.",
+            max_concurrent_runs=NORMALIZE_MAX_CONCURRENT_RUNS,
+            script_arguments=arguments["normalize"],
+        )
+        role = self.normalize.role
+        grant_objects(role, buckets.raw, datasets, READ)
+        grant_objects(role, buckets.raw, [MANIFESTS_PREFIX], READ_WRITE, list_bucket=False)
+        grant_objects(role, buckets.processed, datasets, READ_WRITE)
+        for job in self.jobs:
+            depend_on_policy(job.job, job.role)
+
+    @property
+    def jobs(self) -> tuple[GlueJob, GlueJob]:
+        return self.json_to_parquet, self.normalize
+
+    def _job(
+        self, key: str, *, description: str, max_concurrent_runs: int, script_arguments: Mapping[str, str]
+    ) -> GlueJob:
+        settings, assets = self._settings, self._buckets.assets
+        name = settings.name(key.replace("_", "-"))
+        construct = key.title().replace("_", "")
+        script = s3_assets.Asset(self, f"{construct}Script", path=str(GLUE_JOBS_DIR / f"{key}.py"))
+        role = iam.Role(
+            self,
+            f"{construct}Role",
+            assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
+            description=f"Glue job {name}: its own zones and prefixes only",
+        )
+        allow(role, ["s3:GetObject"], [_object_arn(script), _object_arn(self.etl_package)])
+        grant_objects(
+            role, assets, [f"{SPARK_UI_PREFIX}{name}/", f"{GLUE_TEMP_PREFIX}{name}/"], READ_WRITE, reason=ASSETS_REASON
+        )
+        grant_glue_logging(role, self._key)
+        allow(
+            role,
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            wildcard_reason=METRICS_REASON,
+            conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+        )
+        job = glue.CfnJob(
+            self,
+            construct,
+            name=name,
+            description=description,
+            role=role.role_arn,
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3", script_location=script.s3_object_url
+            ),
+            glue_version=GLUE_VERSION,
+            worker_type=WORKER_TYPE,
+            number_of_workers=settings.glue_workers,
+            timeout=settings.glue_timeout_minutes,
+            max_retries=0,  # the state machine retries what is worth retrying
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(max_concurrent_runs=max_concurrent_runs),
+            job_run_queuing_enabled=True,
+            security_configuration=self._security_configuration.ref,
+            default_arguments={
+                "--job-language": "python",
+                "--job-bookmark-option": "job-bookmark-disable",  # each run names its input explicitly
+                "--TempDir": f"s3://{assets.bucket_name}/{GLUE_TEMP_PREFIX}{name}/",
+                "--enable-metrics": "true",
+                "--enable-observability-metrics": "true",
+                "--enable-continuous-cloudwatch-log": "true",
+                "--enable-spark-ui": "true",
+                "--spark-event-logs-path": f"s3://{assets.bucket_name}/{SPARK_UI_PREFIX}{name}/",
+                "--extra-py-files": self.etl_package.s3_object_url,
+                **script_arguments,
+            },
+        )
+        return GlueJob(name=name, job=job, role=role)
+
+
+def _object_arn(asset: s3_assets.Asset) -> str:
+    return f"arn:{Aws.PARTITION}:s3:::{asset.s3_bucket_name}/{asset.s3_object_key}"

@@ -1,0 +1,128 @@
+"""Glue jobs, the etl package asset, crawlers, the Athena workgroup and its named queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Template
+
+from etl.definition import query_text
+
+from .cfn_model import Resolver, bucket_name
+from .synthesis import STAGE, Synthesized
+
+ROOT = Path(__file__).resolve().parents[2]
+JOBS = {"json_to_parquet": f"etl-{STAGE}-json-to-parquet", "normalize": f"etl-{STAGE}-normalize"}
+CRAWLERS = {"Raw": "raw_", "Quarantine": "quarantine_", "Processed": "processed_"}
+
+
+def _by_name(synth: Synthesized, cfn_type: str, name: str) -> dict:
+    found = [r for r in synth.of_type(cfn_type).values() if r["Properties"]["Name"] == name]
+    assert len(found) == 1, f"expected one {cfn_type} named {name}"
+    return found[0]
+
+
+def _bucket_id(synth: Synthesized, name: str) -> str:
+    return next(k for k in synth.of_type("AWS::S3::Bucket") if k.startswith(f"Buckets{name}"))
+
+
+def _asset_key(location: str) -> str:
+    return location.rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize(("job", "max_runs"), [("json_to_parquet", 5), ("normalize", 1)])
+def test_glue_jobs_run_glue_5_with_their_script(synth: Synthesized, job: str, max_runs: int):
+    props = _by_name(synth, "AWS::Glue::Job", JOBS[job])["Properties"]
+    assert props["GlueVersion"] == "5.0"
+    assert props["WorkerType"] == "G.1X"
+    assert props["NumberOfWorkers"] == 2
+    assert props["Timeout"] == 30
+    assert props["MaxRetries"] == 0
+    assert props["ExecutionProperty"] == {"MaxConcurrentRuns": max_runs}
+    assert props["JobRunQueuingEnabled"] is True
+    assert props["Command"]["Name"] == "glueetl" and props["Command"]["PythonVersion"] == "3"
+    script = synth.asset_path(_asset_key(props["Command"]["ScriptLocation"]["Fn::Sub"]))
+    assert script.read_bytes() == (ROOT / "glue_jobs" / f"{job}.py").read_bytes()
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_glue_job_default_arguments_are_exact(synth: Synthesized, job: str):
+    resolve = Resolver(synth.template)
+    props = _by_name(synth, "AWS::Glue::Job", JOBS[job])["Properties"]
+    assets = bucket_name(_bucket_id(synth, "Assets"))
+    zone_uris = {
+        "json_to_parquet": {"--raw_uri": "Raw", "--quarantine_uri": "Quarantine"},
+        "normalize": {"--raw_uri": "Raw", "--processed_uri": "Processed"},
+    }[job]
+    expected = {
+        "--job-language": "python",
+        "--job-bookmark-option": "job-bookmark-disable",
+        "--TempDir": f"s3://{assets}/glue-temp/{JOBS[job]}/",
+        "--enable-metrics": "true",
+        "--enable-observability-metrics": "true",
+        "--enable-continuous-cloudwatch-log": "true",
+        "--enable-spark-ui": "true",
+        "--spark-event-logs-path": f"s3://{assets}/spark-ui/{JOBS[job]}/",
+        "--extra-py-files": resolve(props["DefaultArguments"]["--extra-py-files"]),
+        **{arg: f"s3://{bucket_name(_bucket_id(synth, zone))}/" for arg, zone in zone_uris.items()},
+    }
+    assert resolve(props["DefaultArguments"]) == expected
+    assert expected["--extra-py-files"].endswith(".zip")
+
+
+def test_the_etl_package_asset_is_importable_from_its_zip_root(synth: Synthesized):
+    extra = {
+        _asset_key(job["Properties"]["DefaultArguments"]["--extra-py-files"]["Fn::Sub"])
+        for job in synth.of_type("AWS::Glue::Job").values()
+    }
+    assert len(extra) == 1  # both jobs ship the same package
+    folder = synth.asset_path(extra.pop())
+    assert (folder / "etl" / "__init__.py").is_file()  # zipped from src/: `import etl` works on Glue
+    assert (folder / "etl" / "jobs" / "json_to_parquet.py").is_file()
+    assert (folder / "etl" / "contracts" / "shipping.json").is_file()
+    assert not list(folder.rglob("__pycache__")) and not list(folder.glob("*.egg-info"))
+    packaged = {p.relative_to(folder / "etl") for p in (folder / "etl").rglob("*.py")}
+    source = {p.relative_to(ROOT / "src" / "etl") for p in (ROOT / "src" / "etl").rglob("*.py")}
+    assert packaged == source
+
+
+@pytest.mark.parametrize("zone", CRAWLERS)
+def test_crawlers_have_explicit_schema_change_and_recrawl_policies(synth: Synthesized, zone: str):
+    resolve = Resolver(synth.template)
+    crawler = _by_name(synth, "AWS::Glue::Crawler", f"etl-{STAGE}-{zone.lower()}")["Properties"]
+    assert crawler["TablePrefix"] == CRAWLERS[zone]
+    assert resolve(crawler["DatabaseName"]) == f"etl_{STAGE}"
+    targets = crawler["Targets"]["S3Targets"]
+    assert [resolve(t["Path"]) for t in targets] == [f"s3://{bucket_name(_bucket_id(synth, zone))}/shipping/"]
+    assert set(targets[0]["Exclusions"]) >= {"_staging/**", "_trash/**", "**/_SUCCESS"}
+    if zone == "Processed":  # partitions are rewritten and the schema follows the contract
+        assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
+        assert crawler["SchemaChangePolicy"] == {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"}
+    else:  # one new run_id= folder per run; new-folders-only requires LOG/LOG
+        assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
+        assert crawler["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
+
+
+def test_the_workgroup_enforces_its_result_location_encryption_and_cutoff(synth: Synthesized, template: Template):
+    resolve = Resolver(synth.template)
+    config = _by_name(synth, "AWS::Athena::WorkGroup", f"etl-{STAGE}")["Properties"]["WorkGroupConfiguration"]
+    assert config["EnforceWorkGroupConfiguration"] is True
+    assert config["BytesScannedCutoffPerQuery"] == 1024**3
+    assert config["PublishCloudWatchMetricsEnabled"] is True
+    results = config["ResultConfiguration"]
+    assert resolve(results["OutputLocation"]) == f"s3://{bucket_name(_bucket_id(synth, 'AthenaResults'))}/results/"
+    assert results["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+
+
+def test_one_named_query_per_sql_file(synth: Synthesized):
+    workgroup, _ = synth.one("AWS::Athena::WorkGroup")
+    database, _ = synth.one("AWS::Glue::Database")
+    queries = {q["Properties"]["Name"]: q["Properties"] for q in synth.of_type("AWS::Athena::NamedQuery").values()}
+    files = sorted((ROOT / "athena_queries").glob("*.sql"))
+    assert sorted(queries) == [f.stem for f in files]
+    for path in files:
+        query = queries[path.stem]
+        assert query["QueryString"] == query_text(path)
+        assert query["WorkGroup"] == {"Ref": workgroup}
+        assert query["Database"] == {"Ref": database}
