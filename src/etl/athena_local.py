@@ -21,6 +21,7 @@ import duckdb
 from etl.athena_dialect import MACROS, Translation, Translator, statement_kind
 from etl.athena_results import QueryResult, SqlType, sql_type_of_glue, to_get_query_results
 from etl.catalog import Catalog, Table
+from etl.commits import reading
 from etl.crawler import list_data_files
 from etl.errors import CatalogError, QueryError, QueryRefusedError
 
@@ -76,14 +77,16 @@ class LocalAthena:
         con = duckdb.connect(":memory:")
         try:
             self._prepare(con)
-            for table in tables:
-                self._create_view(con, table)
-            try:
-                cursor = con.execute(translation.sql, translation.parameters)
-                rows = cursor.fetchall()
-                described = [str(d[1]) for d in cursor.description or []]
-            except duckdb.Error as exc:
-                raise self._query_error(exc, translation.sql) from exc
+            # The files are listed and read with no commit in progress on the tables' datasets.
+            with reading([table.location for table in tables]):
+                for table in tables:
+                    self._create_view(con, table)
+                try:
+                    cursor = con.execute(translation.sql, translation.parameters)
+                    rows = cursor.fetchall()
+                    described = [str(d[1]) for d in cursor.description or []]
+                except duckdb.Error as exc:
+                    raise self._query_error(exc, translation.sql) from exc
         finally:
             con.close()
         self._check_types(translation, described, rows)

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from duckdb.sqltypes import DuckDBPyType
 
 from etl.catalog import Catalog, Column, Partition, Table
+from etl.commits import reading
 from etl.errors import CatalogError
 
 logger = logging.getLogger(__name__)
@@ -81,13 +82,14 @@ def _crawl_target(config: CrawlerConfig, catalog: Catalog, target: Path, result:
     if not target.is_dir():
         logger.info("crawler %s: %s does not exist yet; table %s left as it is", config.name, target, name)
         return
-    files = list(_data_files(target))
-    if not files:
-        logger.info("crawler %s: no data files under %s; table %s left as it is", config.name, target, name)
-        return
-    file_format = _single_format(target, files)
-    keys = _partition_keys(target, files)
-    columns = _parquet_columns(files) if file_format == "parquet" else _json_columns(files)
+    with reading([target]):  # no commit in progress while the files are listed and their schemas read
+        files = list(_data_files(target))
+        if not files:
+            logger.info("crawler %s: no data files under %s; table %s left as it is", config.name, target, name)
+            return
+        file_format = _single_format(target, files)
+        keys = _partition_keys(target, files)
+        columns = _parquet_columns(files) if file_format == "parquet" else _json_columns(files)
     key_names = set(keys)
     clashing = [c.name for c in columns if c.name in key_names]
     if clashing:

@@ -1,27 +1,18 @@
 """File operations through Spark's own Hadoop FileSystem.
 
 Glue jobs reach S3 (s3://) and local runs reach the lake (file://) through the same calls,
-with no extra client. Publishing a folder is a rename from a staging folder, which is atomic
-on a local file system; on S3 it is a copy, so readers rely on the catalog and the
-run's manifest rather than on partially listed prefixes.
+with no extra client. It is the FileStore that etl.commits publishes jobs' output with.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from etl.commits import Status
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-
-@dataclass(frozen=True)
-class Status:
-    name: str
-    uri: str
-    is_dir: bool
-    size: int
 
 
 class HadoopFs:
@@ -61,10 +52,17 @@ class HadoopFs:
             raise OSError(f"could not move {src} to {dst}")
 
     def copy(self, src: str, dst: str) -> None:
+        """Copy a file under a hidden name, then rename it: a reader never sees half a copy."""
         source, target = self._path(src), self._path(dst)
+        temporary = self._path(f"{target.getParent().toString()}/.{target.getName()}.{uuid.uuid4().hex}.tmp")
         self._jvm.org.apache.hadoop.fs.FileUtil.copy(
-            self._fs(source), source, self._fs(target), target, False, True, self._conf
+            self._fs(source), source, self._fs(temporary), temporary, False, True, self._conf
         )
+        fs = self._fs(target)
+        if fs.exists(target):
+            fs.delete(target, False)
+        if not fs.rename(temporary, target):
+            raise OSError(f"could not copy {src} to {dst}")
 
     def list(self, uri: str) -> list[Status]:
         path = self._path(uri)
@@ -101,15 +99,3 @@ class HadoopFs:
             fs.delete(target, False)
         if not fs.rename(temporary, target):
             raise OSError(f"could not write {uri}")
-
-    def replace_dir(self, staging: str, final: str) -> None:
-        """Make ``staging`` the content of ``final``, replacing what was there."""
-        trash = None
-        if self.exists(final):
-            # Under "_trash" (underscore: ignored by crawlers and readers) until deleted.
-            parent, name = final.rstrip("/").rsplit("/", 1)
-            trash = f"{parent}/_trash/{name}-{uuid.uuid4().hex}"
-            self.rename(final, trash)
-        self.rename(staging, final)
-        if trash:
-            self.delete(trash)

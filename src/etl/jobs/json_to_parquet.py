@@ -2,7 +2,8 @@
 
 Good lines go to ``raw/<dataset>/run_id=<run>/``, rejected lines verbatim with their
 reason to ``quarantine/<dataset>/run_id=<run>/``; each is written to a staging folder and
-then swapped in, so a re-run replaces exactly this run's output. The counts go to a
+committed (etl.commits), so a re-run replaces exactly this run's output and a killed run
+leaves nothing half-written. The counts go to a
 manifest the state machine reads for the notification. A file that cannot be read at
 all is copied whole to ``quarantine/_files/`` and the job fails with the reason.
 """
@@ -19,6 +20,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from etl.commits import Swap, commit, recover
 from etl.contracts import Contract, load_contract
 from etl.errors import InputFileError, SourceGoneError
 from etl.jobs.hadoop_fs import HadoopFs
@@ -42,6 +44,8 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
     manifest: dict[str, Any] = {"run_id": layout.run_id, "dataset": layout.dataset, "source": source}
     if not fs.exists(source):
         raise SourceGoneError(source)
+    recover(fs, layout.raw_dataset)  # a killed earlier attempt may have left a commit half-applied
+    recover(fs, layout.quarantine_dataset)
     try:
         sniffed = _sniff(fs, source, contract)
         read_uri = _readable_copy(fs, source, sniffed, layout)
@@ -121,9 +125,11 @@ def _load(
         line_number = _line_numbers({row["p"]: row["lines"] for row in per_partition})
 
         good = valid_records(classified, contract, ingested_at)
-        _publish(fs, good, records - bad_count, layout.raw_staging + "/data", layout.raw_run, "parquet")
+        raw = _stage(good, records - bad_count, layout.raw_staging + "/data", layout.raw_run, "parquet")
         bad = rejected_lines(classified, source, line_number)
-        _publish(fs, bad.coalesce(1), bad_count, layout.quarantine_staging, layout.quarantine_run, "json")
+        quarantine = _stage(bad.coalesce(1), bad_count, layout.quarantine_staging, layout.quarantine_run, "json")
+        commit(fs, layout.raw_dataset, layout.run_id, [raw])
+        commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
     finally:
         classified.unpersist()
     return {"records_read": records, "loaded": records - bad_count, "quarantined": bad_count, "blank_lines": blank}
@@ -143,17 +149,16 @@ def _line_numbers(lines_per_partition: dict[int, int]) -> Column:
     return within + offset + 1
 
 
-def _publish(fs: HadoopFs, df: DataFrame, rows: int, staging: str, final: str, fmt: str) -> None:
-    """Write ``df`` to staging and swap it in for ``final``; with no rows, remove ``final``."""
+def _stage(df: DataFrame, rows: int, staging: str, final: str, fmt: str) -> Swap:
+    """Write ``df`` to staging, to replace ``final`` on commit; with no rows, ``final`` is removed."""
     if rows == 0:
-        fs.delete(final)
-        return
+        return Swap(final)
     writer = df.write.mode("overwrite")
     if fmt == "json":
         writer.option("ignoreNullFields", "false").json(staging)
     else:
         writer.parquet(staging)
-    fs.replace_dir(staging, final)
+    return Swap(final, staging)
 
 
 def _quarantine_whole_file(spark: SparkSession, fs: HadoopFs, layout: RunLayout, source: str, reason: str) -> None:
@@ -163,6 +168,7 @@ def _quarantine_whole_file(spark: SparkSession, fs: HadoopFs, layout: RunLayout,
         [(source, None, f"whole file quarantined: {reason}", None)],
         "source string, line_number long, reason string, raw_line string",
     )
-    _publish(fs, row.coalesce(1), 1, layout.quarantine_staging, layout.quarantine_run, "json")
-    fs.delete(layout.raw_run)
+    quarantine = _stage(row.coalesce(1), 1, layout.quarantine_staging, layout.quarantine_run, "json")
+    commit(fs, layout.raw_dataset, layout.run_id, [Swap(layout.raw_run)])
+    commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
     fs.delete(layout.raw_staging)

@@ -30,12 +30,16 @@ class RunLayout:
         return join(self.raw_dataset, "_staging", self.run_id)
 
     @property
+    def quarantine_dataset(self) -> str:
+        return join(self.quarantine_uri, self.dataset)
+
+    @property
     def quarantine_run(self) -> str:
-        return join(self.quarantine_uri, self.dataset, f"run_id={self.run_id}")
+        return join(self.quarantine_dataset, f"run_id={self.run_id}")
 
     @property
     def quarantine_staging(self) -> str:
-        return join(self.quarantine_uri, self.dataset, "_staging", self.run_id)
+        return join(self.quarantine_dataset, "_staging", self.run_id)
 
     def quarantine_whole_file(self, name: str) -> str:
         return join(self.quarantine_uri, "_files", self.dataset, f"run_id={self.run_id}", name)
@@ -44,8 +48,9 @@ class RunLayout:
     def processed_dataset(self) -> str:
         return join(self.processed_uri, self.dataset)
 
-    def processed_staging(self, attempt: str) -> str:
-        return join(self.processed_dataset, "_staging", f"{self.run_id}-{attempt}")
+    @property
+    def processed_staging(self) -> str:
+        return join(self.processed_dataset, "_staging", self.run_id)
 
     def manifest(self, job: str) -> str:
         """The job's counts for this run; the state machine reads the json_to_parquet one."""

@@ -4,7 +4,8 @@ The run's records are merged into the processed partitions they touch: its own
 year/month partitions plus any partition still holding an older version of one of its
 keys. In each, the latest record per primary key wins (ingestion time, then run id), so
 re-running a run reproduces the same partitions and running the same input twice changes
-nothing. Partitions are rewritten in staging and swapped in one by one.
+nothing. Partitions are rewritten in staging and committed together (etl.commits): a
+query sees every rewritten partition of a run or none of them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +20,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from etl.commits import Swap, commit, recover
 from etl.contracts import Contract, load_contract
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout, join
@@ -39,6 +40,8 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
     layout = RunLayout(args["dataset"], args["run_id"], raw_uri=args["raw_uri"], processed_uri=args["processed_uri"])
     fs = HadoopFs(spark)
     manifest: dict[str, Any] = {"run_id": layout.run_id, "dataset": layout.dataset}
+    # Read the processed partitions only after any commit a killed run left half-applied is finished.
+    recover(fs, layout.processed_dataset)
     if not fs.exists(layout.raw_run):
         manifest.update(raw_records=0, records=0, duplicates_in_run=0, partitions_rewritten=[])
     else:
@@ -101,14 +104,14 @@ def _partition_path(layout: RunLayout, names: list[str], values: Partition) -> s
 def _rewrite_partitions(
     fs: HadoopFs, merged: DataFrame, layout: RunLayout, names: list[str], affected: set[Partition]
 ) -> None:
-    staging = layout.processed_staging(uuid.uuid4().hex[:8])
+    staging = layout.processed_staging
     # One file per partition: the data of one run and month is small enough, and Athena prefers fewer files.
     merged.repartition(*names).write.mode("overwrite").partitionBy(*names).parquet(staging)
+    swaps = []
     for values in sorted(affected):
         staged = "/".join([staging, *(f"{n}={v}" for n, v in zip(names, values))])
         final = _partition_path(layout, names, values)
-        if fs.exists(staged):
-            fs.replace_dir(staged, final)
-        else:  # every key of the partition moved elsewhere
-            fs.delete(final)
+        # A partition missing from staging lost all its keys to other partitions: it is removed.
+        swaps.append(Swap(final, staged if fs.exists(staged) else None))
+    commit(fs, layout.processed_dataset, layout.run_id, swaps)
     fs.delete(staging)
