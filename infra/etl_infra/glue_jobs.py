@@ -30,6 +30,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from etl.contracts import available_datasets
+from etl.jobs import SERIAL_JOBS
 from etl_infra.iam import READ, READ_WRITE, allow, depend_on_policy, grant_objects
 from etl_infra.paths import GLUE_JOBS_DIR, SRC_DIR
 from etl_infra.settings import StageSettings
@@ -37,7 +38,6 @@ from etl_infra.storage import GLUE_TEMP_PREFIX, SPARK_UI_PREFIX, DataLakeBuckets
 
 GLUE_VERSION = "5.0"  # Spark 3.5.4, Python 3.11: what the local runtime pins
 WORKER_TYPE = "G.1X"
-NORMALIZE_MAX_CONCURRENT_RUNS = 1
 MANIFESTS_PREFIX = "_runs"  # raw/_runs/<run_id>/<job>.json
 WHOLE_FILES_PREFIX = "_files"  # quarantine/_files/<dataset>/run_id=<id>/<name>
 PACKAGE_EXCLUDES = ["*.egg-info", "**/__pycache__", "**/*.pyc"]
@@ -57,6 +57,11 @@ LANDING_REASON = (
 METRICS_REASON = (
     "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited to the Glue namespace."
 )
+
+
+def max_concurrent_runs(job: str, settings: StageSettings) -> int:
+    """A job in etl.jobs.SERIAL_JOBS runs one at a time, later runs queued (the local runtime does the same)."""
+    return 1 if job in SERIAL_JOBS else settings.glue_max_concurrent_runs
 
 
 @dataclass(frozen=True)
@@ -111,7 +116,7 @@ class GlueJobs(Construct):
         self.json_to_parquet = self._job(
             "json_to_parquet",
             description="Landing JSON to typed Parquet in the raw zone; bad lines to quarantine.",
-            max_concurrent_runs=settings.glue_max_concurrent_runs,
+            max_concurrent_runs=max_concurrent_runs("json_to_parquet", settings),
             script_arguments=arguments["json_to_parquet"],
         )
         role = self.json_to_parquet.role
@@ -122,7 +127,7 @@ class GlueJobs(Construct):
         self.normalize = self._job(
             "normalize",
             description="A run's raw records into the processed zone: PII removed, typed, deduplicated.",
-            max_concurrent_runs=NORMALIZE_MAX_CONCURRENT_RUNS,
+            max_concurrent_runs=max_concurrent_runs("normalize", settings),
             script_arguments=arguments["normalize"],
         )
         role = self.normalize.role

@@ -55,7 +55,7 @@ def source(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, spark, source):
-    runtime = LocalRuntime(LocalSettings.resolve(lake_root=tmp_path_factory.mktemp("reference"), wait_scale=0),
+    runtime = LocalRuntime(LocalSettings.resolve(lake_root=tmp_path_factory.mktemp("reference")),
                            spark=lambda: spark)
     runtime.drop(source, "shipping")
     [started] = runtime.process_landing().started
@@ -67,7 +67,6 @@ def start_run(lake: Path, source: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "etl.cli", "--lake", str(lake), "run", str(source), "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-        env={**os.environ, "ETL_LOCAL_WAIT_SCALE": "0"},
     )
 
 
@@ -92,7 +91,7 @@ def assert_nothing_half_visible(lake: Path) -> None:
         with reading([dataset]):
             for path in list_data_files(dataset, "parquet"):
                 pq.read_metadata(path)  # a half-written Parquet file has no footer
-    runtime = LocalRuntime(LocalSettings.resolve(lake_root=lake, wait_scale=0))
+    runtime = LocalRuntime(LocalSettings.resolve(lake_root=lake))
     athena = LocalAthena(runtime.catalog, database=runtime.settings.database)
     for table in runtime.catalog.tables(runtime.settings.database):
         athena.execute(f"SELECT count(*) FROM {table.name}")
@@ -104,14 +103,14 @@ def test_a_run_killed_at_each_point_then_rerun_gives_the_uninterrupted_tables(tm
     for description, reached in KILL_POINTS.items():
         process = start_run(lake, source)
         kill_when(process, lambda reached=reached: reached(lake, run_id), description)
-        record = LocalRuntime(LocalSettings.resolve(lake_root=lake, wait_scale=0)).runs.get(run_id)
+        record = LocalRuntime(LocalSettings.resolve(lake_root=lake)).runs.get(run_id)
         assert record is not None and record.status == RUNNING and not is_alive(record.pid), description
         assert_nothing_half_visible(lake)
 
     finished = start_run(lake, source)
     assert finished.wait(timeout=600) == 0, finished.stderr.read().decode()[-2000:] if finished.stderr else ""
 
-    runtime = LocalRuntime(LocalSettings.resolve(lake_root=lake, wait_scale=0))
+    runtime = LocalRuntime(LocalSettings.resolve(lake_root=lake))
     assert runtime.runs.get(run_id).status == SUCCEEDED
     athena = LocalAthena(runtime.catalog, database=runtime.settings.database)
     expected = LocalAthena(reference.catalog, database=reference.settings.database)

@@ -78,7 +78,7 @@ def runtime_query(runtime: LocalRuntime, sql: str, *parameters):
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory, spark):
     root = tmp_path_factory.mktemp("lake")
-    return LocalRuntime(LocalSettings.resolve(lake_root=root, wait_scale=0), spark=lambda: spark)
+    return LocalRuntime(LocalSettings.resolve(lake_root=root), spark=lambda: spark)
 
 
 @pytest.fixture(scope="module")

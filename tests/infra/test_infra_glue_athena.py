@@ -8,6 +8,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from etl.definition import query_text
+from etl.jobs import SERIAL_JOBS
 
 from .cfn_model import Resolver, bucket_name
 from .synthesis import STAGE, Synthesized
@@ -40,6 +41,7 @@ def test_glue_jobs_run_glue_5_with_their_script(synth: Synthesized, job: str, ma
     assert props["Timeout"] == 30
     assert props["MaxRetries"] == 0
     assert props["ExecutionProperty"] == {"MaxConcurrentRuns": max_runs}
+    assert (max_runs == 1) == (job in SERIAL_JOBS)  # the jobs the local Glue handler queues too
     assert props["JobRunQueuingEnabled"] is True
     assert props["Command"]["Name"] == "glueetl" and props["Command"]["PythonVersion"] == "3"
     script = synth.asset_path(_asset_key(props["Command"]["ScriptLocation"]["Fn::Sub"]))

@@ -8,13 +8,15 @@ TaskFailedError with the error name Step Functions would use, so Retry and Catch
 from __future__ import annotations
 
 import csv
+import fcntl
 import importlib.util
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ from etl.athena_local import LocalAthena, QueryResult, to_get_query_results
 from etl.catalog import Catalog
 from etl.crawler import CrawlerConfig, crawl
 from etl.errors import EtlError, LakePathError, TaskFailedError
+from etl.jobs import SERIAL_JOBS
 from etl.local.lake import ATHENA_RESULTS, Lake
 from etl.local.outbox import Notification, Outbox
 
@@ -51,6 +54,10 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class _Cancelled(Exception):
+    """The query went over the workgroup's bytes-scanned limit."""
+
+
 @dataclass
 class _CrawlerState:
     state: str = "READY"
@@ -69,6 +76,7 @@ class LocalServices:
         crawlers: dict[str, CrawlerConfig],
         spark: Callable[[], SparkSession],
         on_publish: Callable[[Notification], None] | None = None,
+        bytes_scanned_cutoff: int | None = None,
     ) -> None:
         self.lake = lake
         self.catalog = catalog
@@ -81,6 +89,8 @@ class LocalServices:
         self._crawler_states = {name: _CrawlerState() for name in crawlers}
         self._crawler_lock = threading.Lock()
         self._queries: dict[str, QueryResult] = {}
+        self._crawls: list[threading.Thread] = []
+        self.bytes_scanned_cutoff = bytes_scanned_cutoff
 
     def handlers(self) -> dict[str, Callable[[Any, TaskContext], Any]]:
         return {
@@ -107,7 +117,8 @@ class LocalServices:
         clock = time.monotonic()
         run = {"Id": run_id, "JobName": name, "Arguments": arguments, "StartedOn": _iso(started), "Attempt": 0}
         try:
-            self._job_module(name).main(argv, spark=self._spark())
+            with self._job_slot(name):
+                self._job_module(name).main(argv, spark=self._spark())
         except Exception as exc:  # the job failed: Step Functions reports States.TaskFailed with the JobRun
             message = str(exc) if isinstance(exc, EtlError) else f"{type(exc).__name__}: {exc}"
             run.update(JobRunState="FAILED", ErrorMessage=message.splitlines()[0] if message else type(exc).__name__,
@@ -117,6 +128,21 @@ class LocalServices:
         run.update(JobRunState="SUCCEEDED", ExecutionTime=round(time.monotonic() - clock),
                    CompletedOn=_iso(datetime.now(UTC)))
         return run
+
+    @contextmanager
+    def _job_slot(self, name: str) -> Iterator[None]:
+        """Queue a serial job's runs behind each other, across processes (Glue's job-run queuing)."""
+        if name not in SERIAL_JOBS:
+            yield
+            return
+        locks = self.lake.system / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with (locks / f"glue-job-{name}.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _job_module(self, name: str) -> ModuleType:
         if name not in self._modules:
@@ -131,6 +157,7 @@ class LocalServices:
 
     # --- Glue crawlers ---------------------------------------------------------------------
     def glue_start_crawler(self, params: dict[str, Any], context: TaskContext) -> dict[str, Any]:
+        """Start a crawl and return at once, as Glue does; GetCrawler says RUNNING until it ends."""
         name = params["Name"]
         config = self._crawler(name)
         with self._crawler_lock:
@@ -138,6 +165,13 @@ class LocalServices:
             if state.state != "READY":
                 raise TaskFailedError("Glue.CrawlerRunningException", f"Crawler with name {name} has already started")
             state.state = "RUNNING"
+            thread = threading.Thread(target=self._crawl, args=(name, config, state), name=f"crawler-{name}",
+                                      daemon=True)
+            self._crawls = [t for t in self._crawls if t.is_alive()] + [thread]
+        thread.start()
+        return {}
+
+    def _crawl(self, name: str, config: CrawlerConfig, state: _CrawlerState) -> None:
         started = datetime.now(UTC)
         try:
             result = crawl(config, self.catalog)
@@ -149,7 +183,14 @@ class LocalServices:
             last = {"Status": "FAILED", "StartTime": _iso(started), "ErrorMessage": str(exc)}
         with self._crawler_lock:
             state.state, state.last_crawl = "READY", last
-        return {}
+
+    def wait_for_crawlers(self, timeout: float | None = None) -> bool:
+        """Wait for crawls still running (after a run gave up on one); True if none is left."""
+        with self._crawler_lock:
+            running = list(self._crawls)
+        for thread in running:
+            thread.join(timeout)
+        return not any(t.is_alive() for t in running)
 
     def glue_get_crawler(self, params: dict[str, Any], context: TaskContext) -> dict[str, Any]:
         name = params["Name"]
@@ -199,11 +240,19 @@ class LocalServices:
             "QueryExecutionContext": {"Database": database},
             "ResultConfiguration": {"OutputLocation": output},
         }
+        scanned = self._bytes_of_tables(query, database)
         try:
+            if self.bytes_scanned_cutoff is not None and scanned > self.bytes_scanned_cutoff:
+                raise _Cancelled(
+                    f"Query cancelled: it reads {scanned} bytes, over the workgroup's per-query limit of "
+                    f"{self.bytes_scanned_cutoff} bytes; raise the limit or query fewer partitions"
+                )
             result = LocalAthena(self.catalog, database=database).execute(query)
-        except EtlError as exc:
+        except (_Cancelled, EtlError) as exc:
             execution["Status"] = {
-                "State": "FAILED", "StateChangeReason": str(exc), "SubmissionDateTime": _iso(submitted)
+                "State": "CANCELLED" if isinstance(exc, _Cancelled) else "FAILED",
+                "StateChangeReason": str(exc),
+                "SubmissionDateTime": _iso(submitted),
             }
             raise TaskFailedError("States.TaskFailed", json.dumps({"QueryExecution": execution})) from exc
         self._queries[query_id] = result
@@ -213,7 +262,7 @@ class LocalServices:
         execution["Statistics"] = {
             "EngineExecutionTimeInMillis": round((time.monotonic() - clock) * 1000),
             # Locally: the size of the data files of the tables the query reads (an upper bound of Athena's).
-            "DataScannedInBytes": self._bytes_of_tables(query, database),
+            "DataScannedInBytes": scanned,
         }
         return {"QueryExecution": execution}
 

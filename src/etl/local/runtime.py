@@ -70,9 +70,12 @@ class LocalRuntime:
             crawlers=self._crawlers(),
             spark=spark,
             on_publish=on_publish,
+            bytes_scanned_cutoff=settings.bytes_scanned_cutoff,
         )
         self.definition = load_definition(settings.project_root, self.substitutions())
-        self.task_states = _task_state_names(self.definition)
+        self.task_states = _state_names(self.definition, "Task")
+        # The run log shows the tasks and the Fail state a failed run ended in (e.g. a crawler's timeout).
+        self.logged_states = self.task_states | _state_names(self.definition, "Fail")
 
     def substitutions(self) -> dict[str, str]:
         """The local value of every ${Placeholder} in the ASL (infra/ supplies the AWS ones)."""
@@ -155,7 +158,7 @@ class LocalRuntime:
         self.runs.save(record)
 
     def _record_event(self, record: RunRecord, event: ExecutionEvent) -> None:
-        if event.state in self.task_states:
+        if event.state in self.logged_states:
             stamp = event.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             if event.type == "StateEntered":
                 record.steps.append(Step(state=event.state, started_at=stamp))
@@ -189,11 +192,11 @@ class LocalRuntime:
         time.sleep(seconds * self.settings.wait_scale)
 
 
-def _task_state_names(definition: dict[str, Any]) -> set[str]:
+def _state_names(definition: dict[str, Any], state_type: str) -> set[str]:
     names: set[str] = set()
     for name, state in definition["States"].items():
-        if state["Type"] == "Task":
+        if state["Type"] == state_type:
             names.add(name)
         for branch in state.get("Branches", []):
-            names |= _task_state_names(branch)
+            names |= _state_names(branch, state_type)
     return names
