@@ -16,8 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from etl.commits import Swap, commit, recover
@@ -33,6 +32,7 @@ logger = logging.getLogger(__name__)
 JOB = "json_to_parquet"
 ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "source_uri", "ingested_at", "raw_uri", "quarantine_uri")
 _PARTITION_SHIFT = 33  # monotonically_increasing_id puts the partition index above bit 33
+ONE_FILE_BELOW_BYTES = 64 * 1024**2  # a smaller source is written as one Parquet file
 
 
 def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
@@ -106,33 +106,48 @@ def _load(
     source: str,
     ingested_at: str,
 ) -> dict[str, int]:
-    prepared = prepare_lines(lines)
-    candidates = prepared.where(~F.col("is_blank")).drop("is_blank")
-    classified = classify(candidates, contract).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        # One pass over the parsed lines gives the counts and each input partition's line count,
-        # from which quarantined lines get their real line numbers.
-        partition = F.shiftright(F.col(LINE_ORDER), _PARTITION_SHIFT)
-        per_partition = (
-            prepared.groupBy(partition.alias("p"))
-            .agg(F.count(F.lit(1)).alias("lines"), F.sum(F.col("is_blank").cast("long")).alias("blank"))
-            .collect()
-        )
-        bad_count = classified.where(F.col(REASON).isNotNull()).count()
-        total_lines = sum(row["lines"] for row in per_partition)
-        blank = sum(row["blank"] or 0 for row in per_partition)
-        records = total_lines - blank
-        line_number = _line_numbers({row["p"]: row["lines"] for row in per_partition})
+    """Write the good records in one pass over the file, counting as it goes; then the rejected lines.
 
-        good = valid_records(classified, contract, ingested_at)
-        raw = _stage(good, records - bad_count, layout.raw_staging + "/data", layout.raw_run, "parquet")
-        bad = rejected_lines(classified, source, line_number)
-        quarantine = _stage(bad.coalesce(1), bad_count, layout.quarantine_staging, layout.quarantine_run, "json")
-        commit(fs, layout.raw_dataset, layout.run_id, [raw])
-        commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-    finally:
-        classified.unpersist()
-    return {"records_read": records, "loaded": records - bad_count, "quarantined": bad_count, "blank_lines": blank}
+    The counts come from observed metrics of that pass, not from extra reads. A file with rejected
+    lines is read a second time, for those lines only, numbered from the first pass's per-partition
+    line counts; the common clean file is read once.
+    """
+    partitions = lines.rdd.getNumPartitions()
+    line_metrics, rejected_metric = Observation("lines"), Observation("rejected")
+    prepared = prepare_lines(lines).observe(line_metrics, *_line_counts(partitions))
+    classified = classify(prepared.where(~F.col("is_blank")).drop("is_blank"), contract).observe(
+        rejected_metric, F.count(F.when(F.col(REASON).isNotNull(), 1)).alias("rejected")
+    )
+    good = valid_records(classified, contract, ingested_at)
+    if fs.size(source) < ONE_FILE_BELOW_BYTES:
+        good = good.coalesce(1)  # a small run: one Parquet file, not one per input split
+    good.write.mode("overwrite").parquet(layout.raw_staging + "/data")
+    counted, rejected = line_metrics.get, int(rejected_metric.get["rejected"])
+    blank = int(counted["blank"] or 0)
+    records = int(counted["lines"]) - blank
+    raw = Swap(layout.raw_run, layout.raw_staging + "/data" if records > rejected else None)
+
+    quarantine = Swap(layout.quarantine_run)
+    if rejected:
+        line_number = _line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
+        again = classify(prepare_lines(lines).where(~F.col("is_blank")).drop("is_blank"), contract)
+        bad = rejected_lines(again, source, line_number).repartition(1)  # one file; the read stays parallel
+        bad.write.mode("overwrite").option("ignoreNullFields", "false").json(layout.quarantine_staging)
+        quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
+    commit(fs, layout.raw_dataset, layout.run_id, [raw])
+    commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
+    return {"records_read": records, "loaded": records - rejected, "quarantined": rejected, "blank_lines": blank}
+
+
+def _line_counts(partitions: int) -> list[Column]:
+    """Lines, blank lines and each input partition's line count, observed while the file is read."""
+    partition = F.shiftright(F.col(LINE_ORDER), _PARTITION_SHIFT)
+    within = F.col(LINE_ORDER) - F.shiftleft(partition, _PARTITION_SHIFT)
+    return [
+        F.count(F.lit(1)).alias("lines"),
+        F.sum(F.col("is_blank").cast("long")).alias("blank"),
+        *[F.max(F.when(partition == index, within + 1)).alias(f"p{index}") for index in range(partitions)],
+    ]
 
 
 def _line_numbers(lines_per_partition: dict[int, int]) -> Column:
@@ -149,18 +164,6 @@ def _line_numbers(lines_per_partition: dict[int, int]) -> Column:
     return within + offset + 1
 
 
-def _stage(df: DataFrame, rows: int, staging: str, final: str, fmt: str) -> Swap:
-    """Write ``df`` to staging, to replace ``final`` on commit; with no rows, ``final`` is removed."""
-    if rows == 0:
-        return Swap(final)
-    writer = df.write.mode("overwrite")
-    if fmt == "json":
-        writer.option("ignoreNullFields", "false").json(staging)
-    else:
-        writer.parquet(staging)
-    return Swap(final, staging)
-
-
 def _quarantine_whole_file(spark: SparkSession, fs: HadoopFs, layout: RunLayout, source: str, reason: str) -> None:
     name = source.rstrip("/").rsplit("/", 1)[-1]
     fs.copy(source, layout.quarantine_whole_file(name))
@@ -168,7 +171,7 @@ def _quarantine_whole_file(spark: SparkSession, fs: HadoopFs, layout: RunLayout,
         [(source, None, f"whole file quarantined: {reason}", None)],
         "source string, line_number long, reason string, raw_line string",
     )
-    quarantine = _stage(row.coalesce(1), 1, layout.quarantine_staging, layout.quarantine_run, "json")
+    row.coalesce(1).write.mode("overwrite").option("ignoreNullFields", "false").json(layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [Swap(layout.raw_run)])
-    commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
+    commit(fs, layout.quarantine_dataset, layout.run_id, [Swap(layout.quarantine_run, layout.quarantine_staging)])
     fs.delete(layout.raw_staging)
