@@ -61,6 +61,12 @@ class LocalAthena:
     ) -> QueryResult:
         database = (database or self.database).lower()
         kind = statement_kind(sql)
+        if kind in ("show_tables", "describe") and parameters:
+            # These run without DuckDB: a value given for them would be dropped without a word.
+            raise QueryError(
+                f"{'SHOW TABLES' if kind == 'show_tables' else 'DESCRIBE'} takes no ? parameters, "
+                f"got {len(parameters)}; write the name or pattern into the statement"
+            )
         if kind == "show_tables":
             return self._show_tables(sql, database)
         if kind == "describe":

@@ -1,4 +1,5 @@
-"""Property tests of path handling: lookups, slices, ResultPath insertion, static templates, literals."""
+"""Property tests of path handling: lookups, slices, ResultPath insertion, static templates, literals, and the
+executor's InputPath -> Parameters -> ResultSelector -> ResultPath -> OutputPath chain on random JSON."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import copy
 import random
 from typing import Any
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from etl.asl import ExecutionResult, StateMachine, TaskContext
 from etl.asl_paths import Expression, PayloadTemplate, ResultPathError, parse_path, parse_reference_path
+from etl.errors import TaskFailedError
 
 IDENTIFIERS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,7}", fullmatch=True)
 ANY_KEYS = st.text(max_size=8)
@@ -162,3 +165,193 @@ def test_array_partition_keeps_every_item_in_order(items: list[Any], size: int) 
     )
     assert [item for chunk in chunks for item in chunk] == items
     assert all(len(chunk) == size for chunk in chunks[:-1])
+
+
+# --- the executor: InputPath -> Parameters -> task -> ResultSelector -> ResultPath -> OutputPath ---------
+
+RESOURCE = "arn:aws:states:::lambda:invoke"
+OBJECTS = objects(ANY_KEYS)
+
+
+class Recorder:
+    """A Task handler that records the payloads it receives and answers with a fixed result."""
+
+    def __init__(self, result: Any = None) -> None:
+        self.result = result
+        self.payloads: list[Any] = []
+
+    def __call__(self, payload: Any, context: TaskContext) -> Any:
+        self.payloads.append(payload)
+        return copy.deepcopy(self.result)
+
+
+def execute(states: dict[str, Any], data: Any, handler: Any = None) -> ExecutionResult:
+    definition = {"StartAt": next(iter(states)), "States": states}
+    machine = StateMachine(definition, {RESOURCE: handler or Recorder()}, name="properties", sleep=lambda s: None)
+    return machine.execute(data, name="property-run")
+
+
+def entered(result: ExecutionResult) -> list[str | None]:
+    return [event.state for event in result.events if event.type == "StateEntered"]
+
+
+def path_of(chain: list[str]) -> str:
+    return "$" + "".join(bracket(key) for key in chain)
+
+
+CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Caught"}]
+CAUGHT = {"Type": "Pass", "End": True}
+
+
+@given(json_values(ANY_KEYS), json_values(ANY_KEYS))
+def test_result_path_null_leaves_the_input_unchanged(data: Any, result: Any) -> None:
+    before = copy.deepcopy(data)
+    handler = Recorder(result)
+    states = {
+        "Pass": {"Type": "Pass", "InputPath": "$", "Result": result, "ResultPath": None, "Next": "Task"},
+        "Task": {"Type": "Task", "Resource": RESOURCE, "InputPath": "$", "ResultPath": None, "End": True},
+    }
+    outcome = execute(states, data, handler)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.output == before
+    assert handler.payloads == [before]
+    assert data == before
+
+
+@given(existing_paths(ANY_KEYS), json_values(ANY_KEYS))
+def test_input_path_hands_the_task_exactly_the_selected_value(case: tuple[Any, list[str], Any], result: Any) -> None:
+    document, chain, value = case
+    handler = Recorder(result)
+    outcome = execute({"Task": {"Type": "Task", "Resource": RESOURCE, "InputPath": path_of(chain), "End": True}},
+                      document, handler)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert handler.payloads == [value]
+    assert outcome.output == result  # the default ResultPath "$" replaces the input with the result
+
+
+@given(existing_paths(ANY_KEYS), objects(IDENTIFIERS).filter(_static))
+def test_parameters_resolve_dollar_keys_and_copy_static_values(
+    case: tuple[Any, list[str], Any], static: dict[str, Any]
+) -> None:
+    document, chain, value = case
+    parameters = {**static, "picked.$": path_of(chain), "nested": {"again.$": path_of(chain), "fixed": static}}
+    handler = Recorder({"ok": True})
+    outcome = execute({"Task": {"Type": "Task", "Resource": RESOURCE, "Parameters": parameters,
+                                "ResultPath": None, "End": True}}, document, handler)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    expected = {key: item for key, item in static.items() if key not in ("picked", "nested")}
+    assert handler.payloads == [{**expected, "picked": value, "nested": {"again": value, "fixed": static}}]
+    assert outcome.output == document
+
+
+@given(OBJECTS, existing_paths(ANY_KEYS), IDENTIFIERS)
+def test_result_selector_output_is_what_result_path_inserts(
+    data: dict[str, Any], result_case: tuple[Any, list[str], Any], key: str
+) -> None:
+    result, chain, value = result_case
+    state = {"Type": "Task", "Resource": RESOURCE, "ResultSelector": {"selected.$": path_of(chain), "const": 1},
+             "ResultPath": f"$.{key}", "End": True}
+    outcome = execute({"Task": state}, data, Recorder(result))
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.output == {**data, key: {"selected": value, "const": 1}}
+
+
+@given(json_values(ANY_KEYS), st.lists(ANY_KEYS, min_size=1, max_size=3), json_values(ANY_KEYS), st.booleans())
+def test_result_path_inserts_the_result_without_touching_siblings(
+    data: Any, chain: list[str], result: Any, pass_state: bool
+) -> None:
+    """The result lands at the path; everything else is as it was; a blocked path is ResultPathMatchFailure."""
+    before = copy.deepcopy(data)
+    if pass_state:
+        state = {"Type": "Pass", "Result": result, "ResultPath": path_of(chain), "End": True}
+    else:
+        state = {"Type": "Task", "Resource": RESOURCE, "ResultPath": path_of(chain), "End": True}
+    outcome = execute({"State": state}, data, Recorder(result))
+    if not isinstance(data, dict) or _blocked(data, chain):
+        assert (outcome.status, outcome.error) == ("FAILED", "States.ResultPathMatchFailure")
+        return
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    node = outcome.output
+    for key in chain:
+        node = node[key]
+    assert node == result
+    node, original = outcome.output, before
+    for key in chain[:-1]:  # at every level, the members off the path are unchanged
+        assert {k: v for k, v in node.items() if k != key} == {k: v for k, v in original.items() if k != key}
+        node, original = node[key], original.get(key, {})
+    assert {k: v for k, v in node.items() if k != chain[-1]} == {
+        k: v for k, v in original.items() if k != chain[-1]
+    }
+    assert data == before
+
+
+@given(OBJECTS, st.lists(ANY_KEYS, min_size=1, max_size=3), json_values(ANY_KEYS))
+def test_output_path_selecting_what_result_path_inserted_returns_exactly_the_result(
+    data: dict[str, Any], chain: list[str], result: Any
+) -> None:
+    state = {"Type": "Task", "Resource": RESOURCE, "ResultPath": path_of(chain), "OutputPath": path_of(chain),
+             "End": True}
+    outcome = execute({"Task": state}, data, Recorder(result))
+    if _blocked(data, chain):
+        assert outcome.error == "States.ResultPathMatchFailure"
+        return
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.output == result
+
+
+@given(OBJECTS, ANY_KEYS, st.sampled_from(["InputPath", "Parameters", "OutputPath", "ResultSelector"]))
+def test_a_path_to_a_missing_field_is_states_runtime_and_not_caught(
+    data: dict[str, Any], missing: str, field: str
+) -> None:
+    """As AWS documents, States.ALL does not catch States.Runtime: the execution fails."""
+    assume(missing not in data)
+    state: dict[str, Any] = {"Type": "Task", "Resource": RESOURCE, "Catch": CATCH_ALL, "End": True}
+    path = path_of([missing])
+    if field in ("InputPath", "OutputPath"):
+        state[field] = path
+    else:
+        state[field] = {"value.$": path}
+    handler = Recorder(data)  # the result has the same members as the input, so ResultSelector misses too
+    outcome = execute({"Task": state, "Caught": CAUGHT}, data, handler)
+    assert (outcome.status, outcome.error) == ("FAILED", "States.Runtime")
+    assert f"'{path}'" in (outcome.cause or "")  # the cause names the path that missed
+    assert "Caught" not in entered(outcome)
+    assert len(handler.payloads) == (1 if field in ("OutputPath", "ResultSelector") else 0)
+
+
+@given(OBJECTS.filter(lambda d: "caught" not in d), IDENTIFIERS, SCALARS)
+def test_a_result_path_match_failure_is_caught_with_the_state_input(
+    data: dict[str, Any], key: str, scalar: Any
+) -> None:
+    data = {**data, key: scalar}  # not an object: "$.<key>.inner" cannot be set
+    state = {"Type": "Task", "Resource": RESOURCE, "ResultPath": f"$.{key}.inner", "Catch": CATCH_ALL,
+             "Next": "Caught"}
+    outcome = execute({"Task": state, "Caught": CAUGHT}, data, Recorder({"r": 1}))
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    caught = outcome.output.pop("caught")
+    assert caught["Error"] == "States.ResultPathMatchFailure" and caught["Cause"]
+    assert outcome.output == data
+
+
+@given(OBJECTS.filter(lambda d: "caught" not in d), st.from_regex(r"[A-Z][A-Za-z.]{0,15}", fullmatch=True),
+       st.text(max_size=40))
+def test_a_task_error_is_caught_into_the_catch_result_path(data: dict[str, Any], error: str, cause: str) -> None:
+    assume(not error.startswith("States."))
+
+    def failing(payload: Any, context: TaskContext) -> Any:
+        raise TaskFailedError(error, cause)
+
+    state = {"Type": "Task", "Resource": RESOURCE, "Catch": CATCH_ALL, "Next": "Caught"}
+    outcome = execute({"Task": state, "Caught": CAUGHT}, data, failing)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.output == {**data, "caught": {"Error": error, "Cause": cause}}
+
+
+@given(json_values(ANY_KEYS), json_values(ANY_KEYS))
+def test_null_input_path_gives_an_empty_object_and_null_output_path_an_empty_output(data: Any, result: Any) -> None:
+    handler = Recorder(result)
+    state = {"Type": "Task", "Resource": RESOURCE, "InputPath": None, "OutputPath": None, "End": True}
+    outcome = execute({"Task": state}, data, handler)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert handler.payloads == [{}]
+    assert outcome.output == {}

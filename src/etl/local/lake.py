@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from etl.errors import LakePathError
+from etl.errors import EtlError, LakePathError
 from etl.events import SourceObject
+
+logger = logging.getLogger(__name__)
 
 LANDING = "landing"
 RAW = "raw"
@@ -17,6 +21,16 @@ QUARANTINE = "quarantine"
 ATHENA_RESULTS = "athena-results"
 BUCKETS = (LANDING, RAW, PROCESSED, QUARANTINE, ATHENA_RESULTS)
 SYSTEM = "_system"  # run log, outbox and catalog: not a bucket
+NAME_MAX = 255  # bytes in one file or folder name (Linux, macOS)
+
+
+class UnsafeKeyError(LakePathError):
+    """A bucket or key the lake refuses for another reason than leaving its bucket."""
+
+    def __init__(self, path: str, root: str, problem: str, fix: str) -> None:
+        EtlError.__init__(self, f"{problem} (in {root!r}); {fix}")
+        self.path = path
+        self.root = root
 
 
 class Lake:
@@ -34,11 +48,37 @@ class Lake:
         return self.root / SYSTEM
 
     def path(self, bucket: str, key: str = "") -> Path:
-        """Local path of ``bucket/key``; refuses anything that would leave the bucket."""
+        """Local path of ``bucket/key``; refuses anything that would leave the bucket.
+
+        Symlinks are resolved before the check, so a link under a bucket cannot lead out of it.
+        Every refusal is a LakePathError (never ValueError or RuntimeError from the OS layer).
+        """
         if bucket not in BUCKETS:
-            raise LakePathError(f"{bucket}/{key}", str(self.root))
+            raise UnsafeKeyError(
+                f"{bucket}/{key}", str(self.root), f"{bucket!r} is not a bucket of the lake",
+                f"use one of {', '.join(BUCKETS)}",
+            )
         base = (self.root / bucket).resolve()
-        target = (base / key).resolve() if key else base
+        # Keys S3 accepts but a local file name cannot hold: refused here, not as ValueError/OSError at first use.
+        try:
+            encoded = os.fsencode(key)
+        except UnicodeEncodeError:
+            raise UnsafeKeyError(
+                key, str(base), f"key {key!r} is not valid Unicode (a lone surrogate)", "send the key as UTF-8"
+            ) from None
+        if b"\x00" in encoded:
+            raise UnsafeKeyError(key, str(base), f"key {key!r} contains a NUL character", "remove it from the key")
+        if any(len(part) > NAME_MAX for part in encoded.split(b"/")):
+            raise UnsafeKeyError(
+                key, str(base), f"key {key[:60]!r}... has a segment longer than {NAME_MAX} bytes",
+                "use shorter folder and file names",
+            )
+        try:
+            target = (base / key).resolve() if key else base
+        except RuntimeError:  # Python 3.11 reports a symlink loop as RuntimeError
+            raise UnsafeKeyError(
+                key, str(base), f"key {key!r} runs into a symlink loop", "remove the looping link"
+            ) from None
         if target != base and base not in target.parents:
             raise LakePathError(key, str(base))
         return target
@@ -56,7 +96,13 @@ class Lake:
         """Every file under landing/, identified the way S3 would (key, size, ETag, time)."""
         base = self.path(LANDING)
         for path in sorted(p for p in base.rglob("*") if p.is_file()):
-            yield self.landing_object(path.relative_to(base).as_posix())
+            key = path.relative_to(base).as_posix()
+            try:
+                source = self.landing_object(key)
+            except LakePathError as exc:  # a symlink out of the bucket: never read it, and list the other files
+                logger.warning("landing object skipped: %s", exc)
+                continue
+            yield source
 
     def landing_object(self, key: str) -> SourceObject:
         path = self.path(LANDING, key)
