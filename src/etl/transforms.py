@@ -186,7 +186,18 @@ def normalize(raw: DataFrame, contract: Contract, run_id: str) -> DataFrame:
     )
 
 
-def latest_per_key(df: DataFrame, keys: Sequence[str], newest_first: Sequence[Column]) -> DataFrame:
-    """Keep one row per key: the first by ``newest_first`` (the latest record wins)."""
+def latest_per_key(
+    df: DataFrame, keys: Sequence[str], newest_first: Sequence[Column], *, key_had: tuple[str, Column] | None = None
+) -> DataFrame:
+    """Keep one row per key: the first by ``newest_first`` (the latest record wins).
+
+    ``key_had=(name, condition)`` adds a boolean column ``name``: whether any row of the key,
+    kept or not, met ``condition`` (computed in the same window, so at no extra cost).
+    """
     window = Window.partitionBy(*keys).orderBy(*newest_first)
-    return df.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1).drop("_rank")
+    ranked = df.withColumn("_rank", F.row_number().over(window))
+    if key_had is not None:
+        name, condition = key_had
+        whole_key = window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+        ranked = ranked.withColumn(name, F.max(condition).over(whole_key))
+    return ranked.where(F.col("_rank") == 1).drop("_rank")

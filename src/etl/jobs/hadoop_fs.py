@@ -40,6 +40,12 @@ class HadoopFs:
         if fs.exists(path):
             fs.delete(path, True)
 
+    def du(self, uri: str) -> int:
+        """Bytes of every file under ``uri`` (0 when it does not exist)."""
+        path = self._path(uri)
+        fs = self._fs(path)
+        return int(fs.getContentSummary(path).getLength()) if fs.exists(path) else 0
+
     def mkdirs(self, uri: str) -> None:
         path = self._path(uri)
         self._fs(path).mkdirs(path)

@@ -16,8 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from etl.commits import Swap, commit, recover
@@ -32,6 +31,8 @@ JOB = "normalize"
 ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "raw_uri", "processed_uri")
 
 Partition = tuple[str, ...]
+SHUFFLE_PARTITION_BYTES = 16 * 1024**2
+_KEY_IN_RUN = "_key_in_run"
 
 
 def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
@@ -56,35 +57,46 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
     keys = list(contract.primary_key)
     partition_names = [p.name for p in contract.partition_columns]
     raw = spark.read.schema(raw_schema(contract)).parquet(layout.raw_run)
-    in_run = latest_per_key(normalize(raw, contract, layout.run_id), keys, [F.col(LINE_ORDER).desc()])
-    fresh = in_run.drop(LINE_ORDER).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        raw_records = raw.count()
-        records = fresh.count()
-        affected = _partitions(fresh, partition_names)
-        candidates = fresh
-        existing = _existing_rows(spark, fs, contract, layout)
-        if existing is not None:
-            holding_keys = existing.join(fresh.select(*keys), keys, "left_semi")
-            affected |= _partitions(holding_keys, partition_names)
-            paths = [p for p in (_partition_path(layout, partition_names, v) for v in sorted(affected)) if fs.exists(p)]
-            if paths:
-                old = (
-                    spark.read.schema(processed_schema(contract))
-                    .option("basePath", layout.processed_dataset)
-                    .parquet(*paths)
-                )
-                candidates = fresh.unionByName(old)
-        merged = latest_per_key(candidates, keys, [F.col(INGESTED_AT).desc(), F.col(RUN_ID).desc()])
-        _rewrite_partitions(fs, merged, layout, partition_names, affected)
-    finally:
-        fresh.unpersist()
+    run_rows = normalize(raw, contract, layout.run_id)
+    # The partitions the run touches: its own (a read of the date column only) ...
+    affected = _partitions(run_rows, partition_names)
+    candidates, inputs = run_rows, [layout.raw_run]
+    existing = _existing_rows(spark, fs, contract, layout)
+    if existing is not None:
+        # ... and those still holding an older version of one of its keys (a corrected date moves a key).
+        holding = existing.select(*keys, *partition_names).join(raw.select(*keys), keys, "left_semi")
+        affected |= _partitions(holding, partition_names)
+        paths = [p for p in (_partition_path(layout, partition_names, v) for v in sorted(affected)) if fs.exists(p)]
+        if paths:
+            old = spark.read.schema(processed_schema(contract)).option("basePath", layout.processed_dataset)
+            candidates = run_rows.unionByName(old.parquet(*paths), allowMissingColumns=True)
+            inputs += paths
+    _size_shuffle(spark, fs, inputs)
+
+    # One window over the run's rows and the partitions' current rows: the latest version of each key
+    # wins (ingestion time, then run id, then line within the run; older rows have no line).
+    in_run = F.col(LINE_ORDER).isNotNull()
+    read_metric, kept_metric = Observation("read"), Observation("kept")
+    candidates = candidates.observe(read_metric, F.count(F.when(in_run, 1)).alias("raw_records"))
+    newest_first = [F.col(INGESTED_AT).desc(), F.col(RUN_ID).desc(), F.col(LINE_ORDER).desc()]
+    merged = latest_per_key(candidates, keys, newest_first, key_had=(_KEY_IN_RUN, in_run)).observe(
+        kept_metric, F.count(F.when(F.col(_KEY_IN_RUN), 1)).alias("records")
+    )
+    _rewrite_partitions(fs, merged.drop(_KEY_IN_RUN, LINE_ORDER), layout, partition_names, affected)
+    raw_records, records = int(read_metric.get["raw_records"]), int(kept_metric.get["records"])
     return {
         "raw_records": raw_records,
         "records": records,
         "duplicates_in_run": raw_records - records,
         "partitions_rewritten": ["/".join(f"{n}={v}" for n, v in zip(partition_names, p)) for p in sorted(affected)],
     }
+
+
+def _size_shuffle(spark: SparkSession, fs: HadoopFs, inputs: list[str]) -> None:
+    """About 16 MB of Parquet (some 100 MB of rows) per shuffle partition, at least one per core."""
+    parquet_bytes = sum(fs.du(uri) for uri in inputs)
+    cores = spark.sparkContext.defaultParallelism
+    spark.conf.set("spark.sql.shuffle.partitions", str(max(cores, -(-parquet_bytes // SHUFFLE_PARTITION_BYTES))))
 
 
 def _partitions(df: DataFrame, names: list[str]) -> set[Partition]:

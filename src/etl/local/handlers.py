@@ -220,7 +220,8 @@ class LocalServices:
         except LakePathError as exc:
             raise TaskFailedError("S3.S3Exception", str(exc)) from exc
         if not path.is_file():
-            raise TaskFailedError("S3.NoSuchKeyException", f"s3://{params['Bucket']}/{params['Key']} does not exist")
+            uri = f"s3://{params['Bucket']}/{params['Key']}"
+            raise TaskFailedError("S3.NoSuchKeyException", f"{uri!r} does not exist")
         body = path.read_bytes()
         return {"Body": body.decode("utf-8"), "ContentLength": len(body), "ContentType": "application/json"}
 

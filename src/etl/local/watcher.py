@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from etl.errors import LakePathError
 from etl.local.lake import LANDING
 from etl.local.runtime import LocalRuntime
 from etl.trigger import StartReport
@@ -64,6 +65,8 @@ def watch(
                     objects.append(runtime.lake.landing_object(path.relative_to(root).as_posix()))
                 except FileNotFoundError:
                     logger.warning("%s disappeared before it was processed", path)
+                except LakePathError as exc:  # e.g. a symlink out of the lake: never read, the others go on
+                    logger.warning("landing object skipped: %s", exc)
             result = runtime.process_landing(objects)
             if report:
                 report(result)
