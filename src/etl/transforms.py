@@ -30,6 +30,20 @@ _SPARK_TYPES: dict[str, T.DataType] = {
     "date": T.StringType(),  # sent as text in the contract's date_format; parsed by normalize
 }
 _JAVA_DATE_PATTERN_TO_REGEX = {"yyyy": r"\d{4}", "MM": r"\d{2}", "dd": r"\d{2}"}
+_BLANK_LINE = r"^[ \t\r\n]*$"
+_WRAPPED = "_as_array_element"
+# Strict JSON: Spark's parser would otherwise accept 'single-quoted' names and strings. NaN and
+# Infinity stay readable so that they are reported as "not a finite number".
+_JSON_OPTIONS = {"allowSingleQuotes": "false"}
+_PERMISSIVE = {**_JSON_OPTIONS, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+# Text that Spark's string conversion may have produced from a JSON number, boolean, object or array.
+_NON_STRING_TEXT: dict[str, T.DataType] = {
+    r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$": T.DoubleType(),
+    r"^(true|false)$": T.BooleanType(),
+    r"^\{": T.MapType(T.StringType(), T.StringType()),
+    r"^\[": T.ArrayType(T.StringType()),
+}
+_NON_STRING_FIRST_CHARACTERS = ("-", *"0123456789", "t", "f", "{", "[")
 
 
 def input_type(field: Field) -> T.DataType:
@@ -62,9 +76,13 @@ def processed_schema(contract: Contract) -> T.StructType:
 
 
 def prepare_lines(lines: DataFrame) -> DataFrame:
-    """Drop a UTF-8 byte order mark and mark blank lines (they hold no record)."""
+    """Drop a UTF-8 byte order mark and mark blank lines (they hold no record).
+
+    A line is blank when it holds only JSON whitespace (space, tab, CR, LF): a line of tabs is
+    blank too, not a record with every field missing.
+    """
     value = F.regexp_replace(F.col(VALUE), "^\ufeff", "")
-    return lines.withColumn(VALUE, value).withColumn("is_blank", F.trim(F.col(VALUE)) == "")
+    return lines.withColumn(VALUE, value).withColumn("is_blank", F.col(VALUE).rlike(_BLANK_LINE))
 
 
 def classify(lines: DataFrame, contract: Contract) -> DataFrame:
@@ -73,9 +91,11 @@ def classify(lines: DataFrame, contract: Contract) -> DataFrame:
     Returns ``value``, ``line_order``, one column per contract field (typed as sent) and
     ``reason``: NULL for a valid record, else the first rule the line breaks.
     """
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
     parsed = lines.select(
-        F.col(VALUE), F.col(LINE_ORDER), F.from_json(F.col(VALUE), input_schema(contract), options).alias("r")
+        F.col(VALUE),
+        F.col(LINE_ORDER),
+        F.from_json(F.col(VALUE), input_schema(contract), _PERMISSIVE).alias("r"),
+        _as_array_element(F.col(VALUE)).alias(_WRAPPED),
     )
     record = {f.name: F.col(f"r.{f.name}") for f in contract.fields}
     # Spark evaluates CASE branches lazily: the per-field diagnosis runs only for corrupt lines.
@@ -87,28 +107,67 @@ def classify(lines: DataFrame, contract: Contract) -> DataFrame:
 
 def _parse_failure_reason(contract: Contract) -> Column:
     """Why the JSON parser rejected a line: malformed text, not an object, or a field's type."""
-    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
     corrupt_schema = T.StructField(CORRUPT, T.StringType(), True)
     checks = []
     for field in contract.fields:
         single = T.StructType([T.StructField(field.name, input_type(field), True), corrupt_schema])
-        failed = F.from_json(F.col(VALUE), single, options)[CORRUPT].isNotNull()
+        failed = F.from_json(F.col(VALUE), single, _PERMISSIVE)[CORRUPT].isNotNull()
         checks.append(F.when(failed, F.lit(f"wrong type for {field.name}: expected {_json_type(field)}")))
     text = F.ltrim(F.col(VALUE))
     other_json_value = text.rlike(r'^(\[|"|-?[0-9]|true\b|false\b|null\b)')
     shape = (
         F.when(~text.startswith("{") & other_json_value, F.lit("not a JSON object"))
         .when(~text.startswith("{"), F.lit("malformed JSON"))
-        .when(F.from_json(F.col(VALUE), "map<string,string>").isNull(), F.lit("malformed JSON"))
     )
     # Shape first: a malformed line would also fail every single-field parse.
-    return F.coalesce(shape, *checks, F.lit("malformed JSON"))
+    return F.coalesce(shape, _structure_reason(contract), *checks, F.lit("malformed JSON"))
+
+
+def _as_array_element(text: Column) -> Column:
+    """The line parsed as the content of a JSON array of objects (NULL when that fails).
+
+    Spark's parser stops after the first value, so a line such as ``{...}{...}``, ``{...} xyz`` or
+    ``{...},`` would otherwise load its first object and drop the rest without a word; and of a
+    key sent twice it keeps one value silently. As the content of an array, such a line fails to
+    parse, or shows its parts and every key it holds.
+    """
+    return F.from_json(F.concat(F.lit("["), text, F.lit("]")), "array<map<string,string>>", _JSON_OPTIONS)
+
+
+def _structure_reason(contract: Contract) -> Column:
+    """Whether the line holds exactly one JSON object with each contract field at most once."""
+    wrapped = F.col(_WRAPPED)
+    keys = F.map_keys(wrapped[0])
+    names = F.array(*[F.lit(f.name) for f in contract.fields])
+    # Naming the repeated contract fields is costly: done only for the rare line with a repeated key.
+    repeated = F.array_distinct(
+        F.filter(keys, lambda key: F.array_contains(names, key) & (F.size(F.filter(keys, lambda k: k == key)) > 1))
+    )
+    # Inside [ ], content after a ']' that closes the array early is never seen ('{...}] x' parses as
+    # '[{...}]'). Only a line with a ']' can do that; inside {"v": ...} such a ']' fails to parse.
+    as_object_value = F.from_json(F.concat(F.lit('{"v": '), F.col(VALUE), F.lit("}")), "v string", _JSON_OPTIONS)
+    return F.coalesce(
+        F.when(wrapped.isNull(), F.lit("malformed JSON")).when(
+            F.size(wrapped) > 1, F.lit("more than one JSON value on the line")
+        ),
+        F.when(F.col(VALUE).contains("]"), F.when(as_object_value["v"].isNull(), F.lit("malformed JSON"))),
+        F.when(
+            F.size(keys) > F.size(F.array_distinct(keys)),
+            F.when(F.size(repeated) > 0, F.concat(F.lit("duplicate key "), F.array_join(repeated, ", "))),
+        ),
+    )
 
 
 def _rule_failure_reason(contract: Contract, record: dict[str, Column]) -> Column:
-    checks: list[Column] = [F.when(F.col(VALUE).contains("\ufffd"), F.lit("line is not valid UTF-8"))]
+    # Spark keeps undecodable bytes of a line as they are (and turns them into U+FFFD once the text
+    # is rewritten): either shows that the line is not UTF-8.
+    value_text = F.col(VALUE)
+    not_utf8 = value_text.contains("\ufffd") | (F.encode(value_text, "UTF-8") != value_text.cast("binary"))
+    checks: list[Column] = [F.when(not_utf8, F.lit("line is not valid UTF-8")), _structure_reason(contract)]
     for field in contract.fields:
         value = record[field.name]
+        if field.type in ("string", "date"):
+            checks.append(_string_type_check(field, value))
         if field.required:
             missing = value.isNull() | ((F.trim(value) == "") if field.type in ("string", "date") else F.lit(False))
             checks.append(F.when(missing, F.lit(f"missing required field {field.name}")))
@@ -117,6 +176,21 @@ def _rule_failure_reason(contract: Contract, record: dict[str, Column]) -> Colum
         if field.type == "date":
             checks.append(_date_check(field, value, contract.date_format))
     return F.coalesce(*checks)
+
+
+def _string_type_check(field: Field, value: Column) -> Column:
+    """A string field sent as a number, boolean, object or array.
+
+    Spark's string conversion accepts any JSON value as its text (5 becomes "5"). Only a value
+    whose text looks like another JSON type is parsed again, as that type, to tell them apart.
+    """
+    message = F.lit(f"wrong type for {field.name}: expected {_json_type(field)}")
+    checks = []
+    for pattern, json_type in _NON_STRING_TEXT.items():
+        schema = T.StructType([T.StructField(field.name, json_type, True)])
+        as_other_type = F.from_json(F.col(VALUE), schema, _JSON_OPTIONS)[field.name]
+        checks.append(F.when(value.rlike(pattern), F.when(as_other_type.isNotNull(), message)))
+    return F.when(F.substring(value, 1, 1).isin(*_NON_STRING_FIRST_CHARACTERS), F.coalesce(*checks))
 
 
 def _number_checks(field: Field, value: Column) -> list[Column]:
