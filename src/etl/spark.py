@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from importlib import resources
 from typing import TYPE_CHECKING
@@ -25,6 +26,12 @@ SEMANTIC_CONF = {
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",  # year/month stay strings
     "spark.sql.parquet.compression.codec": "snappy",
     "spark.sql.files.ignoreCorruptFiles": "false",
+    # Dates before 1582 are written and read as they are (proleptic Gregorian, as Athena, DuckDB and
+    # pyarrow read them); Spark's default, EXCEPTION, fails the whole job on one such date.
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
 }
 
 _lock = threading.Lock()
@@ -39,6 +46,8 @@ def local_session(app_name: str = "etl") -> SparkSession:
             return _session
         from pyspark.sql import SparkSession
 
+        # Python workers run in this interpreter (the virtual environment), not whatever python3 is first on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         log_config = resources.files("etl").joinpath("log4j2.properties")
         java_options = f"-Dlog4j.configurationFile={log_config} -Dlog4j2.configurationFile={log_config}"
         cores = os.environ.get("ETL_SPARK_CORES", "*")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +34,12 @@ JOB = "json_to_parquet"
 ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "source_uri", "ingested_at", "raw_uri", "quarantine_uri")
 _PARTITION_SHIFT = 33  # monotonically_increasing_id puts the partition index above bit 33
 ONE_FILE_BELOW_BYTES = 64 * 1024**2  # a smaller source is written as one Parquet file
+CORRUPT_GZIP = "corrupt gzip data: the stream is cut short or damaged; send the whole file again"
+# What Hadoop's gzip codecs say when the stream ends early or does not inflate.
+_GZIP_READ_ERRORS = ("Unexpected end of input stream", "ZipException", "Corrupt GZIP", "gzip stream CRC failure",
+                     "incorrect header check", "invalid block type", "invalid distance", "invalid stored block",
+                     "invalid code lengths")
+_GLOB_CHARACTERS = re.compile(r"([\\{}\[\]*?])")
 
 
 def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
@@ -52,13 +59,18 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
         lines = _read_lines(spark, read_uri, sniffed)
         if lines is None:
             raise InputFileError(source, "not a valid JSON array")
+        try:
+            counts = _load(spark, fs, lines, contract, layout, source, args["ingested_at"])
+        except Exception as exc:
+            if sniffed.gzip and _is_corrupt_compression(exc):
+                raise InputFileError(source, CORRUPT_GZIP) from None
+            raise
     except InputFileError as error:
         _quarantine_whole_file(spark, fs, layout, source, error.reason)
         manifest.update(format="unreadable", records_read=0, loaded=0, quarantined=0, blank_lines=0,
                         quarantined_file=True, reason=error.reason, seconds=round(time.monotonic() - started, 3))
         fs.write_text(layout.manifest(JOB), json.dumps(manifest))
         raise
-    counts = _load(spark, fs, lines, contract, layout, source, args["ingested_at"])
     fs.delete(layout.raw_staging)
     manifest.update(format=sniffed.format + (".gz" if sniffed.gzip else ""), **counts, quarantined_file=False,
                     seconds=round(time.monotonic() - started, 3))
@@ -84,17 +96,31 @@ def _readable_copy(fs: HadoopFs, source: str, sniffed: Sniffed, layout: RunLayou
     return source
 
 
+def _is_corrupt_compression(error: BaseException) -> bool:
+    return any(marker in str(error) for marker in _GZIP_READ_ERRORS)
+
+
+def literal_path(uri: str) -> str:
+    """``uri`` escaped for Spark's file sources, which expand ``[ ] { } * ?`` as a glob pattern.
+
+    A file named ``batch [1].json`` is then read as itself, not as ``batch 1.json``.
+    """
+    return _GLOB_CHARACTERS.sub(r"\\\1", uri)
+
+
 def _read_lines(spark: SparkSession, uri: str, sniffed: Sniffed) -> DataFrame | None:
     """One row per record candidate: ``value`` (text) and ``line_order`` (position in the file)."""
     if sniffed.format == "empty":
         return spark.createDataFrame([], f"{VALUE} string, {LINE_ORDER} long")
     if sniffed.format == "json_array":
-        whole = spark.read.text(uri, wholetext=True)
+        whole = spark.read.text(literal_path(uri), wholetext=True)
         elements = whole.select(F.from_json(F.col(VALUE), "array<string>").alias("items"))
         if elements.where(F.col("items").isNull()).limit(1).count():
             return None
-        return elements.select(F.posexplode("items").alias(LINE_ORDER, VALUE))
-    return spark.read.text(uri).withColumn(LINE_ORDER, F.monotonically_increasing_id())
+        # posexplode numbers elements with a 32-bit int; line_order is a long everywhere.
+        exploded = elements.select(F.posexplode("items").alias("position", VALUE))
+        return exploded.select(F.col(VALUE), F.col("position").cast("long").alias(LINE_ORDER))
+    return spark.read.text(literal_path(uri)).withColumn(LINE_ORDER, F.monotonically_increasing_id())
 
 
 def _load(
