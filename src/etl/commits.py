@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +70,24 @@ def _join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *parts])
 
 
+def file_uri(path: str | os.PathLike[str]) -> str:
+    """The ``file:`` URI of a local path as Hadoop reads it: the path as it is, not percent-encoded.
+
+    Hadoop's Path takes a URI string's path literally, so ``Path.as_uri()`` (``a%20b``) would name
+    another file than ``a b``.
+    """
+    return "file://" + Path(path).resolve().as_posix()
+
+
 def local_path(uri: str | os.PathLike[str]) -> Path | None:
-    """The local path of a ``file:`` URI or plain path; None for another scheme (s3://)."""
+    """The local path of a ``file:`` URI (as ``file_uri`` writes it) or plain path; None for another scheme (s3://)."""
     text = os.fspath(uri)
-    parsed = urlparse(text)
-    if parsed.scheme == "file":
-        return Path(unquote(parsed.path))
-    if parsed.scheme == "":
+    if text.startswith("file:"):
+        rest = text[len("file:") :]
+        if rest.startswith("//"):  # file:///path or file://host/path: the path starts at the third slash
+            rest = "/" + rest[2:].partition("/")[2]
+        return Path(rest)
+    if urlparse(text).scheme == "":
         return Path(text)
     return None
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from etl.commits import file_uri
 from etl.errors import EtlError, LakePathError
 from etl.events import SourceObject
 
@@ -88,8 +89,7 @@ class Lake:
         if not s3_uri.startswith("s3://"):
             return s3_uri
         bucket, _, key = s3_uri[len("s3://") :].partition("/")
-        path = self.path(bucket, key)
-        uri = path.as_uri()
+        uri = file_uri(self.path(bucket, key))
         return uri + "/" if s3_uri.endswith("/") and not uri.endswith("/") else uri
 
     def landing_objects(self) -> Iterator[SourceObject]:
