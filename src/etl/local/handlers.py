@@ -121,9 +121,11 @@ class LocalServices:
                 self._job_module(name).main(argv, spark=self._spark())
         except Exception as exc:  # the job failed: Step Functions reports States.TaskFailed with the JobRun
             message = str(exc) if isinstance(exc, EtlError) else f"{type(exc).__name__}: {exc}"
-            run.update(JobRunState="FAILED", ErrorMessage=message.splitlines()[0] if message else type(exc).__name__,
+            first_line = message.splitlines()[0] if message else type(exc).__name__
+            run.update(JobRunState="FAILED", ErrorMessage=first_line,
                        ExecutionTime=round(time.monotonic() - clock), CompletedOn=_iso(datetime.now(UTC)))
-            logger.warning("Glue job %s failed: %s", name, message)
+            logger.warning("Glue job %s failed: %s", name, first_line)  # a Java trace stays out of the console
+            logger.debug("Glue job %s failure in full: %s", name, message)
             raise TaskFailedError("States.TaskFailed", json.dumps(run)) from exc
         run.update(JobRunState="SUCCEEDED", ExecutionTime=round(time.monotonic() - clock),
                    CompletedOn=_iso(datetime.now(UTC)))

@@ -1,7 +1,10 @@
 """Process files as they land: the local stand-in for the S3 event that triggers the Lambda.
 
 A file counts as landed once its size and modification time are unchanged between two
-scans (S3 shows an object only when its upload completes; a local copy takes time).
+scans and it was last written at least ``settle`` seconds ago (S3 shows an object only when
+its upload completes; a local copy takes time, and a slow writer may pause longer than one
+scan interval). A writer that pauses longer than that should write under a hidden name
+(``.name.tmp``) and rename the file when it is complete.
 Each landed file goes through the same start logic as the Lambda; the runtime keeps its
 Spark session warm between runs.
 """
@@ -22,9 +25,19 @@ from etl.trigger import StartReport
 logger = logging.getLogger(__name__)
 
 
-def stable_files(previous: dict[Path, tuple[int, int]], current: dict[Path, tuple[int, int]]) -> list[Path]:
-    """Files whose (size, mtime) did not change since the previous scan."""
-    return sorted(path for path, stat in current.items() if previous.get(path) == stat)
+DEFAULT_SETTLE_SECONDS = 1.0
+
+
+def stable_files(
+    previous: dict[Path, tuple[int, int]],
+    current: dict[Path, tuple[int, int]],
+    *,
+    now_ns: int | None = None,
+    settle: float = 0.0,
+) -> list[Path]:
+    """Files whose (size, mtime) did not change since the previous scan and were last written ``settle`` s ago."""
+    cutoff = (time.time_ns() if now_ns is None else now_ns) - int(settle * 1e9)
+    return sorted(path for path, stat in current.items() if previous.get(path) == stat and stat[1] <= cutoff)
 
 
 def scan(root: Path) -> dict[Path, tuple[int, int]]:
@@ -43,11 +56,15 @@ def watch(
     runtime: LocalRuntime,
     *,
     interval: float = 1.0,
+    settle: float = DEFAULT_SETTLE_SECONDS,
     max_seconds: float | None = None,
     report: Callable[[StartReport], object] | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Scan landing/ every ``interval`` seconds until ``max_seconds`` pass or ``stop`` is set."""
+    """Scan landing/ every ``interval`` seconds until ``max_seconds`` pass or ``stop`` is set.
+
+    A file is taken once it is unchanged between two scans and ``settle`` seconds old.
+    """
     root = runtime.lake.path(LANDING)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     seen: set[tuple[Path, tuple[int, int]]] = set()
@@ -55,7 +72,7 @@ def watch(
     stop = stop or threading.Event()
     while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
         current = scan(root)
-        ready = [p for p in stable_files(previous, current) if (p, current[p]) not in seen]
+        ready = [p for p in stable_files(previous, current, settle=settle) if (p, current[p]) not in seen]
         previous = current
         if ready:
             objects = []
