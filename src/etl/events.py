@@ -81,6 +81,9 @@ def skip_reason(key: str, size: int | None = None) -> str | None:
     name = key.rsplit("/", 1)[-1]
     if not name:
         return "empty name"
+    if any(segment in ("", ".", "..") for segment in key.split("/")):
+        # S3 takes such a key literally; as a path it names another folder (or leaves the bucket).
+        return "key has an empty, '.' or '..' path segment, so it could point outside its folder; rename the file"
     if name.startswith((".", "_")):
         return "hidden or system file"
     if name.lower().endswith(IGNORED_SUFFIXES):

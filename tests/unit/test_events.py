@@ -48,10 +48,16 @@ def test_eventbridge_object_created_is_understood():
         ("shipping/x.json.tmp", "temporary file"),
         ("shipping/x.json", None),
         ("shipping_data.json-2024-01-15-10-30.json", None),
+        ("shipping/x..json", None),  # dots in a name are fine; only a whole ".." segment leaves a folder
     ],
 )
 def test_skip_reason(key, reason):
     assert skip_reason(key) == reason
+
+
+@pytest.mark.parametrize("key", ["shipping/../../outside.json", "shipping/./x.json", "shipping//x.json", "../x.json"])
+def test_keys_with_dot_or_empty_segments_are_refused(key):
+    assert "'..' path segment" in (skip_reason(key) or "")
 
 
 def test_unknown_prefix_is_skipped_with_the_known_prefixes():
