@@ -14,7 +14,7 @@ STAGE ?= dev
 CDK_APP = --app "$(abspath $(PY)) app.py" -c stage=$(STAGE) $(if $(EMAIL),-c notificationEmail=$(EMAIL))
 INFRA_STAMP := $(VENV)/.infra-installed
 
-.PHONY: help install run test test-fast lint check synth diff deploy destroy clean-lake clean
+.PHONY: help install run test test-fast lint check reliability bench synth diff deploy destroy clean-lake clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,13 @@ lint: $(INFRA_STAMP) ## ruff and mypy
 	$(VENV)/bin/mypy
 
 check: lint test ## lint and test: the gate before a commit
+
+reliability: $(STAMP) ## run every bad-input case through the local pipeline: case, outcome, records in, loaded, quarantined, lost
+	$(PY) -m etl.reliability
+
+bench: $(STAMP) ## benchmark the pipeline vs DuckDB and pandas (SIZES=100k,1m,5m REPS=3); see BENCHMARKS.md
+	$(PY) -m bench $(if $(SIZES),--sizes $(SIZES)) $(if $(REPS),--reps $(REPS)) \
+		$(if $(ENGINES),--engines $(ENGINES)) $(if $(E2E),--e2e $(E2E))
 
 synth: $(INFRA_STAMP) ## synthesize the AWS stack into infra/cdk.out/ (offline; runs cdk-nag)
 	cd infra && $(CDK) synth --no-notices --quiet $(CDK_APP)
