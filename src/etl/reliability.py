@@ -31,6 +31,7 @@ import json
 import logging
 import sys
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -661,6 +662,113 @@ def bad_input_scenario(context: ScenarioContext) -> list[Row]:
 
 
 register("bad inputs", bad_input_scenario)
+
+
+# --- delivery: the same event twice, many files at once ------------------------------------------
+DUPLICATE_DELIVERIES = 3
+BURST_FILES = 20
+BURST_RECORDS = 200
+
+
+def _delivery_runtime(context: ScenarioContext, name: str) -> LocalRuntime:
+    """A runtime on a lake of the scenario's own, so that its run list holds only its runs."""
+    from etl.local.runtime import LocalRuntime
+
+    settings = LocalSettings.resolve(lake_root=context.workdir / name / "lake", project_root=context.project_root)
+    return LocalRuntime(settings, spark=context.spark)
+
+
+def _ids(folder: Path, key: str = "shipping_id") -> list[Any]:
+    """Every value of ``key`` in the Parquet files under ``folder`` (hidden folders such as _staging skipped)."""
+    import pyarrow.dataset as ds
+
+    files = [str(p) for p in _visible_files(folder, ".parquet")]
+    return ds.dataset(files, format="parquet").to_table(columns=[key]).column(key).to_pylist() if files else []
+
+
+def duplicate_event_scenario(context: ScenarioContext) -> list[Row]:
+    """One S3 event delivered three times (at-least-once delivery): one run, every record loaded once."""
+    from etl.generator import write_file
+    from etl.trigger import start_runs_for_event
+
+    runtime = _delivery_runtime(context, "duplicate_event")
+    source = context.workdir / "shipping_data.json-2026-01-01-00-00.json"
+    write_file(source, 500, seed=7, bad_rate=0.01)
+    landed = runtime.drop(source, "shipping")
+    event = s3_put_event(landed.key, landed.size or 0, landed.etag or "", landed.event_time or "")
+    reports = [start_runs_for_event(event, runtime) for _ in range(DUPLICATE_DELIVERIES)]
+    started = [item["run_id"] for report in reports for item in report.started]
+    problems = []
+    if len(started) != 1:
+        problems.append(f"{len(started)} runs started, expected 1")
+    if sum(len(report.duplicates) for report in reports) != DUPLICATE_DELIVERIES - 1:
+        problems.append("the repeated deliveries were not reported as duplicates")
+    data = (runtime.lake.root / "landing" / landed.key).read_bytes()
+    counted = account(runtime.lake.root, "shipping", started[0], landed.key, data) if started else Account(0, 0)
+    run = runtime.runs.get(started[0]) if started else None
+    outcome = outcome_of(reports[0], run, counted, data)
+    processed = _ids(runtime.lake.root / "processed" / "shipping")
+    if len(processed) != len(set(processed)) or len(processed) > counted.loaded:
+        problems.append("processed/ holds a record twice")
+    case = f"the same event delivered {DUPLICATE_DELIVERIES} times"
+    return [Row(case, outcome, counted.records_in, counted.loaded, counted.quarantined, tuple(problems))]
+
+
+def burst_during_watch_scenario(context: ScenarioContext) -> list[Row]:
+    """Twenty files dropped at once while ``watch`` runs: each processed exactly once, nothing lost."""
+    import threading
+
+    from etl.generator import write_file
+    from etl.local.watcher import watch
+
+    runtime = _delivery_runtime(context, "burst")
+    runtime.lake.ensure()
+    sources = []
+    for index in range(BURST_FILES):
+        path = context.workdir / "burst" / f"burst-{index:02d}.json"
+        write_file(path, BURST_RECORDS, seed=100 + index)
+        sources.append(path)
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch, args=(runtime,), kwargs={"interval": 0.2, "stop": stop}, daemon=True)
+    watcher.start()
+    try:
+        threads = [threading.Thread(target=runtime.drop, args=(path, "shipping")) for path in sources]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            runs = runtime.runs.list()
+            if len(runs) >= BURST_FILES and all(run.status != "RUNNING" for run in runs):
+                break
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        watcher.join()
+    runs = runtime.runs.list()
+    problems = []
+    keys = sorted(run.source.get("key", "") for run in runs)
+    if keys != sorted(f"shipping/{path.name}" for path in sources):
+        problems.append(f"{len(runs)} runs for {BURST_FILES} files")
+    records_in = loaded = quarantined = 0
+    for run in runs:
+        key = run.source.get("key", "")
+        data = (runtime.lake.root / "landing" / key).read_bytes()
+        counted = account(runtime.lake.root, "shipping", run.run_id, key, data)
+        records_in, loaded, quarantined = (records_in + counted.records_in, loaded + counted.loaded,
+                                           quarantined + counted.quarantined)
+        if run.status != "SUCCEEDED":
+            problems.append(f"run {run.run_id} {run.status}")
+    processed = _ids(runtime.lake.root / "processed" / "shipping")
+    if sorted(processed) != sorted(set(_ids(runtime.lake.root / "raw" / "shipping"))):
+        problems.append("processed/ does not hold each loaded shipping_id exactly once")
+    outcome = LOADED if not problems else RUN_FAILED
+    case = f"{BURST_FILES} files dropped at once during watch"
+    return [Row(case, outcome, records_in, loaded, quarantined, tuple(problems))]
+
+
+register("delivery", lambda context: [*duplicate_event_scenario(context), *burst_during_watch_scenario(context)])
 
 
 # --- the README table --------------------------------------------------------------------------

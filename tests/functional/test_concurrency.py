@@ -11,6 +11,7 @@ import json
 import random
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,8 @@ from etl.local.watcher import watch
 from etl.trigger import start_runs_for_event
 
 pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -176,3 +179,18 @@ def test_two_runs_merging_into_the_same_partition_at_once_lose_nothing(runtime, 
     assert [r.status for r in runtime.runs.list()] == [SUCCEEDED] * 3
     assert processed_totals(runtime) == expected_totals(earlier + first + second)
     assert query(runtime, "SELECT count(*) FROM processed_shipping WHERE shipping_cost IN (1.0, 2.0)") == [(20,)]
+
+
+def test_reliability_delivery_rows_account_for_every_record(tmp_path, spark, monkeypatch):
+    """The rows `make reliability` prints for repeated and concurrent deliveries (fewer files here)."""
+    from etl import reliability
+
+    monkeypatch.setattr(reliability, "BURST_FILES", 5)
+    context = reliability.ScenarioContext(tmp_path, ROOT, lambda: spark)
+    duplicate, burst = reliability.SCENARIOS["delivery"](context)
+    assert duplicate.outcome == reliability.PARTLY_QUARANTINED  # the generator's bad lines are quarantined
+    assert burst.outcome == reliability.LOADED
+    assert burst.records_in == 5 * reliability.BURST_RECORDS
+    for row in (duplicate, burst):
+        assert row.ok, row.problems
+        assert row.records_in > 0 and row.lost == 0
