@@ -251,13 +251,17 @@ def normalize(raw: DataFrame, contract: Contract, run_id: str) -> DataFrame:
         elif field.type == "date":
             value = F.to_date(value, contract.date_format)
         columns.append(value.alias(field.name))
-    partitions = [
+    return raw.select(
+        *columns, F.lit(run_id).alias(RUN_ID), F.col(INGESTED_AT), F.col(LINE_ORDER), *partition_values(contract)
+    )
+
+
+def partition_values(contract: Contract) -> list[Column]:
+    """The processed zone's partition columns (year, month), derived from a record's date as sent."""
+    return [
         F.date_format(F.to_date(F.col(p.source), contract.date_format), p.format).alias(p.name)
         for p in contract.partition_columns
     ]
-    return raw.select(
-        *columns, F.lit(run_id).alias(RUN_ID), F.col(INGESTED_AT), F.col(LINE_ORDER), *partitions
-    )
 
 
 def latest_per_key(

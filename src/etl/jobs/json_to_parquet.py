@@ -14,7 +14,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
@@ -26,7 +27,16 @@ from etl.errors import InputFileError, SourceGoneError
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
 from etl.sniff import HEAD_BYTES, Sniffed, sniff
-from etl.transforms import LINE_ORDER, REASON, VALUE, classify, prepare_lines, rejected_lines, valid_records
+from etl.transforms import (
+    LINE_ORDER,
+    REASON,
+    VALUE,
+    classify,
+    partition_values,
+    prepare_lines,
+    rejected_lines,
+    valid_records,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +44,7 @@ JOB = "json_to_parquet"
 ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "source_uri", "ingested_at", "raw_uri", "quarantine_uri")
 _PARTITION_SHIFT = 33  # monotonically_increasing_id puts the partition index above bit 33
 ONE_FILE_BELOW_BYTES = 64 * 1024**2  # a smaller source is written as one Parquet file
+MAX_SPLIT_BYTES = 128 * 1024**2  # Spark's default split size: the upper bound of a task's share of the file
 CORRUPT_GZIP = "corrupt gzip data: the stream is cut short or damaged; send the whole file again"
 # What Hadoop's gzip codecs say when the stream ends early or does not inflate.
 _GZIP_READ_ERRORS = ("Unexpected end of input stream", "ZipException", "Corrupt GZIP", "gzip stream CRC failure",
@@ -60,7 +71,8 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
         if lines is None:
             raise InputFileError(source, "not a valid JSON array")
         try:
-            counts = _load(spark, fs, lines, contract, layout, source, args["ingested_at"])
+            with _balanced_splits(spark, fs.size(read_uri)):
+                counts = _load(spark, fs, lines, contract, layout, source, args["ingested_at"])
         except Exception as exc:
             if sniffed.gzip and _is_corrupt_compression(exc):
                 raise InputFileError(source, CORRUPT_GZIP) from None
@@ -94,6 +106,25 @@ def _readable_copy(fs: HadoopFs, source: str, sniffed: Sniffed, layout: RunLayou
         fs.copy(source, staged)
         return staged
     return source
+
+
+@contextmanager
+def _balanced_splits(spark: SparkSession, file_bytes: int) -> Iterator[None]:
+    """Split the file into a multiple of the cores, each at most 128 MiB, while this job reads it.
+
+    Spark's default of 128 MiB splits gives a 277 MB file three tasks: on two cores the third runs
+    alone. Equal splits, as many as a few whole waves of tasks, keep every core busy to the end.
+    """
+    cores = max(1, spark.sparkContext.defaultParallelism)
+    waves = max(1, -(-file_bytes // (cores * MAX_SPLIT_BYTES)))
+    split = max(1024**2, -(-file_bytes // (cores * waves)))
+    key = "spark.sql.files.maxPartitionBytes"
+    previous = spark.conf.get(key) or str(MAX_SPLIT_BYTES)
+    spark.conf.set(key, str(split))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, previous)
 
 
 def _is_corrupt_compression(error: BaseException) -> bool:
@@ -131,7 +162,7 @@ def _load(
     layout: RunLayout,
     source: str,
     ingested_at: str,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Write the good records in one pass over the file, counting as it goes; then the rejected lines.
 
     The counts come from observed metrics of that pass, not from extra reads. A file with rejected
@@ -139,12 +170,15 @@ def _load(
     line counts; the common clean file is read once.
     """
     partitions = lines.rdd.getNumPartitions()
-    line_metrics, rejected_metric = Observation("lines"), Observation("rejected")
+    line_metrics, rejected_metric, partition_metric = Observation("lines"), Observation("rejected"), Observation("pt")
     prepared = prepare_lines(lines).observe(line_metrics, *_line_counts(partitions))
     classified = classify(prepared.where(~F.col("is_blank")).drop("is_blank"), contract).observe(
         rejected_metric, F.count(F.when(F.col(REASON).isNotNull(), 1)).alias("rejected")
     )
-    good = valid_records(classified, contract, ingested_at)
+    # The processed partitions the run's records fall into, for normalize: observed here, not re-read there.
+    # Observed as one string ("2024/01,2024/02"): metrics hand only plain values back to Python.
+    touched_text = F.array_join(F.array_sort(F.collect_set(F.concat_ws("/", *partition_values(contract)))), ",")
+    good = valid_records(classified, contract, ingested_at).observe(partition_metric, touched_text.alias("partitions"))
     if fs.size(source) < ONE_FILE_BELOW_BYTES:
         good = good.coalesce(1)  # a small run: one Parquet file, not one per input split
     good.write.mode("overwrite").parquet(layout.raw_staging + "/data")
@@ -162,7 +196,9 @@ def _load(
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-    return {"records_read": records, "loaded": records - rejected, "quarantined": rejected, "blank_lines": blank}
+    touched = [text.split("/") for text in (partition_metric.get["partitions"] or "").split(",") if text]
+    return {"records_read": records, "loaded": records - rejected, "quarantined": rejected, "blank_lines": blank,
+            "partitions": touched}
 
 
 def _line_counts(partitions: int) -> list[Column]:

@@ -58,8 +58,8 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
     partition_names = [p.name for p in contract.partition_columns]
     raw = spark.read.schema(raw_schema(contract)).parquet(layout.raw_run)
     run_rows = normalize(raw, contract, layout.run_id)
-    # The partitions the run touches: its own (a read of the date column only) ...
-    affected = _partitions(run_rows, partition_names)
+    # The partitions the run touches: its own (observed by json_to_parquet, else read from the date column) ...
+    affected = _run_partitions(fs, layout, partition_names) or _partitions(run_rows, partition_names)
     candidates, inputs = run_rows, [layout.raw_run]
     existing = _existing_rows(spark, fs, contract, layout)
     if existing is not None:
@@ -97,6 +97,17 @@ def _size_shuffle(spark: SparkSession, fs: HadoopFs, inputs: list[str]) -> None:
     parquet_bytes = sum(fs.du(uri) for uri in inputs)
     cores = spark.sparkContext.defaultParallelism
     spark.conf.set("spark.sql.shuffle.partitions", str(max(cores, -(-parquet_bytes // SHUFFLE_PARTITION_BYTES))))
+
+
+def _run_partitions(fs: HadoopFs, layout: RunLayout, names: list[str]) -> set[Partition] | None:
+    """The partitions json_to_parquet saw the run's records fall into (None: its manifest does not say)."""
+    manifest_uri = layout.manifest("json_to_parquet")
+    if not fs.exists(manifest_uri):
+        return None
+    partitions = json.loads(fs.read_text(manifest_uri)).get("partitions")
+    if not partitions or any(len(values) != len(names) for values in partitions):
+        return None
+    return {tuple(str(v) for v in values) for values in partitions}
 
 
 def _partitions(df: DataFrame, names: list[str]) -> set[Partition]:
