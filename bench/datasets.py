@@ -1,0 +1,91 @@
+"""Benchmark inputs: generated shipping files, cached by size and seed so re-runs reuse them.
+
+Every engine reads the same file. Duplicates (re-sent corrections) give the dedupe real work;
+there are no bad lines, because only the pipeline can quarantine them and the engines must do
+equal work.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DUPLICATE_RATE = 0.01
+DEFAULT_SEED = 20261122
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
+_MULTIPLIER = {"": 1, "k": 1_000, "m": 1_000_000}
+
+
+def parse_size(text: str) -> int:
+    """``100k`` -> 100000, ``1m`` -> 1000000, ``2500`` -> 2500."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"not a size: {text!r} (use e.g. 10k, 1m, 2500)")
+    records = int(float(match.group(1)) * _MULTIPLIER[match.group(2).lower()])
+    if records < 1:
+        raise ValueError(f"size must be at least one record: {text!r}")
+    return records
+
+
+def size_label(records: int) -> str:
+    """The short name used in tables and file names: 100k, 1m, 5m (or the plain number)."""
+    for suffix, factor in (("m", 1_000_000), ("k", 1_000)):
+        if records % factor == 0:
+            return f"{records // factor}{suffix}"
+    return str(records)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    label: str
+    records: int  # distinct shipments
+    lines: int  # records as sent: shipments plus re-sent duplicates
+    duplicates: int
+    bytes: int
+    seed: int
+    path: Path
+    generated: bool = field(default=False, compare=False)  # made by this run, not found in the cache
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "path": str(self.path)}
+
+
+def ensure_dataset(data_dir: Path, records: int, seed: int = DEFAULT_SEED) -> Dataset:
+    """The cached file for (records, seed), generated first if missing or incomplete."""
+    label = size_label(records)
+    stem = f"shipping-{label}-seed{seed}-dup{DUPLICATE_RATE:g}"
+    path = data_dir / f"{stem}.json"
+    meta_path = data_dir / f"{stem}.meta.json"
+    cached = _load_meta(meta_path, path)
+    if cached is not None:
+        return cached
+    from etl.generator import write_file  # imported late: only generation needs Faker and NumPy
+
+    stats = write_file(path, records, seed=seed, duplicate_rate=DUPLICATE_RATE, bad_rate=0.0)
+    dataset = Dataset(
+        label=label,
+        records=stats.records,
+        lines=stats.records + stats.duplicates,
+        duplicates=stats.duplicates,
+        bytes=path.stat().st_size,
+        seed=seed,
+        path=path,
+        generated=True,
+    )
+    # The sidecar is written last: its presence (with a matching size) marks the file complete.
+    meta = {k: v for k, v in dataset.as_dict().items() if k != "generated"}
+    meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return dataset
+
+
+def _load_meta(meta_path: Path, path: Path) -> Dataset | None:
+    if not (meta_path.is_file() and path.is_file()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        dataset = Dataset(**{**meta, "path": path, "generated": False})
+    except (ValueError, TypeError):
+        return None
+    return dataset if dataset.bytes == path.stat().st_size else None

@@ -1,0 +1,24 @@
+"""The engines under test. Each module has ``run(job, clock) -> counts`` and is run in its own process
+(bench.worker), so its memory is measured alone and no engine warms another's caches."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+from bench.engines.common import EngineJob, StepClock
+
+PIPELINE = "pipeline"
+DUCKDB = "duckdb"
+PANDAS = "pandas"
+ENGINES = (PIPELINE, DUCKDB, PANDAS)
+_MODULES = {PIPELINE: "bench.engines.pipeline_engine", DUCKDB: "bench.engines.duckdb_engine",
+            PANDAS: "bench.engines.pandas_engine"}
+
+EngineRun = Callable[[EngineJob, StepClock], dict[str, Any]]
+
+
+def engine_run(name: str) -> EngineRun:
+    run: EngineRun = import_module(_MODULES[name]).run
+    return run

@@ -1,0 +1,304 @@
+"""From measurements to the tables: medians per (engine, size, step), ratios to DuckDB, the targets.
+
+Times are medians over the repetitions; peak memory is the highest peak of any repetition
+(the worst case is what has to fit). Throughput is per input line (records as sent,
+duplicates included) and per MB (10^6 bytes) of input JSON.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.datasets import size_label
+from bench.engines import DUCKDB, ENGINES, PIPELINE
+from bench.engines.common import NORMALIZE, STARTUP, TO_RAW
+from bench.runner import PROCESS, WORK
+
+E2E = "e2e"
+STEP_ORDER = (STARTUP, TO_RAW, NORMALIZE, WORK, PROCESS, "cold", "warm")
+ENGINE_ORDER = (*ENGINES, E2E)
+COLUMNS = ("engine", "size", "step", "n", "median s", "records/s", "MB/s", "peak MiB", "× duckdb")
+GIB = 2**30
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class Row:
+    engine: str
+    size: str
+    records: int
+    step: str
+    n: int
+    failed: int
+    median_seconds: float | None
+    records_per_second: float | None
+    mb_per_second: float | None
+    peak_bytes: int | None
+    x_duckdb: float | None
+
+    def cells(self) -> list[str]:
+        return [
+            self.engine,
+            self.size,
+            self.step,
+            f"{self.n}/{self.n + self.failed}" if self.failed else f"{self.n}",  # succeeded/attempted
+            _number(self.median_seconds, 2),
+            _number(self.records_per_second, 0, thousands=True),
+            _number(self.mb_per_second, 1),
+            _number(self.peak_bytes / MIB if self.peak_bytes else None, 0, thousands=True),
+            _number(self.x_duckdb, 2, suffix="×"),
+        ]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    limit: str
+    verdict: str  # PASS, FAIL or n/a (not measured in this run)
+
+
+def _number(value: float | None, digits: int, *, thousands: bool = False, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    return (f"{value:,.{digits}f}" if thousands else f"{value:.{digits}f}") + suffix
+
+
+def summarize(measurements: Iterable[dict[str, Any]]) -> list[Row]:
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = defaultdict(list)
+    # A failed job measurement has no steps: it counts against every step of its engine and size ("*").
+    failures: dict[tuple[str, int, str], int] = defaultdict(int)
+    lines: dict[tuple[str, int], tuple[int, int]] = {}  # the e2e files have their own seed: their own sizes
+    for m in measurements:
+        if m["kind"] not in ("job", "e2e"):
+            continue  # the warm-up drop is kept in the JSON only
+        lines[(m["engine"], m["records"])] = (m["lines"], m["bytes"])
+        if not m["ok"]:
+            failures[(m["engine"], m["records"], m.get("step") or "*")] += 1
+            continue
+        for step, value in m["steps"].items():
+            groups[(m["engine"], m["records"], step)].append(value)
+    medians = {key: statistics.median(v["seconds"] for v in values) for key, values in groups.items()}
+    rows = []
+    for (engine, records, step), values in groups.items():
+        median = medians[(engine, records, step)]
+        line_count, size_bytes = lines[(engine, records)]
+        baseline = medians.get((DUCKDB, records, step)) if engine != E2E else None
+        throughput = median > 0 and step != STARTUP
+        rows.append(
+            Row(
+                engine=engine,
+                size=size_label(records),
+                records=records,
+                step=step,
+                n=len(values),
+                failed=failures.get((engine, records, "*"), 0) + failures.get((engine, records, step), 0),
+                median_seconds=median,
+                records_per_second=line_count / median if throughput else None,
+                mb_per_second=size_bytes / 1e6 / median if throughput else None,
+                peak_bytes=max(v["peak_bytes"] for v in values) or None,
+                x_duckdb=median / baseline if baseline else None,
+            )
+        )
+    for (engine, records, step), count in failures.items():  # what never succeeded still gets a row
+        if not any((r.engine, r.records) == (engine, records) and step in ("*", r.step) for r in rows):
+            rows.append(Row(engine, size_label(records), records, step, 0, count, None, None, None, None, None))
+    return sorted(rows, key=_row_order)
+
+
+def _row_order(row: Row) -> tuple[int, int, int, int]:
+    engine = ENGINE_ORDER.index(row.engine) if row.engine in ENGINE_ORDER else len(ENGINE_ORDER)
+    step = STEP_ORDER.index(row.step) if row.step in STEP_ORDER else len(STEP_ORDER)
+    return (engine == ENGINE_ORDER.index(E2E), row.records, engine, step)
+
+
+def _find(rows: Sequence[Row], engine: str, records: int, step: str) -> Row | None:
+    return next((r for r in rows if (r.engine, r.records, r.step) == (engine, records, step)), None)
+
+
+def evaluate_targets(rows: Sequence[Row]) -> list[Target]:
+    targets = []
+    for records in (1_000_000, 5_000_000):
+        row = _find(rows, PIPELINE, records, WORK)
+        ratio = row.x_duckdb if row else None
+        targets.append(Target(f"pipeline jobs' work time at {size_label(records)} vs DuckDB",
+                              _number(ratio, 2, suffix="×"), "≤ 3×",
+                              _verdict(ratio is not None and ratio <= 3.0, ratio is not None)))
+    for mode, limit in (("warm", 3.0), ("cold", 15.0)):
+        row = _find(rows, E2E, 10_000, mode)
+        seconds = row.median_seconds if row else None
+        targets.append(Target(f"{mode} end-to-end latency at 10k (drop -> notification)",
+                              _number(seconds, 2, suffix=" s"), f"≤ {limit:g} s",
+                              _verdict(seconds is not None and seconds <= limit, seconds is not None)))
+    row = _find(rows, PIPELINE, 5_000_000, PROCESS)
+    peak = row.peak_bytes if row else None
+    targets.append(Target("pipeline peak memory (whole process tree) at 5m",
+                          _number(peak / GIB if peak else None, 2, suffix=" GiB"), "≤ 2 GiB",
+                          _verdict(peak is not None and peak <= 2 * GIB, peak is not None)))
+    at_1m, at_5m = _find(rows, PIPELINE, 1_000_000, WORK), _find(rows, PIPELINE, 5_000_000, WORK)
+    per_1m = _per_line_micros(at_1m)
+    per_5m = _per_line_micros(at_5m)
+    targets.append(Target("pipeline work time per record at 5m vs 1m",
+                          f"{_number(per_5m, 2)} vs {_number(per_1m, 2)} µs",
+                          "5m ≤ 1m",
+                          _verdict(per_1m is not None and per_5m is not None and per_5m <= per_1m,
+                                   per_1m is not None and per_5m is not None)))
+    return targets
+
+
+def _per_line_micros(row: Row | None) -> float | None:
+    if row is None or not row.records_per_second:
+        return None
+    return 1e6 / row.records_per_second
+
+
+def _verdict(passed: bool, measured: bool) -> str:
+    if not measured:
+        return "n/a"
+    return "PASS" if passed else "FAIL"
+
+
+def consistency(measurements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per size and repetition: did every engine write the same processed rows (count, keys, cost sum)?"""
+    by_run: dict[tuple[int, int], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for m in measurements:
+        if m["kind"] == "job" and m["ok"]:
+            by_run[(m["records"], m["rep"])][m["engine"]] = m.get("output") or {}
+    checks = []
+    for (records, rep), outputs in sorted(by_run.items()):
+        keys = {(o.get("rows"), o.get("distinct_keys"), o.get("shipping_cost_sum"), o.get("partitions"))
+                for o in outputs.values()}
+        checks.append({
+            "size": size_label(records),
+            "rep": rep,
+            "engines": sorted(outputs),
+            "agree": len(keys) == 1,
+            "outputs": {engine: {k: o.get(k) for k in ("rows", "distinct_keys", "shipping_cost_sum", "partitions")}
+                        for engine, o in outputs.items()},
+        })
+    return checks
+
+
+def state_breakdown(measurements: Iterable[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Median seconds per ASL task state for each end-to-end (mode, size): where the latency goes."""
+    per_column: dict[tuple[str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for m in measurements:
+        if m["kind"] == "e2e" and m["ok"] and m.get("states"):
+            for state, seconds in m["states"].items():
+                per_column[(m["step"], m["records"])][state].append(seconds)
+    columns = sorted(per_column, key=lambda c: (c[0], c[1]))
+    states: list[str] = []
+    for column in columns:
+        states.extend(s for s in per_column[column] if s not in states)
+    header = ["task state", *(f"{mode} {size_label(records)}" for mode, records in columns)]
+    body = [
+        [state, *(_number(statistics.median(per_column[c][state]), 2) if per_column[c].get(state) else "-"
+                  for c in columns)]
+        for state in states
+    ]
+    return header, body
+
+
+# --- rendering -----------------------------------------------------------------------------
+def text_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *body)]
+    numeric = [all(_looks_numeric(row[i]) for row in body) if body else False for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).rjust(w) if n else str(c).ljust(w) for c, w, n in zip(cells, widths, numeric))
+
+    return "\n".join([line(header), "  ".join("-" * w for w in widths), *(line(row) for row in body)]).rstrip()
+
+
+def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    numeric = [all(_looks_numeric(row[i]) for row in body) if body else False for i in range(len(header))]
+    rule = ["---:" if n else "---" for n in numeric]
+    rows = [header, rule, *body]
+    return "\n".join("| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows)
+
+
+def _looks_numeric(cell: str) -> bool:
+    text = cell.replace(",", "").replace("×", "").replace(" s", "").strip()
+    if text == "-":
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def target_cells(targets: Sequence[Target]) -> tuple[list[str], list[list[str]]]:
+    return ["target", "measured", "limit", "result"], [[t.name, t.measured, t.limit, t.verdict] for t in targets]
+
+
+def consistency_lines(checks: Sequence[dict[str, Any]]) -> list[str]:
+    lines = []
+    for check in checks:
+        outputs = check["outputs"]
+        first: dict[str, Any] = next(iter(outputs.values()), {})
+        if check["agree"]:
+            lines.append(f"size {check['size']} rep {check['rep']}: {', '.join(check['engines'])} agree "
+                         f"({first.get('rows')} rows, shipping_cost sum {first.get('shipping_cost_sum')})")
+        else:
+            detail = "; ".join(f"{engine}: {o}" for engine, o in outputs.items())
+            lines.append(f"size {check['size']} rep {check['rep']}: OUTPUTS DIFFER: {detail}")
+    return lines
+
+
+def render_text(rows: Sequence[Row], targets: Sequence[Target], checks: Sequence[dict[str, Any]],
+                measurements: Sequence[dict[str, Any]]) -> str:
+    parts = [text_table(COLUMNS, [r.cells() for r in rows]), "", "Targets", text_table(*target_cells(targets))]
+    if checks:
+        parts += ["", "Same output from every engine", *consistency_lines(checks)]
+    header, body = state_breakdown(measurements)
+    if body:
+        parts += ["", "End-to-end: median seconds per task state", text_table(header, body)]
+    failures = [m for m in measurements if not m["ok"] and m.get("error")]
+    if failures:
+        parts += ["", "Failures (log tails are in the results JSON)"]
+        parts += [f"{m['engine']} {m.get('step') or ''} {m['size']} rep {m['rep']}: {m['error'].splitlines()[0]}"
+                  + (f" (log: {m['log']})" if m.get("log") else "") for m in failures]
+    return "\n".join(parts)
+
+
+def render_markdown(rows: Sequence[Row], targets: Sequence[Target], checks: Sequence[dict[str, Any]],
+                    measurements: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str:
+    machine = meta["machine"]
+    versions = machine["versions"]
+    parts = [
+        f"Run of {meta['started_at']} ({meta['command']}), results file `{meta['results_file']}`.",
+        "",
+        f"Machine: {machine['cores']} cores ({machine['cpu_model']}), "
+        f"{(machine['memory_total_bytes'] or 0) / GIB:.1f} GiB RAM; Python {machine['python']}, {machine['java']}, "
+        f"Spark {versions.get('pyspark')}, DuckDB {versions.get('duckdb')}, pandas {versions.get('pandas')}, "
+        f"pyarrow {versions.get('pyarrow')}. Load average at start/end: {meta['load_average_start']} / "
+        f"{meta['load_average_end']}. Repetitions: {meta['plan']['reps']}, engine order rotated per repetition; "
+        f"watch interval {meta['plan']['watch_interval']} s. Code: commit {str(machine.get('git_commit'))[:10]}"
+        f"{' with uncommitted changes' if machine.get('git_dirty') else ''}, pipeline sources "
+        f"{machine.get('pipeline_sources_sha256')}.",
+        "",
+        markdown_table(COLUMNS, [r.cells() for r in rows]),
+        "",
+        "**Targets**",
+        "",
+        markdown_table(*target_cells(targets)),
+    ]
+    if checks:
+        parts += ["", "**Same output from every engine**", "", *(f"- {line}" for line in consistency_lines(checks))]
+    header, body = state_breakdown(measurements)
+    if body:
+        parts += ["", "**End-to-end: median seconds per task state**", "", markdown_table(header, body)]
+    return "\n".join(parts) + "\n"
+
+
+def rows_as_dicts(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    return [asdict(r) for r in rows]
+
+
+def targets_as_dicts(targets: Sequence[Target]) -> list[dict[str, Any]]:
+    return [asdict(t) for t in targets]

@@ -1,0 +1,40 @@
+"""One engine measurement in a process of its own: ``python -m bench.worker ENGINE SOURCE LAKE RUN_ID RESULT``.
+
+The parent samples this process's memory (and its JVM's, for the pipeline) and reads the step
+times this writes to RESULT as JSON: {"engine", "steps": [{name, start, end, seconds}], "counts"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.engines import ENGINES, PIPELINE, engine_run
+from bench.engines.common import EngineJob, StepClock
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.worker")
+    parser.add_argument("engine", choices=ENGINES)
+    parser.add_argument("source", type=Path)
+    parser.add_argument("lake", type=Path)
+    parser.add_argument("run_id")
+    parser.add_argument("result", type=Path)
+    args = parser.parse_args(argv)
+    clock = StepClock()
+    job = EngineJob(source=args.source, lake=args.lake, run_id=args.run_id)
+    counts = engine_run(args.engine)(job, clock)
+    args.result.write_text(json.dumps({"engine": args.engine, "steps": clock.steps, "counts": counts}, default=str),
+                           encoding="utf-8")
+    if args.engine == PIPELINE:  # stop the JVM cleanly rather than leaving it to die with us
+        from etl.spark import stop_local_session
+
+        stop_local_session()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
