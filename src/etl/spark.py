@@ -7,11 +7,15 @@ are applied to both so a job behaves the same in either place.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -40,8 +44,83 @@ SEMANTIC_CONF = {
 # 17.8 s instead of 21.4 s (first run in a new JVM) and 8.9 s instead of 11.3 s (second run).
 JVM_OPTIONS = "-XX:-DontCompileHugeMethods -XX:+UseParallelGC"
 
+# A class data sharing archive of the classes Spark loads, written by the first session's JVM when it
+# exits and mapped by every later one: measured on 2 cores, the session starts in 1.6 s instead of
+# 2.6 s and the first job of a new JVM runs 2 s faster. ETL_SPARK_CLASS_ARCHIVE=off disables it.
+CLASS_ARCHIVE_ENV = "ETL_SPARK_CLASS_ARCHIVE"
+_QUIET_CDS = "-Xlog:cds*=off -Xlog:class+path=off"  # archive warnings (e.g. signed jars it skips) stay off the console
+
 _lock = threading.Lock()
 _session: SparkSession | None = None
+
+
+def class_archive_options(cache_dir: Path | None = None) -> str:
+    """JVM options that use the class archive, or create it (under a name of this process) if there is none.
+
+    An archive is matched to this pyspark, this java and these JVM options. One left by a finished
+    process under its temporary name is adopted first; one still being written is left alone.
+    """
+    if os.environ.get(CLASS_ARCHIVE_ENV, "").lower() in ("off", "0", "false", "no"):
+        return ""
+    import pyspark
+
+    java_home = os.environ.get("JAVA_HOME")  # spark-submit runs $JAVA_HOME/bin/java when it is set
+    java = shutil.which("java", path=os.path.join(java_home, "bin") if java_home else None)
+    if java is None:
+        return ""
+    identity = f"{pyspark.__version__}|{os.path.realpath(java)}|{os.stat(java).st_mtime_ns}|{JVM_OPTIONS}"
+    folder = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "etl"
+    archive = folder / f"spark-classes-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.jsa"
+    _adopt_finished_archives(archive, java)
+    if archive.is_file():
+        return f"-XX:SharedArchiveFile={archive} {_QUIET_CDS}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return ""
+    return f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.tmp {_QUIET_CDS}"
+
+
+def _adopt_finished_archives(archive: Path, java: str) -> None:
+    """Name the first finished archive that a JVM starts with; delete the other finished ones.
+
+    A JVM killed while it writes an archive leaves a truncated file, which would crash every later
+    JVM that maps it; JVMs started at the same time each write one (about 120 MB).
+    """
+    for candidate in sorted(archive.parent.glob(f"{archive.name}.*.tmp")):
+        pid = candidate.name[len(archive.name) + 1 : -len(".tmp")]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        if not archive.is_file() and _archive_works(candidate, java):
+            candidate.replace(archive)
+            continue
+        candidate.unlink(missing_ok=True)
+
+
+def _archive_works(candidate: Path, java: str) -> bool:
+    """Start a JVM with Spark's class path on the archive (0.15 s): a bad archive makes it abort."""
+    import subprocess
+
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    command = [java, f"-XX:SharedArchiveFile={candidate}", *_QUIET_CDS.split(), *JVM_OPTIONS.split(),
+               f"-XX:ErrorFile={tempfile.gettempdir()}/etl-class-archive-check-%p.log",
+               "-cp", f"{home / 'conf'}:{home / 'jars'}/*", "-version"]
+    try:
+        return subprocess.run(command, capture_output=True, timeout=60, check=False).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def local_session(app_name: str = "etl") -> SparkSession:
@@ -55,7 +134,10 @@ def local_session(app_name: str = "etl") -> SparkSession:
         # Python workers run in this interpreter (the virtual environment), not whatever python3 is first on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         log_config = resources.files("etl").joinpath("log4j2.properties")
-        java_options = f"-Dlog4j.configurationFile={log_config} -Dlog4j2.configurationFile={log_config} " + JVM_OPTIONS
+        java_options = " ".join(
+            [f"-Dlog4j.configurationFile={log_config} -Dlog4j2.configurationFile={log_config}", JVM_OPTIONS,
+             class_archive_options()]
+        ).strip()
         cores = os.environ.get("ETL_SPARK_CORES", "*")
         builder = (
             SparkSession.builder.appName(app_name)

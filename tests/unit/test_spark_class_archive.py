@@ -1,0 +1,88 @@
+"""The class data sharing archive that speeds up the local Spark JVM: created once, adopted only when
+a JVM starts with it (a truncated one would crash every later JVM), and easy to switch off."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pyspark
+import pytest
+
+from etl import spark as local_spark
+
+pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="needs java (Spark needs it too)")
+
+
+def dead_pid() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    return finished.pid
+
+
+def archive_name(tmp_path: Path) -> str:
+    """The final archive path the options name once an archive exists (from the options' own text)."""
+    options = local_spark.class_archive_options(tmp_path)
+    created = options.split()[0].split("=", 1)[1]
+    return created.rsplit(".", 2)[0]
+
+
+def write_real_archive(target: Path) -> None:
+    """What a JVM writes at exit: a small but real dynamic archive with Spark's class path."""
+    home = Path(pyspark.__file__).parent
+    subprocess.run(["java", f"-XX:ArchiveClassesAtExit={target}", *local_spark._QUIET_CDS.split(),
+                    *local_spark.JVM_OPTIONS.split(), "-cp", f"{home / 'conf'}:{home / 'jars'}/*", "-version"],
+                   check=True, capture_output=True)
+
+
+def test_switched_off_by_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(local_spark.CLASS_ARCHIVE_ENV, "off")
+    assert local_spark.class_archive_options(tmp_path) == ""
+
+
+def test_without_an_archive_this_jvm_writes_one_under_a_name_of_its_own(tmp_path, monkeypatch):
+    monkeypatch.delenv(local_spark.CLASS_ARCHIVE_ENV, raising=False)
+    options = local_spark.class_archive_options(tmp_path)
+    assert options.startswith("-XX:ArchiveClassesAtExit=")
+    assert options.split()[0].endswith(f".jsa.{os.getpid()}.tmp")
+    assert "-Xlog:cds*=off" in options  # no archive warnings on the console
+
+
+def test_a_finished_archive_is_adopted_and_then_mapped(tmp_path, monkeypatch):
+    monkeypatch.delenv(local_spark.CLASS_ARCHIVE_ENV, raising=False)
+    final = Path(archive_name(tmp_path))
+    write_real_archive(Path(f"{final}.{dead_pid()}.tmp"))
+    assert local_spark.class_archive_options(tmp_path).startswith(f"-XX:SharedArchiveFile={final} ")
+    assert final.is_file() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_truncated_archive_is_discarded_not_adopted(tmp_path, monkeypatch):
+    monkeypatch.delenv(local_spark.CLASS_ARCHIVE_ENV, raising=False)
+    final = Path(archive_name(tmp_path))
+    whole = tmp_path / "whole.jsa"
+    write_real_archive(whole)
+    Path(f"{final}.{dead_pid()}.tmp").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    options = local_spark.class_archive_options(tmp_path)
+    assert options.startswith("-XX:ArchiveClassesAtExit=")  # a new one will be written instead
+    assert not final.exists()
+    assert [p.name for p in tmp_path.glob("*.jsa.*.tmp")] == []
+
+
+def test_an_archive_still_being_written_is_left_alone(tmp_path, monkeypatch):
+    monkeypatch.delenv(local_spark.CLASS_ARCHIVE_ENV, raising=False)
+    final = Path(archive_name(tmp_path))
+    writing = Path(f"{final}.{os.getppid()}.tmp")  # a live process: our parent
+    writing.write_bytes(b"partial")
+    local_spark.class_archive_options(tmp_path)
+    assert writing.exists() and not final.exists()
+
+
+def test_finished_archives_beyond_the_first_are_deleted(tmp_path, monkeypatch):
+    monkeypatch.delenv(local_spark.CLASS_ARCHIVE_ENV, raising=False)
+    final = Path(archive_name(tmp_path))
+    for _ in range(2):
+        write_real_archive(Path(f"{final}.{dead_pid()}.tmp"))
+    assert local_spark.class_archive_options(tmp_path).startswith(f"-XX:SharedArchiveFile={final} ")
+    assert final.is_file() and not list(tmp_path.glob("*.tmp"))
