@@ -86,26 +86,25 @@ def process_tree(root: int, processes: dict[int, ProcessInfo] | None = None) -> 
     return tree
 
 
-def process_pss(pid: int) -> int | None:
-    """Pss of one process in bytes, or None if smaps_rollup cannot be read (gone, or no permission)."""
+def _proc_kib_field(pid: int, file: str, label: str) -> int | None:
+    """A ``Label:   N kB`` line of ``/proc/<pid>/<file>`` in bytes, or None if it cannot be read."""
     try:
-        for line in (PROC / str(pid) / "smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in (PROC / str(pid) / file).read_text().splitlines():
+            if line.startswith(label):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def process_pss(pid: int) -> int | None:
+    """Pss of one process in bytes, or None if smaps_rollup cannot be read (gone, or no permission)."""
+    return _proc_kib_field(pid, "smaps_rollup", "Pss:")
 
 
 def process_rss(pid: int) -> int | None:
     """VmRSS of one process in bytes, or None if it is gone (or a zombie, which has none)."""
-    try:
-        for line in (PROC / str(pid) / "status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
+    return _proc_kib_field(pid, "status", "VmRSS:")
 
 
 def is_same_process(info: ProcessInfo) -> bool:
