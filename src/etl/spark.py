@@ -18,6 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from etl.local.runlog import is_alive
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -57,7 +59,7 @@ _session: SparkSession | None = None
 def class_archive_options(cache_dir: Path | None = None) -> str:
     """JVM options that use the class archive, or create it (under a name of this process) if there is none.
 
-    An archive is matched to this pyspark, this java and these JVM options. One left by a finished
+    An archive is matched to this pyspark installation, this java and these JVM options. One left by a finished
     process under its temporary name is adopted first; one still being written is left alone.
     """
     if os.environ.get(CLASS_ARCHIVE_ENV, "").lower() in ("off", "0", "false", "no"):
@@ -68,7 +70,9 @@ def class_archive_options(cache_dir: Path | None = None) -> str:
     java = shutil.which("java", path=os.path.join(java_home, "bin") if java_home else None)
     if java is None:
         return ""
-    identity = f"{pyspark.__version__}|{os.path.realpath(java)}|{os.stat(java).st_mtime_ns}|{JVM_OPTIONS}"
+    # The archive is only mapped with the class path it was written with: this installation's jars.
+    jars = os.path.dirname(os.path.realpath(pyspark.__file__))
+    identity = f"{jars}|{pyspark.__version__}|{os.path.realpath(java)}|{os.stat(java).st_mtime_ns}|{JVM_OPTIONS}"
     folder = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "etl"
     archive = folder / f"spark-classes-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.jsa"
     _adopt_finished_archives(archive, java)
@@ -89,7 +93,7 @@ def _adopt_finished_archives(archive: Path, java: str) -> None:
     """
     for candidate in sorted(archive.parent.glob(f"{archive.name}.*.tmp")):
         pid = candidate.name[len(archive.name) + 1 : -len(".tmp")]
-        if not pid.isdigit() or _process_alive(int(pid)):
+        if not pid.isdigit() or is_alive(int(pid)):
             continue
         if not archive.is_file() and _archive_works(candidate, java):
             candidate.replace(archive)
@@ -112,15 +116,6 @@ def _archive_works(candidate: Path, java: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
 
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def local_session(app_name: str = "etl") -> SparkSession:
