@@ -652,11 +652,16 @@ def run_corpus(runtime: LocalRuntime, corpus: Corpus) -> list[CaseResult]:
     return results
 
 
-def bad_input_scenario(context: ScenarioContext) -> list[Row]:
+def scenario_runtime(context: ScenarioContext, name: str) -> LocalRuntime:
+    """A runtime on a lake of the scenario's own (``<workdir>/<name>/lake``): its run list holds only its runs."""
     from etl.local.runtime import LocalRuntime
 
-    settings = LocalSettings.resolve(lake_root=context.workdir / "lake", project_root=context.project_root)
-    runtime = LocalRuntime(settings, spark=context.spark)
+    settings = LocalSettings.resolve(lake_root=context.workdir / name / "lake", project_root=context.project_root)
+    return LocalRuntime(settings, spark=context.spark)
+
+
+def bad_input_scenario(context: ScenarioContext) -> list[Row]:
+    runtime = scenario_runtime(context, "bad_inputs")
     corpus = load_corpus(default_corpus_path(context.project_root))
     return [result.row() for result in run_corpus(runtime, corpus)]
 
@@ -668,14 +673,6 @@ register("bad inputs", bad_input_scenario)
 DUPLICATE_DELIVERIES = 3
 BURST_FILES = 20
 BURST_RECORDS = 200
-
-
-def _delivery_runtime(context: ScenarioContext, name: str) -> LocalRuntime:
-    """A runtime on a lake of the scenario's own, so that its run list holds only its runs."""
-    from etl.local.runtime import LocalRuntime
-
-    settings = LocalSettings.resolve(lake_root=context.workdir / name / "lake", project_root=context.project_root)
-    return LocalRuntime(settings, spark=context.spark)
 
 
 def _ids(folder: Path, key: str = "shipping_id") -> list[Any]:
@@ -691,7 +688,7 @@ def duplicate_event_scenario(context: ScenarioContext) -> list[Row]:
     from etl.generator import write_file
     from etl.trigger import start_runs_for_event
 
-    runtime = _delivery_runtime(context, "duplicate_event")
+    runtime = scenario_runtime(context, "duplicate_event")
     source = context.workdir / "shipping_data.json-2026-01-01-00-00.json"
     write_file(source, 500, seed=7, bad_rate=0.01)
     landed = runtime.drop(source, "shipping")
@@ -721,7 +718,7 @@ def burst_during_watch_scenario(context: ScenarioContext) -> list[Row]:
     from etl.generator import write_file
     from etl.local.watcher import watch
 
-    runtime = _delivery_runtime(context, "burst")
+    runtime = scenario_runtime(context, "burst")
     runtime.lake.ensure()
     sources = []
     for index in range(BURST_FILES):

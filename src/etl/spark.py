@@ -71,11 +71,11 @@ def class_archive_options(cache_dir: Path | None = None) -> str:
     if java is None:
         return ""
     # The archive is only mapped with the class path it was written with: this installation's jars.
-    jars = os.path.dirname(os.path.realpath(pyspark.__file__))
-    identity = f"{jars}|{pyspark.__version__}|{os.path.realpath(java)}|{os.stat(java).st_mtime_ns}|{JVM_OPTIONS}"
+    spark_home = Path(pyspark.__file__).resolve().parent
+    identity = f"{spark_home}|{pyspark.__version__}|{os.path.realpath(java)}|{os.stat(java).st_mtime_ns}|{JVM_OPTIONS}"
     folder = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "etl"
     archive = folder / f"spark-classes-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.jsa"
-    _adopt_finished_archives(archive, java)
+    _adopt_finished_archives(archive, java, spark_home)
     if archive.is_file():
         return f"-XX:SharedArchiveFile={archive} {_QUIET_CDS}"
     try:
@@ -85,7 +85,7 @@ def class_archive_options(cache_dir: Path | None = None) -> str:
     return f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.tmp {_QUIET_CDS}"
 
 
-def _adopt_finished_archives(archive: Path, java: str) -> None:
+def _adopt_finished_archives(archive: Path, java: str, spark_home: Path) -> None:
     """Name the first finished archive that a JVM starts with; delete the other finished ones.
 
     A JVM killed while it writes an archive leaves a truncated file, which would crash every later
@@ -95,27 +95,23 @@ def _adopt_finished_archives(archive: Path, java: str) -> None:
         pid = candidate.name[len(archive.name) + 1 : -len(".tmp")]
         if not pid.isdigit() or is_alive(int(pid)):
             continue
-        if not archive.is_file() and _archive_works(candidate, java):
+        if not archive.is_file() and _archive_works(candidate, java, spark_home):
             candidate.replace(archive)
             continue
         candidate.unlink(missing_ok=True)
 
 
-def _archive_works(candidate: Path, java: str) -> bool:
+def _archive_works(candidate: Path, java: str, spark_home: Path) -> bool:
     """Start a JVM with Spark's class path on the archive (0.15 s): a bad archive makes it abort."""
     import subprocess
 
-    import pyspark
-
-    home = Path(pyspark.__file__).parent
     command = [java, f"-XX:SharedArchiveFile={candidate}", *_QUIET_CDS.split(), *JVM_OPTIONS.split(),
                f"-XX:ErrorFile={tempfile.gettempdir()}/etl-class-archive-check-%p.log",
-               "-cp", f"{home / 'conf'}:{home / 'jars'}/*", "-version"]
+               "-cp", f"{spark_home / 'conf'}:{spark_home / 'jars'}/*", "-version"]
     try:
         return subprocess.run(command, capture_output=True, timeout=60, check=False).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
-
 
 
 def local_session(app_name: str = "etl") -> SparkSession:
