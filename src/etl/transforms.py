@@ -31,7 +31,6 @@ _SPARK_TYPES: dict[str, T.DataType] = {
 }
 _JAVA_DATE_PATTERN_TO_REGEX = {"yyyy": r"\d{4}", "MM": r"\d{2}", "dd": r"\d{2}"}
 _BLANK_LINE = r"^[ \t\r\n]*$"
-_WRAPPED = "_as_array_element"
 # Strict JSON: Spark's parser would otherwise accept 'single-quoted' names and strings. NaN and
 # Infinity stay readable so that they are reported as "not a finite number".
 _JSON_OPTIONS = {"allowSingleQuotes": "false"}
@@ -44,6 +43,7 @@ _NON_STRING_TEXT: dict[str, T.DataType] = {
     r"^\[": T.ArrayType(T.StringType()),
 }
 _NON_STRING_FIRST_CHARACTERS = ("-", *"0123456789", "t", "f", "{", "[")
+_PLAIN, _TYPED = "_plain", "_typed"  # see _plainly_one_object and _strings_sent_as_strings
 
 
 def input_type(field: Field) -> T.DataType:
@@ -81,8 +81,11 @@ def prepare_lines(lines: DataFrame) -> DataFrame:
     A line is blank when it holds only JSON whitespace (space, tab, CR, LF): a line of tabs is
     blank too, not a record with every field missing.
     """
-    value = F.regexp_replace(F.col(VALUE), "^\ufeff", "")
-    return lines.withColumn(VALUE, value).withColumn("is_blank", F.col(VALUE).rlike(_BLANK_LINE))
+    # Byte-level tests first: a regular expression decodes every line into a Java string.
+    text = F.col(VALUE)
+    value = F.when(text.startswith("\ufeff"), F.substring(text, 2, 1 << 30)).otherwise(text)
+    blank = F.when(F.col(VALUE).startswith("{"), F.lit(False)).otherwise(F.col(VALUE).rlike(_BLANK_LINE))
+    return lines.withColumn(VALUE, value).withColumn("is_blank", blank)
 
 
 def classify(lines: DataFrame, contract: Contract) -> DataFrame:
@@ -95,17 +98,21 @@ def classify(lines: DataFrame, contract: Contract) -> DataFrame:
         F.col(VALUE),
         F.col(LINE_ORDER),
         F.from_json(F.col(VALUE), input_schema(contract), _PERMISSIVE).alias("r"),
-        _as_array_element(F.col(VALUE)).alias(_WRAPPED),
     )
     record = {f.name: F.col(f"r.{f.name}") for f in contract.fields}
+    # The cheap tests that spare most lines the costly checks, computed once per line in a projection
+    # of their own (Spark does not merge projections when that would compute them several times).
+    plain = _plainly_one_object(contract, record)
+    gated = parsed.select("*", plain.alias(_PLAIN), (plain & _strings_sent_as_strings(contract, record)).alias(_TYPED))
+    structure = F.when(~F.col(_PLAIN), _structure_reason(contract))
     # Spark evaluates CASE branches lazily: the per-field diagnosis runs only for corrupt lines.
-    reason = F.when(F.col(f"r.{CORRUPT}").isNotNull(), _parse_failure_reason(contract)).otherwise(
-        _rule_failure_reason(contract, record)
+    reason = F.when(F.col(f"r.{CORRUPT}").isNotNull(), _parse_failure_reason(contract, structure)).otherwise(
+        _rule_failure_reason(contract, record, structure)
     )
-    return parsed.select(VALUE, LINE_ORDER, *[record[name].alias(name) for name in record], reason.alias(REASON))
+    return gated.select(VALUE, LINE_ORDER, *[record[name].alias(name) for name in record], reason.alias(REASON))
 
 
-def _parse_failure_reason(contract: Contract) -> Column:
+def _parse_failure_reason(contract: Contract, structure: Column) -> Column:
     """Why the JSON parser rejected a line: malformed text, not an object, or a field's type."""
     corrupt_schema = T.StructField(CORRUPT, T.StringType(), True)
     checks = []
@@ -120,7 +127,7 @@ def _parse_failure_reason(contract: Contract) -> Column:
         .when(~text.startswith("{"), F.lit("malformed JSON"))
     )
     # Shape first: a malformed line would also fail every single-field parse.
-    return F.coalesce(shape, _structure_reason(contract), *checks, F.lit("malformed JSON"))
+    return F.coalesce(shape, structure, *checks, F.lit("malformed JSON"))
 
 
 def _as_array_element(text: Column) -> Column:
@@ -134,9 +141,59 @@ def _as_array_element(text: Column) -> Column:
     return F.from_json(F.concat(F.lit("["), text, F.lit("]")), "array<map<string,string>>", _JSON_OPTIONS)
 
 
+def _plainly_one_object(contract: Contract, record: dict[str, Column]) -> Column:
+    """Whether a parsed line is, by cheap byte-level tests, one object whose keys are distinct contract fields.
+
+    The line starts with ``{``, ends with ``}`` and holds no other ``}``, so nothing follows the
+    object; and it has as many ``:`` as fields the parser filled, so no key is repeated or unknown
+    (each key has a ``:`` after it; a ``:`` or ``}`` inside a text only makes the test fail). A
+    string field whose text holds U+FFFD came from undecodable bytes. A line that fails any of these
+    is checked in full by ``_structure_reason``; the tests never pass a line that the full check
+    rejects. (Regular expressions or ``instr`` would cost more than parsing the line.)
+    """
+    text = F.col(VALUE)
+
+    def count(character: str) -> Column:
+        return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(character), F.lit("")))
+
+    filled = sum((record[f.name].isNotNull().cast("int") for f in contract.fields), F.lit(0))
+    decoded = [~record[f.name].contains("\ufffd") for f in contract.fields if f.type in ("string", "date")]
+    plain = (
+        F.col(f"r.{CORRUPT}").isNull() & text.startswith("{") & text.endswith("}")
+        & (count("}") == 1) & (count(":") == filled)
+    )
+    for clean in decoded:
+        plain = plain & F.coalesce(clean, F.lit(True))
+    return plain
+
+
+def _strings_sent_as_strings(contract: Contract, record: dict[str, Column]) -> Column:
+    """For a plain line: whether, by counting ``"``, every string field was sent as a JSON string.
+
+    In a plain line each key has two quotes, and so has each string value that holds no quote of its
+    own; a number or boolean has none. So with no value text starting like an array or object, no
+    quote inside a string and only finite doubles (a double sent as text is "NaN" or "Infinity"),
+    the line has 2 quotes per key and per string field exactly when no string field was sent as
+    another JSON type. Any other line gets the full check of ``_string_type_check``.
+    """
+    text = F.col(VALUE)
+    quotes = F.octet_length(text) - F.octet_length(F.replace(text, F.lit('"'), F.lit("")))
+    strings = [record[f.name] for f in contract.fields if f.type in ("string", "date")]
+    doubles = [record[f.name] for f in contract.fields if f.type == "double"]
+    keys = sum((value.isNotNull().cast("int") for value in record.values()), F.lit(0))
+    sent_as_text = sum((value.isNotNull().cast("int") for value in strings), F.lit(0))
+    typed = quotes == (keys + sent_as_text) * 2
+    for value in strings:
+        plain_text = ~(value.startswith("[") | value.startswith("{") | value.contains('"'))
+        typed = typed & F.coalesce(plain_text, F.lit(True))
+    for value in doubles:
+        typed = typed & F.coalesce(~(F.isnan(value) | value.isin(float("inf"), float("-inf"))), F.lit(True))
+    return typed
+
+
 def _structure_reason(contract: Contract) -> Column:
     """Whether the line holds exactly one JSON object with each contract field at most once."""
-    wrapped = F.col(_WRAPPED)
+    wrapped = _as_array_element(F.col(VALUE))
     keys = F.map_keys(wrapped[0])
     names = F.array(*[F.lit(f.name) for f in contract.fields])
     # Naming the repeated contract fields is costly: done only for the rare line with a repeated key.
@@ -158,16 +215,19 @@ def _structure_reason(contract: Contract) -> Column:
     )
 
 
-def _rule_failure_reason(contract: Contract, record: dict[str, Column]) -> Column:
+def _rule_failure_reason(contract: Contract, record: dict[str, Column], structure: Column) -> Column:
     # Spark keeps undecodable bytes of a line as they are (and turns them into U+FFFD once the text
     # is rewritten): either shows that the line is not UTF-8.
     value_text = F.col(VALUE)
-    not_utf8 = value_text.contains("\ufffd") | (F.encode(value_text, "UTF-8") != value_text.cast("binary"))
-    checks: list[Column] = [F.when(not_utf8, F.lit("line is not valid UTF-8")), _structure_reason(contract)]
+    # A plain line (see _plainly_one_object) cannot hold undecodable bytes: it is not re-encoded.
+    not_utf8 = value_text.contains("\ufffd") | F.when(F.col(_PLAIN), F.lit(False)).otherwise(
+        F.encode(value_text, "UTF-8") != value_text.cast("binary")
+    )
+    checks: list[Column] = [F.when(not_utf8, F.lit("line is not valid UTF-8")), structure]
     for field in contract.fields:
         value = record[field.name]
         if field.type in ("string", "date"):
-            checks.append(_string_type_check(field, value))
+            checks.append(F.when(~F.col(_TYPED), _string_type_check(field, value)))
         if field.required:
             missing = value.isNull() | ((F.trim(value) == "") if field.type in ("string", "date") else F.lit(False))
             checks.append(F.when(missing, F.lit(f"missing required field {field.name}")))

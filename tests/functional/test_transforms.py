@@ -63,6 +63,38 @@ def test_classify_gives_each_line_one_reason(spark, text, reason):
     assert reasons(spark, [text]) == [reason]
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # Counted quotes balance: a string field sent as a number, and two escaped quotes elsewhere.
+        (line(customer_name=5, street_address='a"b"'), "wrong type for customer_name: expected string"),
+        (line(customer_name=5).replace("John Doe", "x").replace('"123 Main St"', '"a\\u0022b\\u0022"'),
+         "wrong type for customer_name: expected string"),
+        # ... a double sent as the text "NaN" and a string field sent as a number.
+        (line(shipping_cost="NaN", customer_name=5), "wrong type for customer_name: expected string"),
+        (line(customer_name=["a"]), "wrong type for customer_name: expected string"),
+        (line(customer_name={}), "wrong type for customer_name: expected string"),
+        (line(customer_name=True), "wrong type for customer_name: expected string"),
+        # Nothing may follow the object, even when the line still ends with a brace.
+        (line() + " {}", "malformed JSON"),
+        (line() + ", {}", "more than one JSON value on the line"),
+        (line() + "}", "malformed JSON"),
+        (line() + " x}", "malformed JSON"),
+        # A repeated key written with a space before its colon, or repeated with null.
+        (line().replace('"shipping_id": 12345', '"shipping_id" : 12345, "shipping_id": 7'), "duplicate key shipping_id"),
+        (line().replace('"product_id": 67890', '"product_id": 67890, "product_id": null'), "duplicate key product_id"),
+        # Lines the quick tests pass to the full checks, which accept them.
+        (line(street_address="Unit 4: Main St}"), None),
+        (line(customer_name='Jo "JD" Doe'), None),
+        (line() + "  \t", None),
+        (line(product_id=None), None),
+    ],
+)
+def test_lines_made_to_pass_the_quick_tests_get_the_full_checks(spark, text, reason):
+    """Most lines skip the costly checks by counting ``:``, ``}`` and ``"`` (transforms._plainly_one_object)."""
+    assert reasons(spark, [text]) == [reason]
+
+
 def test_valid_records_are_typed_and_keep_pii_for_the_raw_zone(spark):
     frame = spark.createDataFrame([(line(shipping_cost=1500), 0)], "value string, line_order long")
     raw = valid_records(classify(frame, CONTRACT), CONTRACT, "2024-01-15T10:30:00Z")
