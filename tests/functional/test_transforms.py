@@ -81,7 +81,8 @@ def test_classify_gives_each_line_one_reason(spark, text, reason):
         (line() + "}", "malformed JSON"),
         (line() + " x}", "malformed JSON"),
         # A repeated key written with a space before its colon, or repeated with null.
-        (line().replace('"shipping_id": 12345', '"shipping_id" : 12345, "shipping_id": 7'), "duplicate key shipping_id"),
+        (line().replace('"shipping_id": 12345', '"shipping_id" : 12345, "shipping_id": 7'),
+         "duplicate key shipping_id"),
         (line().replace('"product_id": 67890', '"product_id": 67890, "product_id": null'), "duplicate key product_id"),
         # Lines the quick tests pass to the full checks, which accept them.
         (line(street_address="Unit 4: Main St}"), None),
