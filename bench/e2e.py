@@ -5,8 +5,9 @@ process is spawned until the notification file appears; the exit time is kept to
 Warm: an ``etl --lake DIR watch`` process that has already finished a warm-up file (so its
 Spark session is live); the file is copied in as a hidden ``.name.tmp`` and renamed, the way
 a producer's upload becomes visible, and timed from the start of the copy to the notification.
-The watcher only picks up a file once it looks the same in two scans, so its scan interval is
-part of the warm latency (it is recorded with the results).
+The rename is a file event on Linux, and the watcher takes the file at once; elsewhere it picks
+up a file once it looks the same in two scans, and its scan interval (recorded with the results)
+is part of the warm latency.
 """
 
 from __future__ import annotations

@@ -247,6 +247,7 @@ def test_watch_processes_files_as_they_land(runtime):
                                                "stop": stop}
     )
     landing = runtime.lake.path("landing", "shipping")
+    landing.mkdir(parents=True, exist_ok=True)  # an earlier test may have made it; this one must not rely on that
     before = len(runtime.runs.list())
     thread.start()
     try:
