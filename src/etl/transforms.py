@@ -8,6 +8,8 @@ strings, derives partitions and keeps the latest record per primary key.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Sequence
 
 from pyspark.sql import Column, DataFrame, Window
@@ -30,6 +32,7 @@ _SPARK_TYPES: dict[str, T.DataType] = {
     "date": T.StringType(),  # sent as text in the contract's date_format; parsed by normalize
 }
 _JAVA_DATE_PATTERN_TO_REGEX = {"yyyy": r"\d{4}", "MM": r"\d{2}", "dd": r"\d{2}"}
+_FIXED_WIDTH_DATE = re.compile(r"(yyyy|MM|dd|[^A-Za-z'])*")  # only those tokens, and literal separators
 _BLANK_LINE = r"^[ \t\r\n]*$"
 # Strict JSON: Spark's parser would otherwise accept 'single-quoted' names and strings. NaN and
 # Infinity stay readable so that they are reported as "not a finite number".
@@ -94,22 +97,36 @@ def classify(lines: DataFrame, contract: Contract) -> DataFrame:
     Returns ``value``, ``line_order``, one column per contract field (typed as sent) and
     ``reason``: NULL for a valid record, else the first rule the line breaks.
     """
-    parsed = lines.select(
-        F.col(VALUE),
-        F.col(LINE_ORDER),
-        F.from_json(F.col(VALUE), input_schema(contract), _PERMISSIVE).alias("r"),
-    )
-    record = {f.name: F.col(f"r.{f.name}") for f in contract.fields}
+    parse, record, gates, reason = _classify_expressions(contract, _gateway_id())
+    parsed = lines.select(F.col(VALUE), F.col(LINE_ORDER), parse.alias("r"))
     # The cheap tests that spare most lines the costly checks, computed once per line in a projection
     # of their own (Spark does not merge projections when that would compute them several times).
+    gated = parsed.select("*", *gates)
+    return gated.select(VALUE, LINE_ORDER, *record, reason.alias(REASON))
+
+
+def _gateway_id() -> int:
+    from pyspark import SparkContext
+
+    return id(SparkContext._gateway)
+
+
+@functools.lru_cache(maxsize=8)
+def _classify_expressions(contract: Contract, gateway: int) -> tuple[Column, list[Column], list[Column], Column]:
+    """classify's expressions, built once per contract: building them costs some 0.3 s of calls to the JVM.
+
+    They are expression trees that refer to columns by name, valid for any frame of this JVM (``gateway``).
+    """
+    parse = F.from_json(F.col(VALUE), input_schema(contract), _PERMISSIVE)
+    record = {f.name: F.col(f"r.{f.name}") for f in contract.fields}
     plain = _plainly_one_object(contract, record)
-    gated = parsed.select("*", plain.alias(_PLAIN), (plain & _strings_sent_as_strings(contract, record)).alias(_TYPED))
+    gates = [plain.alias(_PLAIN), (plain & _strings_sent_as_strings(contract, record)).alias(_TYPED)]
     structure = F.when(~F.col(_PLAIN), _structure_reason(contract))
     # Spark evaluates CASE branches lazily: the per-field diagnosis runs only for corrupt lines.
     reason = F.when(F.col(f"r.{CORRUPT}").isNotNull(), _parse_failure_reason(contract, structure)).otherwise(
         _rule_failure_reason(contract, record, structure)
     )
-    return gated.select(VALUE, LINE_ORDER, *[record[name].alias(name) for name in record], reason.alias(REASON))
+    return parse, [column.alias(name) for name, column in record.items()], gates, reason
 
 
 def _parse_failure_reason(contract: Contract, structure: Column) -> Column:
@@ -317,11 +334,23 @@ def normalize(raw: DataFrame, contract: Contract, run_id: str) -> DataFrame:
 
 
 def partition_values(contract: Contract) -> list[Column]:
-    """The processed zone's partition columns (year, month), derived from a record's date as sent."""
-    return [
-        F.date_format(F.to_date(F.col(p.source), contract.date_format), p.format).alias(p.name)
-        for p in contract.partition_columns
-    ]
+    """The processed zone's partition columns (year, month), derived from a valid record's date as sent.
+
+    A valid record's date matched the contract's date_format digit by digit (``_date_check``), so a
+    partition that is one token of that format (``yyyy`` of ``yyyy/MM/dd``) is a slice of the text:
+    cheaper than parsing the date for every row. Any other partition format parses the date.
+    """
+    columns = []
+    for partition in contract.partition_columns:
+        source, date_format = F.col(partition.source), contract.date_format
+        start = date_format.find(partition.format)
+        sliceable = _FIXED_WIDTH_DATE.fullmatch(date_format) and partition.format in _JAVA_DATE_PATTERN_TO_REGEX
+        if sliceable and start >= 0:
+            value = F.substring(source, start + 1, len(partition.format))
+        else:
+            value = F.date_format(F.to_date(source, date_format), partition.format)
+        columns.append(value.alias(partition.name))
+    return columns
 
 
 def latest_per_key(

@@ -17,14 +17,17 @@ if TYPE_CHECKING:
 
 class HadoopFs:
     def __init__(self, spark: SparkSession) -> None:
-        self._jvm: Any = spark._jvm
+        jvm: Any = spark._jvm
+        self._jvm = jvm
         self._conf: Any = spark._jsc.hadoopConfiguration()
+        # Each step of a py4j name (org, apache, ...) is a call to the JVM: the class is looked up once.
+        self._path_class: Any = jvm.org.apache.hadoop.fs.Path
 
     def _path(self, uri: str) -> Any:
-        return self._jvm.org.apache.hadoop.fs.Path(uri)
+        return self._path_class(uri)
 
     def _fs(self, path: Any) -> Any:
-        return path.getFileSystem(self._conf)
+        return path.getFileSystem(self._conf)  # Hadoop caches the FileSystem of each scheme and bucket
 
     def exists(self, uri: str) -> bool:
         path = self._path(uri)

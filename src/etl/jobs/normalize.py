@@ -66,12 +66,13 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
         # ... and those still holding an older version of one of its keys (a corrected date moves a key).
         holding = existing.select(*keys, *partition_names).join(raw.select(*keys), keys, "left_semi")
         affected |= _partitions(holding, partition_names)
-        paths = [p for p in (_partition_path(layout, partition_names, v) for v in sorted(affected)) if fs.exists(p)]
+        present = _partitions_present(fs, layout.processed_dataset, partition_names)
+        paths = [_partition_path(layout, partition_names, v) for v in sorted(affected & present)]
         if paths:
             old = spark.read.schema(processed_schema(contract)).option("basePath", layout.processed_dataset)
             candidates = run_rows.unionByName(old.parquet(*paths), allowMissingColumns=True)
             inputs += paths
-    _size_shuffle(spark, fs, inputs)
+    input_bytes = _size_shuffle(spark, fs, inputs)
 
     # One window over the run's rows and the partitions' current rows: the latest version of each key
     # wins (ingestion time, then run id, then line within the run; older rows have no line).
@@ -82,7 +83,8 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
     merged = latest_per_key(candidates, keys, newest_first, key_had=(_KEY_IN_RUN, in_run)).observe(
         kept_metric, F.count(F.when(F.col(_KEY_IN_RUN), 1)).alias("records")
     )
-    _rewrite_partitions(fs, merged.drop(_KEY_IN_RUN, LINE_ORDER), layout, partition_names, affected)
+    rows = merged.drop(_KEY_IN_RUN, LINE_ORDER)
+    _rewrite_partitions(fs, rows, layout, partition_names, affected, one_writer=input_bytes <= SHUFFLE_PARTITION_BYTES)
     raw_records, records = int(read_metric.get["raw_records"]), int(kept_metric.get["records"])
     return {
         "raw_records": raw_records,
@@ -92,11 +94,25 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
     }
 
 
-def _size_shuffle(spark: SparkSession, fs: HadoopFs, inputs: list[str]) -> None:
-    """About 16 MB of Parquet (some 100 MB of rows) per shuffle partition, at least one per core."""
+def _size_shuffle(spark: SparkSession, fs: HadoopFs, inputs: list[str]) -> int:
+    """About 16 MB of Parquet (some 100 MB of rows) per shuffle partition, at least one per core; the bytes read."""
     parquet_bytes = sum(fs.du(uri) for uri in inputs)
     cores = spark.sparkContext.defaultParallelism
     spark.conf.set("spark.sql.shuffle.partitions", str(max(cores, -(-parquet_bytes // SHUFFLE_PARTITION_BYTES))))
+    return parquet_bytes
+
+
+def _partitions_present(fs: HadoopFs, root: str, names: list[str]) -> set[Partition]:
+    """The partition folders (``year=2024/month=01``) under ``root``: a listing per level, not a check each."""
+    found: set[Partition] = {()}
+    for name in names:
+        found = {
+            (*values, status.name.split("=", 1)[1])
+            for values in found
+            for status in fs.list("/".join([root, *(f"{n}={v}" for n, v in zip(names, values))]))
+            if status.is_dir and status.name.startswith(f"{name}=")
+        }
+    return found
 
 
 def _run_partitions(fs: HadoopFs, layout: RunLayout, names: list[str]) -> set[Partition] | None:
@@ -125,16 +141,23 @@ def _partition_path(layout: RunLayout, names: list[str], values: Partition) -> s
 
 
 def _rewrite_partitions(
-    fs: HadoopFs, merged: DataFrame, layout: RunLayout, names: list[str], affected: set[Partition]
+    fs: HadoopFs, merged: DataFrame, layout: RunLayout, names: list[str], affected: set[Partition], *, one_writer: bool
 ) -> None:
+    """Write the merged rows to staging, one file per partition, and commit the affected partitions together.
+
+    ``one_writer``: the rows are few, and one task writes every partition (sorted by partition, so one
+    file each) instead of a second shuffle that spreads the partitions over the cores.
+    """
     staging = layout.processed_staging
     # One file per partition: the data of one run and month is small enough, and Athena prefers fewer files.
-    merged.repartition(*names).write.mode("overwrite").partitionBy(*names).parquet(staging)
+    spread = merged.coalesce(1) if one_writer else merged.repartition(*names)
+    spread.write.mode("overwrite").partitionBy(*names).parquet(staging)
+    written = _partitions_present(fs, staging, names)
     swaps = []
     for values in sorted(affected):
         staged = "/".join([staging, *(f"{n}={v}" for n, v in zip(names, values))])
         final = _partition_path(layout, names, values)
         # A partition missing from staging lost all its keys to other partitions: it is removed.
-        swaps.append(Swap(final, staged if fs.exists(staged) else None))
+        swaps.append(Swap(final, staged if values in written else None))
     commit(fs, layout.processed_dataset, layout.run_id, swaps)
     fs.delete(staging)
