@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -169,15 +169,11 @@ def _plainly_one_object(contract: Contract, record: dict[str, Column]) -> Column
     rejects. (Regular expressions or ``instr`` would cost more than parsing the line.)
     """
     text = F.col(VALUE)
-
-    def count(character: str) -> Column:
-        return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(character), F.lit("")))
-
-    filled = sum((record[f.name].isNotNull().cast("int") for f in contract.fields), F.lit(0))
+    filled = _count_present(record.values())
     decoded = [~record[f.name].contains("\ufffd") for f in contract.fields if f.type in ("string", "date")]
     plain = (
         F.col(f"r.{CORRUPT}").isNull() & text.startswith("{") & text.endswith("}")
-        & (count("}") == 1) & (count(":") == filled)
+        & (_occurrences("}") == 1) & (_occurrences(":") == filled)
     )
     for clean in decoded:
         plain = plain & F.coalesce(clean, F.lit(True))
@@ -193,19 +189,30 @@ def _strings_sent_as_strings(contract: Contract, record: dict[str, Column]) -> C
     the line has 2 quotes per key and per string field exactly when no string field was sent as
     another JSON type. Any other line gets the full check of ``_string_type_check``.
     """
-    text = F.col(VALUE)
-    quotes = F.octet_length(text) - F.octet_length(F.replace(text, F.lit('"'), F.lit("")))
     strings = [record[f.name] for f in contract.fields if f.type in ("string", "date")]
     doubles = [record[f.name] for f in contract.fields if f.type == "double"]
-    keys = sum((value.isNotNull().cast("int") for value in record.values()), F.lit(0))
-    sent_as_text = sum((value.isNotNull().cast("int") for value in strings), F.lit(0))
-    typed = quotes == (keys + sent_as_text) * 2
+    typed = _occurrences('"') == (_count_present(record.values()) + _count_present(strings)) * 2
     for value in strings:
         plain_text = ~(value.startswith("[") | value.startswith("{") | value.contains('"'))
         typed = typed & F.coalesce(plain_text, F.lit(True))
     for value in doubles:
-        typed = typed & F.coalesce(~(F.isnan(value) | value.isin(float("inf"), float("-inf"))), F.lit(True))
+        typed = typed & F.coalesce(_is_finite(value), F.lit(True))
     return typed
+
+
+def _occurrences(character: str) -> Column:
+    """How often ``character`` (one byte in UTF-8) occurs in the line: bytes compared, nothing decoded."""
+    text = F.col(VALUE)
+    return F.octet_length(text) - F.octet_length(F.replace(text, F.lit(character), F.lit("")))
+
+
+def _count_present(values: Iterable[Column]) -> Column:
+    """How many of ``values`` are not NULL."""
+    return sum((value.isNotNull().cast("int") for value in values), F.lit(0))
+
+
+def _is_finite(value: Column) -> Column:
+    return ~(F.isnan(value) | value.isin(float("inf"), float("-inf")))
 
 
 def _structure_reason(contract: Contract) -> Column:
@@ -273,8 +280,7 @@ def _string_type_check(field: Field, value: Column) -> Column:
 def _number_checks(field: Field, value: Column) -> list[Column]:
     checks = []
     if field.type == "double":
-        finite = ~(F.isnan(value) | value.isin(float("inf"), float("-inf")))
-        checks.append(F.when(value.isNotNull() & ~finite, F.lit(f"{field.name} is not a finite number")))
+        checks.append(F.when(value.isNotNull() & ~_is_finite(value), F.lit(f"{field.name} is not a finite number")))
     if field.minimum is not None:
         checks.append(F.when(value < F.lit(field.minimum), F.lit(f"{field.name} is below {field.minimum:g}")))
     if field.maximum is not None:

@@ -67,7 +67,7 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
         holding = existing.select(*keys, *partition_names).join(raw.select(*keys), keys, "left_semi")
         affected |= _partitions(holding, partition_names)
         present = _partitions_present(fs, layout.processed_dataset, partition_names)
-        paths = [_partition_path(layout, partition_names, v) for v in sorted(affected & present)]
+        paths = [_partition_path(layout.processed_dataset, partition_names, v) for v in sorted(affected & present)]
         if paths:
             old = spark.read.schema(processed_schema(contract)).option("basePath", layout.processed_dataset)
             candidates = run_rows.unionByName(old.parquet(*paths), allowMissingColumns=True)
@@ -90,7 +90,7 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
         "raw_records": raw_records,
         "records": records,
         "duplicates_in_run": raw_records - records,
-        "partitions_rewritten": ["/".join(f"{n}={v}" for n, v in zip(partition_names, p)) for p in sorted(affected)],
+        "partitions_rewritten": ["/".join(_partition_folders(partition_names, p)) for p in sorted(affected)],
     }
 
 
@@ -109,7 +109,7 @@ def _partitions_present(fs: HadoopFs, root: str, names: list[str]) -> set[Partit
         found = {
             (*values, status.name.split("=", 1)[1])
             for values in found
-            for status in fs.list("/".join([root, *(f"{n}={v}" for n, v in zip(names, values))]))
+            for status in fs.list(_partition_path(root, names, values))
             if status.is_dir and status.name.startswith(f"{name}=")
         }
     return found
@@ -136,8 +136,13 @@ def _existing_rows(spark: SparkSession, fs: HadoopFs, contract: Contract, layout
     return spark.read.schema(processed_schema(contract)).parquet(layout.processed_dataset)
 
 
-def _partition_path(layout: RunLayout, names: list[str], values: Partition) -> str:
-    return join(layout.processed_dataset, *(f"{n}={v}" for n, v in zip(names, values)))
+def _partition_folders(names: list[str], values: Partition) -> list[str]:
+    """``["year=2024", "month=01"]``: the folders of a partition (or of its first levels)."""
+    return [f"{n}={v}" for n, v in zip(names, values)]
+
+
+def _partition_path(root: str, names: list[str], values: Partition) -> str:
+    return join(root, *_partition_folders(names, values))
 
 
 def _rewrite_partitions(
@@ -155,8 +160,8 @@ def _rewrite_partitions(
     written = _partitions_present(fs, staging, names)
     swaps = []
     for values in sorted(affected):
-        staged = "/".join([staging, *(f"{n}={v}" for n, v in zip(names, values))])
-        final = _partition_path(layout, names, values)
+        staged = _partition_path(staging, names, values)
+        final = _partition_path(layout.processed_dataset, names, values)
         # A partition missing from staging lost all its keys to other partitions: it is removed.
         swaps.append(Swap(final, staged if values in written else None))
     commit(fs, layout.processed_dataset, layout.run_id, swaps)
