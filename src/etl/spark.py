@@ -2,7 +2,8 @@
 
 On Glue the session comes from GlueContext instead (see etl.jobs.runner); the settings
 that change results (time parser policy, session time zone, partition type inference)
-are applied to both so a job behaves the same in either place.
+and those that make the jobs' plans cheaper are applied to both, so a job behaves the
+same in either place.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 import threading
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from etl.local.runlog import is_alive
 
@@ -39,6 +40,16 @@ SEMANTIC_CONF = {
     "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
     "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
 }
+
+# Settings that make the jobs faster without changing results: applied locally and on Glue too.
+# Constraint propagation derives every predicate a plan implies, to infer filters; on the plan of the
+# contract's validation (one large CASE per line) the optimizer spent 0.35 s of a 1 s json_to_parquet
+# run on it (10k records, warm JVM) and inferred nothing. Its filters only matter for joins, and
+# normalize's joins are on keys that are never NULL.
+PLANNING_CONF = {
+    "spark.sql.constraintPropagation.enabled": "false",
+}
+JOB_CONF = {**SEMANTIC_CONF, **PLANNING_CONF}
 
 # Spark generates one large method per stage, and HotSpot leaves methods over 8000 bytes of bytecode
 # interpreted unless told otherwise. The parallel collector suits batch work on few cores better than
@@ -144,15 +155,31 @@ def local_session(app_name: str = "etl") -> SparkSession:
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
         )
-        for key, value in SEMANTIC_CONF.items():
+        for key, value in JOB_CONF.items():
             builder = builder.config(key, value)
         _session = builder.getOrCreate()
         _session.sparkContext.setLogLevel("ERROR")
+        _skip_checksum_files(_session)
         return _session
 
 
-def apply_semantic_conf(spark: SparkSession) -> None:
-    for key, value in SEMANTIC_CONF.items():
+def _skip_checksum_files(spark: SparkSession) -> None:
+    """Stop Hadoop's local file system writing (and checking) a hidden ``.crc`` file beside each file.
+
+    S3 keeps no such files, and nothing reads them here (DuckDB and the crawler read the Parquet
+    files themselves); they doubled the files created and renamed per write. Normalize's rewrite of
+    24 month partitions took 0.34 s instead of 0.5 s without them (10k records, warm JVM). The local
+    file system object is cached per process, so this holds for every job of the session.
+    """
+    jvm: Any = spark._jvm
+    local = jvm.org.apache.hadoop.fs.FileSystem.getLocal(spark._jsc.hadoopConfiguration())
+    local.setWriteChecksum(False)
+    local.setVerifyChecksum(False)
+
+
+def apply_job_conf(spark: SparkSession) -> None:
+    """The settings every job runs with (a Glue session gets Glue's defaults)."""
+    for key, value in JOB_CONF.items():
         spark.conf.set(key, value)
 
 

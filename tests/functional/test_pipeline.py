@@ -124,6 +124,13 @@ def test_processed_zone_has_no_pii_date_types_and_year_month_partitions(runtime,
     assert table.num_rows == len(set(table.column("shipping_id").to_pylist()))  # no duplicate ids
 
 
+def test_the_lake_holds_the_files_a_bucket_would_and_no_checksum_files(runtime, first_run):
+    # Hadoop's local file system would add a hidden .crc beside every file it writes; S3 has none.
+    written = [p for zone in ("raw", "processed", "quarantine") for p in runtime.lake.path(zone).rglob("*")]
+    assert any(p.suffix == ".parquet" for p in written)
+    assert [p for p in written if p.name.endswith(".crc")] == []
+
+
 def test_every_zone_is_catalogued(runtime, first_run):
     tables = {t.name: t for t in runtime.catalog.tables(runtime.settings.database)}
     assert {"raw_shipping", "processed_shipping", "quarantine_shipping"} <= set(tables)

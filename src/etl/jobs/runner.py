@@ -64,12 +64,12 @@ def run_job(
         glue_context_cls, job_cls, get_resolved_options = glue
         from pyspark.context import SparkContext
 
-        from etl.spark import apply_semantic_conf
+        from etl.spark import apply_job_conf
 
         args = get_resolved_options(list(argv), list(names))
         glue_context = glue_context_cls(SparkContext.getOrCreate())
         session = glue_context.spark_session
-        apply_semantic_conf(session)
+        apply_job_conf(session)
         glue_job = job_cls(glue_context)
         glue_job.init(args["JOB_NAME"], args)
         result = job(session, args)
