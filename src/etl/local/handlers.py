@@ -186,6 +186,23 @@ class LocalServices:
         with self._crawler_lock:
             state.state, state.last_crawl = "READY", last
 
+    def idle(self, seconds: float) -> None:
+        """Let ``seconds`` pass, or less while crawls run: until the last of them has ended.
+
+        A state machine waits here between polls of a crawler. Locally nothing but a crawl changes
+        while it waits, so once the crawls have ended the next GetCrawler answers READY and the rest
+        of the wait would be idle time (0.15 s per poll at the default wait scale). With no crawl
+        running, e.g. a Retry's backoff, the whole time passes.
+        """
+        deadline = time.monotonic() + seconds
+        with self._crawler_lock:
+            running = [thread for thread in self._crawls if thread.is_alive()]
+        if not running:
+            time.sleep(seconds)
+            return
+        for thread in running:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
     def wait_for_crawlers(self, timeout: float | None = None) -> bool:
         """Wait for crawls still running (after a run gave up on one); True if none is left."""
         with self._crawler_lock:

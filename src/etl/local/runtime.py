@@ -189,7 +189,7 @@ class LocalRuntime:
         return counts
 
     def _sleep(self, seconds: float) -> None:
-        time.sleep(seconds * self.settings.wait_scale)
+        self.services.idle(seconds * self.settings.wait_scale)
 
 
 def _state_names(definition: dict[str, Any], state_type: str) -> set[str]:
