@@ -1,0 +1,61 @@
+"""normalize merges a run into the partitions it touches, including one that holds an older version of a
+key the run re-sends with another date: the key moves, the month it left is rewritten (or removed when it
+held nothing else) and months the run has nothing to do with are left as they were."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the Glue scripts are run through the benchmark's loader of them
+
+from bench.engines.common import EngineJob, StepClock  # noqa: E402
+from bench.engines.pipeline_engine import run as run_glue_scripts  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+RECORD = {"customer_name": "Ann Example", "street_address": "1 Test Road", "destination_city": "main_city",
+          "shipping_cost": 10.0, "shipping_distance": 2.0, "quantity": 3.0}
+
+
+def write_lines(path: Path, records: list[tuple[int, str, float]]) -> Path:
+    lines = [{**RECORD, "shipping_id": key, "shipping_date": day, "shipping_cost": cost} for key, day, cost in records]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def partitions(lake: Path) -> dict[str, list[tuple[int, float]]]:
+    """Each month folder's (key, cost) rows."""
+    folder = lake / "processed" / "shipping"
+    found = {}
+    for month in sorted(folder.glob("year=*/month=*")):
+        table = ds.dataset(month, format="parquet").to_table(columns=["shipping_id", "shipping_cost"])
+        found[month.relative_to(folder).as_posix()] = sorted(zip(*(c.to_pylist() for c in table.columns)))
+    return found
+
+
+def test_a_key_sent_again_with_another_month_moves_out_of_the_month_that_held_it(tmp_path):
+    lake = tmp_path / "lake"
+    first = write_lines(tmp_path / "first.json", [(1, "2024/01/05", 1.0), (2, "2024/01/06", 2.0),
+                                                  (3, "2024/02/01", 3.0), (4, "2024/04/01", 4.0)])
+    run_glue_scripts(EngineJob(source=first, lake=lake, run_id="run-1"), StepClock())
+    # Key 1 corrected into March and key 4 into May: January and April still hold their old versions.
+    second = write_lines(tmp_path / "second.json", [(1, "2024/03/09", 10.0), (4, "2024/05/02", 40.0),
+                                                    (5, "2024/03/10", 5.0)])
+    manifests = run_glue_scripts(EngineJob(source=second, lake=lake, run_id="run-2"), StepClock())
+
+    assert partitions(lake) == {
+        "year=2024/month=01": [(2, 2.0)],
+        "year=2024/month=02": [(3, 3.0)],
+        "year=2024/month=03": [(1, 10.0), (5, 5.0)],
+        "year=2024/month=05": [(4, 40.0)],
+    }
+    # April lost its only key and is gone; February, which the run never touched, was not rewritten.
+    assert manifests["normalize"]["partitions_rewritten"] == [
+        "year=2024/month=01", "year=2024/month=03", "year=2024/month=04", "year=2024/month=05"]
+    assert manifests["normalize"]["records"] == 3
