@@ -60,18 +60,19 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
     run_rows = normalize(raw, contract, layout.run_id)
     # The partitions the run touches: its own (observed by json_to_parquet, else read from the date column) ...
     affected = _run_partitions(fs, layout, partition_names) or _partitions(run_rows, partition_names)
-    candidates, inputs = run_rows, [layout.raw_run]
-    existing = _existing_rows(spark, fs, contract, layout)
-    if existing is not None:
-        # ... and those still holding an older version of one of its keys (a corrected date moves a key).
+    present = _partitions_present(fs, layout.processed_dataset, partition_names)
+    # ... and those still holding an older version of one of its keys (a corrected date moves a key). Only
+    # the partitions the run does not rewrite anyway are searched: often none, as a run spans the months.
+    others = present - affected
+    if others:
+        existing, _ = _read_partitions(spark, contract, layout, partition_names, others)
         holding = existing.select(*keys, *partition_names).join(raw.select(*keys), keys, "left_semi")
         affected |= _partitions(holding, partition_names)
-        present = _partitions_present(fs, layout.processed_dataset, partition_names)
-        paths = [_partition_path(layout.processed_dataset, partition_names, v) for v in sorted(affected & present)]
-        if paths:
-            old = spark.read.schema(processed_schema(contract)).option("basePath", layout.processed_dataset)
-            candidates = run_rows.unionByName(old.parquet(*paths), allowMissingColumns=True)
-            inputs += paths
+    candidates, inputs = run_rows, [layout.raw_run]
+    if affected & present:
+        current, paths = _read_partitions(spark, contract, layout, partition_names, affected & present)
+        candidates = run_rows.unionByName(current, allowMissingColumns=True)
+        inputs += paths
     input_bytes = _size_shuffle(spark, fs, inputs)
 
     # One window over the run's rows and the partitions' current rows: the latest version of each key
@@ -130,10 +131,13 @@ def _partitions(df: DataFrame, names: list[str]) -> set[Partition]:
     return {tuple(row) for row in df.select(*names).distinct().collect()}
 
 
-def _existing_rows(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: RunLayout) -> DataFrame | None:
-    if not any(s.is_dir and "=" in s.name for s in fs.list(layout.processed_dataset)):
-        return None
-    return spark.read.schema(processed_schema(contract)).parquet(layout.processed_dataset)
+def _read_partitions(
+    spark: SparkSession, contract: Contract, layout: RunLayout, names: list[str], partitions: set[Partition]
+) -> tuple[DataFrame, list[str]]:
+    """The current rows of some processed partitions (partition columns from the folder names), and their paths."""
+    paths = [_partition_path(layout.processed_dataset, names, values) for values in sorted(partitions)]
+    reader = spark.read.schema(processed_schema(contract)).option("basePath", layout.processed_dataset)
+    return reader.parquet(*paths), paths
 
 
 def _partition_folders(names: list[str], values: Partition) -> list[str]:
