@@ -73,7 +73,11 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
         current, paths = _read_partitions(spark, contract, layout, partition_names, affected & present)
         candidates = run_rows.unionByName(current, allowMissingColumns=True)
         inputs += paths
-    input_bytes = _size_shuffle(spark, fs, inputs)
+    one_writer = _size_shuffle(spark, fs, inputs) <= SHUFFLE_PARTITION_BYTES
+    if one_writer:
+        # Few rows: one task reads them, keeps the latest per key and writes every partition. Rows in
+        # one Spark partition need no shuffle for the window (warm 10k: 0.1-0.15 s less than two stages).
+        candidates = candidates.coalesce(1)
 
     # One window over the run's rows and the partitions' current rows: the latest version of each key
     # wins (ingestion time, then run id, then line within the run; older rows have no line).
@@ -85,7 +89,7 @@ def _merge_run(spark: SparkSession, fs: HadoopFs, contract: Contract, layout: Ru
         kept_metric, F.count(F.when(F.col(_KEY_IN_RUN), 1)).alias("records")
     )
     rows = merged.drop(_KEY_IN_RUN, LINE_ORDER)
-    _rewrite_partitions(fs, rows, layout, partition_names, affected, one_writer=input_bytes <= SHUFFLE_PARTITION_BYTES)
+    _rewrite_partitions(fs, rows, layout, partition_names, affected, one_writer=one_writer)
     raw_records, records = int(read_metric.get["raw_records"]), int(kept_metric.get["records"])
     return {
         "raw_records": raw_records,
@@ -154,8 +158,8 @@ def _rewrite_partitions(
 ) -> None:
     """Write the merged rows to staging, one file per partition, and commit the affected partitions together.
 
-    ``one_writer``: the rows are few, and one task writes every partition (sorted by partition, so one
-    file each) instead of a second shuffle that spreads the partitions over the cores.
+    ``one_writer``: the rows are few and in one Spark partition, and one task writes every partition
+    (sorted by partition, so one file each) instead of a second shuffle that spreads them over the cores.
     """
     staging = layout.processed_staging
     # One file per partition: the data of one run and month is small enough, and Athena prefers fewer files.
