@@ -71,8 +71,9 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
         if lines is None:
             raise InputFileError(source, "not a valid JSON array")
         try:
-            with _reading_settings(spark, fs.size(read_uri)):
-                counts = _load(spark, fs, lines, contract, layout, source, args["ingested_at"])
+            file_bytes = fs.size(read_uri)
+            with _reading_settings(spark, file_bytes):
+                counts = _load(spark, fs, lines, contract, layout, source, args["ingested_at"], file_bytes)
         except Exception as exc:
             if sniffed.gzip and _is_corrupt_compression(exc):
                 raise InputFileError(source, CORRUPT_GZIP) from None
@@ -173,6 +174,7 @@ def _load(
     layout: RunLayout,
     source: str,
     ingested_at: str,
+    file_bytes: int,
 ) -> dict[str, Any]:
     """Write the good records in one pass over the file, counting as it goes; then the rejected lines.
 
@@ -190,7 +192,7 @@ def _load(
     # Observed as one string ("2024/01,2024/02"): metrics hand only plain values back to Python.
     touched_text = F.array_join(F.array_sort(F.collect_set(F.concat_ws("/", *partition_values(contract)))), ",")
     good = valid_records(classified, contract, ingested_at).observe(partition_metric, touched_text.alias("partitions"))
-    if fs.size(source) < ONE_FILE_BELOW_BYTES:
+    if file_bytes < ONE_FILE_BELOW_BYTES:
         good = good.coalesce(1)  # a small run: one Parquet file, not one per input split
     good.write.mode("overwrite").parquet(layout.raw_staging + "/data")
     counted, rejected = line_metrics.get, int(rejected_metric.get["rejected"])
