@@ -62,6 +62,7 @@ JVM_OPTIONS = "-XX:-DontCompileHugeMethods -XX:+UseParallelGC"
 # 2.6 s and the first job of a new JVM runs 2 s faster. ETL_SPARK_CLASS_ARCHIVE=off disables it.
 CLASS_ARCHIVE_ENV = "ETL_SPARK_CLASS_ARCHIVE"
 _QUIET_CDS = "-Xlog:cds*=off -Xlog:class+path=off"  # archive warnings (e.g. signed jars it skips) stay off the console
+_ARCHIVE_SOURCE = ".spark-home"  # beside each archive: the pyspark installation it is for
 
 _lock = threading.Lock()
 _session: SparkSession | None = None
@@ -86,14 +87,45 @@ def class_archive_options(cache_dir: Path | None = None) -> str:
     identity = f"{spark_home}|{pyspark.__version__}|{os.path.realpath(java)}|{os.stat(java).st_mtime_ns}|{JVM_OPTIONS}"
     folder = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "etl"
     archive = folder / f"spark-classes-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.jsa"
+    _remove_archives_of_removed_installations(folder)
     _adopt_finished_archives(archive, java, spark_home)
     if archive.is_file():
+        _record_installation(archive, spark_home)  # archives written before it was recorded get it now
         return f"-XX:SharedArchiveFile={archive} {_QUIET_CDS}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return ""
+    _record_installation(archive, spark_home)
     return f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.tmp {_QUIET_CDS}"
+
+
+def _record_installation(archive: Path, spark_home: Path) -> None:
+    """Note beside the archive which pyspark installation it is for, so it can go when that one goes."""
+    source = archive.with_name(archive.name + _ARCHIVE_SOURCE)
+    try:
+        if not source.is_file():
+            source.write_text(str(spark_home), encoding="utf-8")
+    except OSError:
+        logger.debug("cannot record the installation of %s", archive)
+
+
+def _remove_archives_of_removed_installations(folder: Path) -> None:
+    """Delete the archives, finished or not, of pyspark installations that no longer exist.
+
+    Each is some 130 MB, and every new virtual environment (a fresh clone, a CI run, an upgrade)
+    writes its own. An archive with no installation recorded beside it is left alone.
+    """
+    for source in folder.glob(f"spark-classes-*.jsa{_ARCHIVE_SOURCE}"):
+        try:
+            home = source.read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if home and Path(home).is_dir():
+            continue
+        archive = source.with_name(source.name.removesuffix(_ARCHIVE_SOURCE))
+        for stale in (archive, *archive.parent.glob(f"{archive.name}.*.tmp"), source):
+            stale.unlink(missing_ok=True)
 
 
 def _adopt_finished_archives(archive: Path, java: str, spark_home: Path) -> None:

@@ -86,3 +86,30 @@ def test_finished_archives_beyond_the_first_are_deleted(tmp_path, monkeypatch):
         write_real_archive(Path(f"{final}.{dead_pid()}.tmp"))
     assert local_spark.class_archive_options(tmp_path).startswith(f"-XX:SharedArchiveFile={final} ")
     assert final.is_file() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_archive_records_the_installation_it_is_for(tmp_path, monkeypatch):
+    monkeypatch.delenv(local_spark.CLASS_ARCHIVE_ENV, raising=False)
+    final = Path(archive_name(tmp_path))
+    source = final.with_name(final.name + ".spark-home")
+    assert source.read_text(encoding="utf-8") == str(Path(pyspark.__file__).resolve().parent)
+
+
+def test_archives_of_removed_installations_are_deleted_and_others_kept(tmp_path, monkeypatch):
+    monkeypatch.delenv(local_spark.CLASS_ARCHIVE_ENV, raising=False)
+    removed, installed = tmp_path / "removed-venv" / "pyspark", tmp_path / "other-venv" / "pyspark"
+    installed.mkdir(parents=True)
+    gone = tmp_path / "spark-classes-aaaaaaaaaaaaaaaa.jsa"
+    kept = tmp_path / "spark-classes-bbbbbbbbbbbbbbbb.jsa"
+    unknown = tmp_path / "spark-classes-cccccccccccccccc.jsa"  # written before installations were recorded
+    for archive, home in ((gone, removed), (kept, installed), (unknown, None)):
+        archive.write_bytes(b"archive")
+        Path(f"{archive}.{dead_pid()}.tmp").write_bytes(b"unfinished")
+        if home is not None:
+            Path(f"{archive}.spark-home").write_text(str(home), encoding="utf-8")
+
+    local_spark.class_archive_options(tmp_path)
+
+    assert not gone.exists() and not list(tmp_path.glob(f"{gone.name}*"))
+    assert kept.is_file() and Path(f"{kept}.spark-home").is_file() and list(tmp_path.glob(f"{kept.name}.*.tmp"))
+    assert unknown.is_file() and list(tmp_path.glob(f"{unknown.name}.*.tmp"))
