@@ -194,21 +194,20 @@ class LocalServices:
         of the wait would be idle time (0.15 s per poll at the default wait scale). With no crawl
         running, e.g. a Retry's backoff, the whole time passes.
         """
-        deadline = time.monotonic() + seconds
         with self._crawler_lock:
-            running = [thread for thread in self._crawls if thread.is_alive()]
-        if not running:
+            crawling = any(thread.is_alive() for thread in self._crawls)
+        if crawling:
+            self.wait_for_crawlers(timeout=seconds)
+        else:
             time.sleep(seconds)
-            return
-        for thread in running:
-            thread.join(max(0.0, deadline - time.monotonic()))
 
     def wait_for_crawlers(self, timeout: float | None = None) -> bool:
-        """Wait for crawls still running (after a run gave up on one); True if none is left."""
+        """Wait up to ``timeout`` seconds in all for the crawls running now to end; True if none is left."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._crawler_lock:
             running = list(self._crawls)
         for thread in running:
-            thread.join(timeout)
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         return not any(t.is_alive() for t in running)
 
     def glue_get_crawler(self, params: dict[str, Any], context: TaskContext) -> dict[str, Any]:
