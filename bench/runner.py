@@ -147,6 +147,18 @@ def _fresh(folder: Path) -> Path:
     return folder
 
 
+def worker_cause(log: str) -> str:
+    """The line of a worker's log that says why it ended: the exception line of its last Python
+    traceback (the first unindented line after the frames), else the log's last line."""
+    lines = [line for line in log.splitlines() if line.strip()]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (")]
+    if starts:
+        for line in lines[starts[-1] + 1:]:
+            if not line.startswith((" ", "\t")):
+                return line.strip()
+    return lines[-1].strip() if lines else ""
+
+
 def _worker_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT), *filter(None, [env.get("PYTHONPATH")])])
@@ -167,7 +179,9 @@ def measure_engine(plan: Plan, engine: str, dataset: Dataset, rep: int, position
     try:
         if finished.exit_code != 0 or not result_path.is_file():
             reason = "timed out" if finished.exit_code is None else f"exit code {finished.exit_code}"
-            record["error"] = f"{engine} worker {reason}\n{finished.log_tail()}"
+            cause = worker_cause(finished.log_tail(200))
+            # The report shows the first line only, so that line names the cause.
+            record["error"] = f"{engine} worker {reason}" + (f": {cause}" if cause else "") + f"\n{finished.log_tail()}"
             return record
         result = json.loads(result_path.read_text(encoding="utf-8"))
         steps = {
