@@ -56,6 +56,33 @@ def test_files_in_folders_made_after_the_watch_began_are_seen(tmp_path):
         assert finished_within(events, 0.3) == {tmp_path / "shipping" / "2024" / "c.json"}
 
 
+def test_a_deleted_folder_is_no_longer_watched(tmp_path):
+    with open_events(tmp_path) as events:
+        (tmp_path / "2024" / "01").mkdir(parents=True)
+        finished_within(events, 0.2)
+        assert events.watched_folders == {tmp_path, tmp_path / "2024", tmp_path / "2024" / "01"}
+        (tmp_path / "2024" / "01").rmdir()
+        (tmp_path / "2024").rmdir()
+        finished_within(events, 0.2)
+        assert events.watched_folders == {tmp_path}
+
+
+def test_a_renamed_folder_is_watched_under_its_new_name_and_not_once_moved_away(tmp_path):
+    landing, outside = tmp_path / "landing", tmp_path / "outside"
+    (landing / "incoming" / "day").mkdir(parents=True)
+    outside.mkdir()
+    with open_events(landing) as events:
+        (landing / "incoming").rename(landing / "shipping")
+        finished_within(events, 0.2)
+        assert events.watched_folders == {landing, landing / "shipping", landing / "shipping" / "day"}
+        (landing / "shipping").rename(outside / "shipping")
+        finished_within(events, 0.2)
+        assert events.watched_folders == {landing}
+        # Written where it now is, outside: not reported under the path it had in the landing folder.
+        (outside / "shipping" / "day" / "d.json").write_bytes(b"{}\n")
+        assert finished_within(events, 0.3) == set()
+
+
 def test_without_file_events_there_is_nothing_to_open(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
     assert FinishedFiles.open(tmp_path) is None

@@ -25,11 +25,13 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 IN_CLOSE_WRITE = 0x00000008
+IN_MOVED_FROM = 0x00000040
 IN_MOVED_TO = 0x00000080
 IN_CREATE = 0x00000100
 IN_Q_OVERFLOW = 0x00004000
+IN_IGNORED = 0x00008000  # the kernel dropped a watch: its folder was deleted (sent whatever the mask)
 IN_ISDIR = 0x40000000
-_MASK = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE
+_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE
 _EVENT_HEADER = struct.Struct("iIII")  # watch descriptor, mask, cookie, length of the name that follows
 
 
@@ -90,11 +92,16 @@ class FinishedFiles:
             if mask & IN_Q_OVERFLOW:
                 logger.info("file event queue overflowed: the scans find the files")
                 continue
+            if mask & IN_IGNORED:
+                self._folders.pop(descriptor, None)
+                continue
             folder = self._folders.get(descriptor)
             if folder is None or not raw_name:
                 continue
             path = folder / os.fsdecode(raw_name)
             if mask & IN_ISDIR:
+                if mask & IN_MOVED_FROM:
+                    self._unwatch_tree(path)  # moved away (or renamed: its new name comes as IN_MOVED_TO)
                 if mask & (IN_CREATE | IN_MOVED_TO):
                     self._watch_tree(path)  # files written into it before this watch are found by the scans
             elif mask & (IN_CLOSE_WRITE | IN_MOVED_TO) and not raw_name.startswith(b"."):
@@ -108,3 +115,13 @@ class FinishedFiles:
             descriptor = self._libc.inotify_add_watch(self._fd, os.fsencode(folder), _MASK)
             if descriptor >= 0:
                 self._folders[descriptor] = folder
+
+    def _unwatch_tree(self, root: Path) -> None:
+        for descriptor, folder in list(self._folders.items()):
+            if folder == root or root in folder.parents:
+                self._libc.inotify_rm_watch(self._fd, descriptor)
+                del self._folders[descriptor]
+
+    @property
+    def watched_folders(self) -> set[Path]:
+        return set(self._folders.values())
