@@ -109,6 +109,11 @@ def test_a_run_killed_at_each_point_then_rerun_gives_the_uninterrupted_tables(tm
 
     finished = start_run(lake, source)
     assert finished.wait(timeout=600) == 0, finished.stderr.read().decode()[-2000:] if finished.stderr else ""
+    assert finished.stderr is not None
+    # It says once that it runs the interrupted run again, and nothing else: not even Spark's start-up
+    # (Spark's log goes to a file).
+    [said] = finished.stderr.read().decode().splitlines()
+    assert said.startswith("WARNING etl.local.runtime: run ") and said.endswith("running it again"), said
 
     runtime = LocalRuntime(LocalSettings.resolve(lake_root=lake))
     assert runtime.runs.get(run_id).status == SUCCEEDED
