@@ -40,9 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def exit_at_once(code: int) -> None:
     """End the process without the interpreter's teardown, once the result is written.
 
-    Arrow's thread pools can abort that teardown ("terminate called without an active exception",
-    apache/arrow#34314): about one pandas worker in 150 here, after its work was done and its result
-    written. Nothing left to tear down matters to the measurement (the JVM, if any, is stopped).
+    Teardown aborts about one pandas worker in 150 here ("terminate called without an active
+    exception", apache/arrow#34314), after its result is written: an Arrow pool thread dropping the
+    last reference to NumPy-backed data (pandas' partitioned ``to_parquet``) takes the GIL while the
+    interpreter finalizes, and Python ends that thread inside a C++ destructor (seen in gdb).
+    Nothing left to tear down matters to the measurement (the JVM, if any, is stopped).
     """
     sys.stdout.flush()
     sys.stderr.flush()
