@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def exit_at_once(code: int) -> None:
     """End the process without the interpreter's teardown, once the result is written.
 
-    Teardown aborts about one pandas worker in 150 here ("terminate called without an active
+    Teardown aborted about one pandas worker in 150 beside a busy test suite ("terminate called without an active
     exception", apache/arrow#34314), after its result is written: an Arrow pool thread dropping the
     last reference to NumPy-backed data (pandas' partitioned ``to_parquet``) takes the GIL while the
     interpreter finalizes, and Python ends that thread inside a C++ destructor (seen in gdb).
