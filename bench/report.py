@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.datasets import size_label
-from bench.engines import DUCKDB, ENGINES, PIPELINE
+from bench.engines import DUCKDB, ENGINES, PIPELINE, SPARK
 from bench.engines.common import NORMALIZE, STARTUP, TO_RAW
 from bench.runner import PROCESS, WORK
 
@@ -22,6 +22,7 @@ E2E = "e2e"
 STEP_ORDER = (STARTUP, TO_RAW, NORMALIZE, WORK, PROCESS, "cold", "warm")
 ENGINE_ORDER = (*ENGINES, E2E)
 COLUMNS = ("engine", "size", "step", "n", "median s", "records/s", "MB/s", "peak MiB", "× duckdb")
+SPARK_REFERENCE_TITLE = "Work time of plain Spark doing DuckDB's work (engine spark), and of the pipeline against it"
 GIB = 2**30
 MIB = 2**20
 
@@ -150,6 +151,25 @@ def evaluate_targets(rows: Sequence[Row]) -> list[Target]:
     return targets
 
 
+def spark_reference_lines(rows: Sequence[Row]) -> list[str]:
+    """Per size, plain Spark's work time against DuckDB's and the pipeline's against plain Spark's.
+
+    The first ratio is what Spark itself costs on this machine for DuckDB's work; the second, what
+    the pipeline's guarantees cost on top of it.
+    """
+    lines = []
+    for row in rows:
+        if (row.engine, row.step) != (SPARK, WORK) or row.median_seconds is None:
+            continue
+        pipeline = _find(rows, PIPELINE, row.records, WORK)
+        line = f"{row.size}: plain Spark {_number(row.median_seconds, 2)} s, {_number(row.x_duckdb, 2)}× DuckDB"
+        if pipeline and pipeline.median_seconds is not None:
+            line += (f"; the pipeline {_number(pipeline.median_seconds, 2)} s, "
+                     f"{_number(pipeline.median_seconds / row.median_seconds, 2)}× plain Spark")
+        lines.append(line)
+    return lines
+
+
 def _per_line_micros(row: Row | None) -> float | None:
     if row is None or not row.records_per_second:
         return None
@@ -253,6 +273,8 @@ def consistency_lines(checks: Sequence[dict[str, Any]]) -> list[str]:
 def render_text(rows: Sequence[Row], targets: Sequence[Target], checks: Sequence[dict[str, Any]],
                 measurements: Sequence[dict[str, Any]]) -> str:
     parts = [text_table(COLUMNS, [r.cells() for r in rows]), "", "Targets", text_table(*target_cells(targets))]
+    if reference := spark_reference_lines(rows):
+        parts += ["", SPARK_REFERENCE_TITLE, *reference]
     if checks:
         parts += ["", "Same output from every engine", *consistency_lines(checks)]
     header, body = state_breakdown(measurements)
@@ -288,6 +310,8 @@ def render_markdown(rows: Sequence[Row], targets: Sequence[Target], checks: Sequ
         "",
         markdown_table(*target_cells(targets)),
     ]
+    if reference := spark_reference_lines(rows):
+        parts += ["", f"**{SPARK_REFERENCE_TITLE}**", "", *(f"- {line}" for line in reference)]
     if checks:
         parts += ["", "**Same output from every engine**", "", *(f"- {line}" for line in consistency_lines(checks))]
     header, body = state_breakdown(measurements)

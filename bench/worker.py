@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bench.engines import ENGINES, PIPELINE, engine_run
+from bench.engines import ENGINES, SPARK_ENGINES, engine_run
 from bench.engines.common import EngineJob, StepClock
 
 
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     counts = engine_run(args.engine)(job, clock)
     args.result.write_text(json.dumps({"engine": args.engine, "steps": clock.steps, "counts": counts}, default=str),
                            encoding="utf-8")
-    if args.engine == PIPELINE:  # stop the JVM cleanly rather than leaving it to die with us
+    if args.engine in SPARK_ENGINES:  # stop the JVM cleanly rather than leaving it to die with us
         from etl.spark import stop_local_session
 
         stop_local_session()

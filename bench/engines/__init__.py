@@ -12,9 +12,11 @@ from bench.engines.common import EngineJob, StepClock
 PIPELINE = "pipeline"
 DUCKDB = "duckdb"
 PANDAS = "pandas"
-ENGINES = (PIPELINE, DUCKDB, PANDAS)
+SPARK = "spark"  # a reference: the DuckDB engine's work in plain Spark (see spark_engine)
+ENGINES = (PIPELINE, DUCKDB, PANDAS, SPARK)
+SPARK_ENGINES = (PIPELINE, SPARK)  # their workers stop the local Spark session before exiting
 _MODULES = {PIPELINE: "bench.engines.pipeline_engine", DUCKDB: "bench.engines.duckdb_engine",
-            PANDAS: "bench.engines.pandas_engine"}
+            PANDAS: "bench.engines.pandas_engine", SPARK: "bench.engines.spark_engine"}
 
 EngineRun = Callable[[EngineJob, StepClock], dict[str, Any]]
 

@@ -22,7 +22,7 @@ from bench.memory import TreeSampler  # noqa: E402
 pytestmark = pytest.mark.slow
 
 RECORDS = 2_000
-ENGINES = ("pipeline", "duckdb", "pandas")
+ENGINES = ("pipeline", "duckdb", "pandas", "spark")
 MARKER = "BENCH_HARNESS_TEST_RUN"
 
 
@@ -59,7 +59,7 @@ def test_engines_write_the_same_processed_rows(bench_run):
         assert "customer_name" not in table.column_names and "street_address" not in table.column_names
         assert table.num_rows == len(pc.unique(table.column("shipping_id")))  # deduplicated
         totals[engine] = (table.num_rows, round(pc.sum(table.column("shipping_cost")).as_py(), 2))
-    assert totals["pipeline"] == totals["duckdb"] == totals["pandas"]
+    assert totals["pipeline"] == totals["duckdb"] == totals["pandas"] == totals["spark"]
     assert totals["pipeline"][0] == RECORDS  # every shipment once, its re-sent duplicate dropped
     assert all(check["agree"] for check in results["consistency"])
 
@@ -116,7 +116,12 @@ def test_report_has_every_column_and_target(bench_run):
         assert target["name"] in stdout and target["name"] in markdown
         assert target["verdict"] in ("PASS", "FAIL", "n/a")
     summary = {(row["engine"], row["step"]) for row in results["summary"]}
-    assert {("pipeline", "work"), ("duckdb", "work"), ("pandas", "work"), ("e2e", "cold"), ("e2e", "warm")} <= summary
+    assert {("pipeline", "work"), ("duckdb", "work"), ("pandas", "work"), ("spark", "work"), ("e2e", "cold"),
+            ("e2e", "warm")} <= summary
+    # Plain Spark's ratio to DuckDB, and the pipeline's to plain Spark.
+    assert report.SPARK_REFERENCE_TITLE in stdout and report.SPARK_REFERENCE_TITLE in markdown
+    [reference] = [line for line in stdout.splitlines() if line.startswith("2k: plain Spark ")]
+    assert "× DuckDB; the pipeline " in reference and reference.endswith("× plain Spark")
 
 
 def test_tree_sampler_adds_up_children(tmp_path):
