@@ -54,7 +54,7 @@ check: lint test ## lint and test: the gate before a commit
 reliability: $(STAMP) ## run every bad-input case through the local pipeline: case, outcome, records in, loaded, quarantined, lost
 	$(PY) -m etl.reliability
 
-bench: $(STAMP) ## benchmark the pipeline vs DuckDB and pandas (SIZES=100k,1m,5m REPS=3); see BENCHMARKS.md
+bench: $(STAMP) ## benchmark the pipeline vs DuckDB, pandas and plain Spark (SIZES=100k,1m,5m REPS=3); see BENCHMARKS.md
 	$(PY) -m bench $(if $(SIZES),--sizes $(SIZES)) $(if $(REPS),--reps $(REPS)) \
 		$(if $(ENGINES),--engines $(ENGINES)) $(if $(E2E),--e2e $(E2E))
 
