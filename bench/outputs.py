@@ -39,8 +39,21 @@ class OutputSummary:
             other.rows, other.distinct_keys, other.shipping_cost_sum, other.partitions)
 
 
+def data_files(processed_dataset: Path) -> list[Path]:
+    """The Parquet files an engine wrote under ``year=*/month=*/`` (hidden and ``_`` files skipped)."""
+    return sorted(p for p in processed_dataset.glob(PARTITIONED_FILES) if not p.name.startswith((".", "_")))
+
+
+def read_table(processed_dataset: Path) -> Any:
+    """The processed rows as a pyarrow Table, with the hive partition columns (for tests; not timed)."""
+    import pyarrow.dataset as ds
+
+    return ds.dataset([str(p) for p in data_files(processed_dataset)], format="parquet", partitioning="hive",
+                      partition_base_dir=str(processed_dataset)).to_table()
+
+
 def summarize(processed_dataset: Path) -> OutputSummary | None:
-    files = sorted(p for p in processed_dataset.glob(PARTITIONED_FILES) if not p.name.startswith((".", "_")))
+    files = data_files(processed_dataset)
     if not files:
         return None
     import duckdb

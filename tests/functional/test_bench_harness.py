@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,6 +17,7 @@ sys.path.insert(0, str(ROOT))  # `bench` lives at the repository root, next to s
 
 from bench import report  # noqa: E402
 from bench.memory import TreeSampler  # noqa: E402
+from bench.outputs import read_table  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -44,18 +44,11 @@ def bench_run(tmp_path_factory):
     return base, done.stdout, json.loads(results_file.read_text(encoding="utf-8"))
 
 
-def processed_table(lake: Path):
-    folder = lake / "processed" / "shipping"
-    files = [str(p) for p in folder.glob("year=*/month=*/*.parquet") if not p.name.startswith((".", "_"))]
-    return ds.dataset(files, format="parquet", partitioning=ds.partitioning(flavor="hive"),
-                      partition_base_dir=str(folder)).to_table()
-
-
 def test_engines_write_the_same_processed_rows(bench_run):
     base, _, results = bench_run
     totals = {}
     for engine in ENGINES:
-        table = processed_table(base / "work" / f"{engine}-2k-r1" / "lake")
+        table = read_table(base / "work" / f"{engine}-2k-r1" / "lake" / "processed" / "shipping")
         assert "customer_name" not in table.column_names and "street_address" not in table.column_names
         assert table.num_rows == len(pc.unique(table.column("shipping_id")))  # deduplicated
         totals[engine] = (table.num_rows, round(pc.sum(table.column("shipping_cost")).as_py(), 2))

@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
 
 from etl.generator import write_file
@@ -20,6 +19,7 @@ sys.path.insert(0, str(ROOT))  # `bench` lives at the repository root, next to s
 
 from bench.engines import duckdb_engine, spark_engine  # noqa: E402
 from bench.engines.common import NORMALIZE, TO_RAW, EngineJob, StepClock  # noqa: E402
+from bench.outputs import read_table  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +37,8 @@ BROKEN = [
 ]
 
 
-def processed_rows(lake: Path) -> list[dict]:
-    folder = lake / "processed" / "shipping"
-    files = [str(p) for p in folder.glob("year=*/month=*/*.parquet") if not p.name.startswith((".", "_"))]
-    table = ds.dataset(files, format="parquet", partitioning="hive", partition_base_dir=str(folder)).to_table()
-    return sorted(table.to_pylist(), key=lambda row: sorted(row.items()))
+def processed_rows(job: EngineJob) -> list[dict]:
+    return sorted(read_table(job.processed_dataset).to_pylist(), key=lambda row: sorted(row.items()))
 
 
 def quarantined(job: EngineJob) -> list[tuple[int, str]]:
@@ -72,8 +69,8 @@ def test_reference_engine_agrees_with_duckdb_on_rows_counts_and_reasons(spark, t
     expected = [(first_broken + offset, reason) for offset, (_, reason) in enumerate(BROKEN)]
     assert quarantined(jobs["spark"]) == quarantined(jobs["duckdb"]) == expected
 
-    spark_rows = processed_rows(jobs["spark"].lake)
-    assert spark_rows == processed_rows(jobs["duckdb"].lake)
+    spark_rows = processed_rows(jobs["spark"])
+    assert spark_rows == processed_rows(jobs["duckdb"])
     assert len(spark_rows) == stats.records + 1
     [resent] = [row for row in spark_rows if row["shipping_id"] == GOOD["shipping_id"]]
     assert (resent["destination_city"], resent["shipping_cost"]) == ("serverless_island", 11.5)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
 
 from etl.generator import write_file
@@ -20,6 +19,7 @@ sys.path.insert(0, str(ROOT))  # the Glue scripts are run through the benchmark'
 
 from bench.engines.common import EngineJob, StepClock  # noqa: E402
 from bench.engines.pipeline_engine import run as run_glue_scripts  # noqa: E402
+from bench.outputs import data_files, read_table  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +27,11 @@ pytestmark = pytest.mark.slow
 def processed(lake: Path) -> tuple[list[tuple], dict[str, int]]:
     """The processed rows (sorted) and the number of Parquet files in each partition folder."""
     folder = lake / "processed" / "shipping"
-    files = [p for p in folder.glob("year=*/month=*/*.parquet") if not p.name.startswith((".", "_"))]
-    table = ds.dataset([str(p) for p in files], format="parquet", partitioning="hive",
-                       partition_base_dir=str(folder)).to_table()
+    table = read_table(folder)
     columns = sorted(c for c in table.column_names if c != "run_id")
     rows = sorted(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
     per_folder: dict[str, int] = {}
-    for path in files:
+    for path in data_files(folder):
         key = path.parent.relative_to(folder).as_posix()
         per_folder[key] = per_folder.get(key, 0) + 1
     return rows, per_folder
