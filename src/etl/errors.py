@@ -96,3 +96,11 @@ class SourceGoneError(EtlError):
     def __init__(self, source: str) -> None:
         super().__init__(f"{source}: the file is gone (deleted or moved before it was processed); drop it again")
         self.source = source
+
+
+class SourceChangedError(EtlError):
+    """The landing object changed while a job read it, so two reads of it disagree."""
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"{source}: the file changed while it was read ({detail}); drop it again once it is complete")
+        self.source = source

@@ -1,0 +1,126 @@
+"""json_to_parquet's rejected lines: verbatim, at their exact line number, one reason each, nothing lost.
+
+The rejected lines are found again by the position the first read gave them (an IN filter for a few,
+a join for more); a file with more than REJECTED_BY_POSITION of them has every line checked again.
+Every way must give the same quarantine,
+for a file read as several splits, a gzip file (one split) and a JSON array (numbered by element).
+Expected line numbers and reasons are worked out here in plain Python, from the bytes written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from etl.jobs import json_to_parquet
+from etl.jobs.runner import run_job
+
+pytestmark = pytest.mark.slow
+
+GOOD = {
+    "shipping_id": 1, "shipping_date": "2024/01/15", "customer_name": "Ann Example",
+    "street_address": "1 Main St", "destination_city": "main_city",
+    "shipping_cost": 15.0, "shipping_distance": 5.0, "quantity": 25.0, "product_id": 7,
+}
+# A bad line of each kind the first read rejects, and the one reason it must get.
+BAD = [
+    ('{"shipping_id": 9, "shipping_date": "2024/0', "malformed JSON"),
+    ("[1, 2]", "not a JSON object"),
+    (json.dumps({**GOOD, "shipping_cost": "abc"}), "wrong type for shipping_cost: expected number"),
+    (json.dumps({**GOOD, "shipping_cost": -3}), "shipping_cost is below 0"),
+    (json.dumps({**GOOD, "shipping_date": "2023/02/29"}), "invalid shipping_date '2023/02/29': expected yyyy/MM/dd"),
+    (json.dumps({k: v for k, v in GOOD.items() if k != "destination_city"}), "missing required field destination_city"),
+    (json.dumps(GOOD) + ", " + json.dumps(GOOD), "more than one JSON value on the line"),
+    (json.dumps(GOOD) + json.dumps(GOOD), "malformed JSON"),
+]
+LATIN1 = (json.dumps({**GOOD, "customer_name": "Zoë"}, ensure_ascii=False).encode("latin-1"), "line is not valid UTF-8")
+
+
+def lines_with_bad(records: int, every: int) -> tuple[list[bytes], dict[int, tuple[bytes, str]]]:
+    """``records`` good lines, with a bad line (of each kind in turn) after every ``every``-th; 1-based numbers."""
+    lines: list[bytes] = []
+    expected: dict[int, tuple[bytes, str]] = {}
+    kinds = [(text.encode(), reason) for text, reason in BAD] + [LATIN1]
+    for i in range(records):
+        padding = "x" * (i % 50)  # lines of unequal length, so the splits fall anywhere in a line
+        lines.append(json.dumps({**GOOD, "shipping_id": i + 1, "street_address": f"{i} Main St {padding}"}).encode())
+        if i % every == every - 1:
+            text, reason = kinds[len(expected) % len(kinds)]
+            lines.append(text)
+            expected[len(lines)] = (text, reason)
+    return lines, expected
+
+
+def run_to_raw(spark, tmp_path: Path, source: Path) -> dict:
+    lake = tmp_path / "lake"
+    argv = ["json_to_parquet.py", "--JOB_NAME", "json_to_parquet", "--run_id", "r1", "--dataset", "shipping",
+            "--source_uri", source.as_uri(), "--ingested_at", "2026-12-01T00:00:00Z",
+            "--raw_uri", (lake / "raw").as_uri(), "--quarantine_uri", (lake / "quarantine").as_uri()]
+    return run_job(json_to_parquet.run, json_to_parquet.ARGUMENTS, argv, spark)
+
+
+def quarantined(tmp_path: Path) -> dict[int, tuple[str, str]]:
+    rows = [json.loads(line) for path in sorted((tmp_path / "lake/quarantine/shipping/run_id=r1").glob("*.json"))
+            for line in path.read_text(encoding="utf-8").splitlines()]
+    return {row["line_number"]: (row["raw_line"], row["reason"]) for row in rows}
+
+
+def as_quarantined(text: bytes) -> str:
+    return text.decode("utf-8", errors="replace")  # JSON cannot hold an undecodable byte: it shows as U+FFFD
+
+
+@pytest.fixture(params=["by position, IN list", "by position, join", "every line again"])
+def lookup(request, monkeypatch):
+    if request.param == "by position, join":
+        monkeypatch.setattr(json_to_parquet, "IN_LIST_UP_TO", 1)
+    if request.param == "every line again":
+        monkeypatch.setattr(json_to_parquet, "REJECTED_BY_POSITION", 3)
+    return request.param
+
+
+def test_lines_of_a_file_read_as_several_splits(spark, tmp_path, lookup):
+    lines, expected = lines_with_bad(30_000, every=997)  # some 4.5 MB: more than one split per core
+    source = tmp_path / "several_splits.json"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    with json_to_parquet._reading_settings(spark, source.stat().st_size):
+        assert spark.read.text(str(source)).rdd.getNumPartitions() > 1
+
+    manifest = run_to_raw(spark, tmp_path, source)
+
+    assert quarantined(tmp_path) == {n: (as_quarantined(text), reason) for n, (text, reason) in expected.items()}
+    assert (manifest["records_read"], manifest["quarantined"]) == (len(lines), len(expected))
+    assert manifest["loaded"] == 30_000
+
+
+def test_lines_of_a_gzip_file(spark, tmp_path, lookup):
+    lines, expected = lines_with_bad(3_000, every=211)
+    source = tmp_path / "batch.json.gz"
+    source.write_bytes(gzip.compress(b"\r\n".join(lines) + b"\r\n", mtime=0))  # CRLF: numbered like LF
+
+    manifest = run_to_raw(spark, tmp_path, source)
+
+    assert quarantined(tmp_path) == {n: (as_quarantined(text), reason) for n, (text, reason) in expected.items()}
+    assert (manifest["loaded"], manifest["quarantined"]) == (3_000, len(expected))
+
+
+def test_elements_of_a_json_array(spark, tmp_path, lookup):
+    elements: list[object] = [{**GOOD, "shipping_id": i + 1} for i in range(500)]
+    bad = {37: 5, 120: [1, 2], 377: {**GOOD, "shipping_cost": "abc"}, 500: {**GOOD, "shipping_date": "2024-01-15"}}
+    for position, element in sorted(bad.items()):
+        elements.insert(position - 1, element)
+    source = tmp_path / "array.json"
+    source.write_text(json.dumps(elements, indent=1), encoding="utf-8")
+
+    manifest = run_to_raw(spark, tmp_path, source)
+
+    assert {n: reason for n, (_, reason) in quarantined(tmp_path).items()} == {
+        37: "not a JSON object",
+        120: "not a JSON object",
+        377: "wrong type for shipping_cost: expected number",
+        500: "invalid shipping_date '2024-01-15': expected yyyy/MM/dd",
+    }
+    assert {n: json.loads(text) for n, (text, _) in quarantined(tmp_path).items()} == bad
+    assert (manifest["loaded"], manifest["quarantined"]) == (500, 4)
