@@ -57,12 +57,7 @@ def sniff(head: bytes, source: str, accepted_formats: tuple[str, ...] = ("jsonl"
     if b"\x00" in head:
         hint = "UTF-16 text without a byte order mark" if _looks_utf16(head) else "binary data"
         raise InputFileError(source, f"{hint}, not UTF-8 JSON")
-    try:
-        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError as exc:
-        raise InputFileError(
-            source, f"not UTF-8 text (byte 0x{head[exc.start]:02x} at offset {exc.start}; Latin-1?); convert to UTF-8"
-        ) from exc
+    text = _decode_head(head, source)
     stripped = text.lstrip("\ufeff \t\r\n")
     if not stripped:
         return Sniffed("empty")
@@ -71,6 +66,44 @@ def sniff(head: bytes, source: str, accepted_formats: tuple[str, ...] = ("jsonl"
             raise InputFileError(source, "JSON array files are not accepted for this dataset")
         return Sniffed("json_array")
     return Sniffed("jsonl")
+
+
+def _decode_head(head: bytes, source: str) -> str:
+    """The head as text; raise InputFileError when most of its lines are not UTF-8.
+
+    A file is judged by its lines, not by its first bad byte: a few lines saved in another encoding
+    (one Latin-1 name among UTF-8 records) are quarantined one by one when the file is read, as they
+    would be further into the file; a file most of whose lines do not decode is not UTF-8 text at
+    all and is refused whole. A JSON array cannot be split into lines, so any undecodable byte in
+    its head refuses it.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    try:
+        return decoder.decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        first = exc
+    lines = head.split(b"\n")
+    if len(head) == HEAD_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the head may end inside a line, even inside a character
+    written = [line for line in lines if line.strip(b" \t\r")]
+    undecodable = sum(1 for line in written if not _is_utf8(line))
+    is_array = head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
+    if is_array or undecodable * 2 > len(written):
+        sample = "" if is_array else f"{undecodable} of {len(written)} lines, "
+        raise InputFileError(
+            source,
+            f"not UTF-8 text ({sample}byte 0x{head[first.start]:02x} at offset {first.start}; Latin-1?); "
+            "convert to UTF-8",
+        )
+    return head.decode("utf-8", errors="replace")
+
+
+def _is_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _looks_utf16(head: bytes) -> bool:
