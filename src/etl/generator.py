@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,12 +33,34 @@ FIRST_DATE = date(2023, 1, 1)
 DAYS = 730
 POOL_SIZE = 2000
 CHUNK = 50_000
-BAD_LINES = (
-    '{"shipping_id": 1, "shipping_date": "2024/13/45", "destination_city": "main_city"',  # truncated
-    '{"shipping_id": "abc", "shipping_date": "2024/01/15"}',
-    "not json at all",
-    '{"shipping_date": "2024/01/15", "destination_city": "main_city", "shipping_cost": 10}',
+# The kinds of bad line producers send (those of the bad-input corpus that any reader of JSON Lines
+# with the contract's schema can tell from a good line), each made from the record it spoils.
+# Generated lines are text; an undecodable byte is written from a lone surrogate (surrogateescape).
+Record = dict[str, Any]
+
+
+def _without(record: Record, name: str) -> Record:
+    return {key: value for key, value in record.items() if key != name}
+
+
+BAD_LINE_KINDS: tuple[tuple[str, Callable[[Record], str]], ...] = (
+    ("truncated line", lambda r: json.dumps(r)[:60]),
+    ("not JSON", lambda r: "not json at all"),
+    ("not an object", lambda r: json.dumps([r["shipping_id"], r["shipping_date"]])),
+    ("number sent as text", lambda r: json.dumps({**r, "shipping_cost": "abc"})),
+    ("id sent as text", lambda r: json.dumps({**r, "shipping_id": "abc"})),
+    ("missing id", lambda r: json.dumps(_without(r, "shipping_id"))),
+    ("missing city", lambda r: json.dumps(_without(r, "destination_city"))),
+    ("blank city", lambda r: json.dumps({**r, "destination_city": " "})),
+    ("negative cost", lambda r: json.dumps({**r, "shipping_cost": -r["shipping_cost"]})),
+    ("cost over the maximum", lambda r: json.dumps({**r, "shipping_cost": 1e12})),
+    ("NaN", lambda r: json.dumps({**r, "quantity": float("nan")})),
+    ("impossible date", lambda r: json.dumps({**r, "shipping_date": "2023/02/29"})),
+    ("other date format", lambda r: json.dumps({**r, "shipping_date": r["shipping_date"].replace("/", "-")})),
+    ("Latin-1 byte", lambda r: json.dumps({**r, "customer_name": r["customer_name"] + " Zo\udceb"},
+                                          ensure_ascii=False)),
 )
+ENCODING, ERRORS = "utf-8", "surrogateescape"
 
 
 @dataclass
@@ -114,7 +136,7 @@ def _chunks(
                 record["shipping_cost"] = round(float(costs[i]) * 1.1, 2)
                 lines.append(dumps(record))
             if bad[i]:
-                lines.append(BAD_LINES[i % len(BAD_LINES)])
+                lines.append(BAD_LINE_KINDS[i % len(BAD_LINE_KINDS)][1](record))
         yield lines, int(duplicate.sum()), int(bad.sum())
 
 
@@ -126,7 +148,7 @@ def write_file(
     temporary = path.with_name(f".{path.name}.tmp")
     stats = GenerationStats(records=records, path=path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(temporary, "wt", encoding="utf-8") as handle:
+    with opener(temporary, "wt", encoding=ENCODING, errors=ERRORS) as handle:
         stats.duplicates, stats.bad_lines = _write(handle, records, seed, duplicate_rate, bad_rate)
     temporary.replace(path)
     return stats
