@@ -1,7 +1,7 @@
 """``python -m bench``: generate the inputs, run the schedule, print and save the tables.
 
 Examples (from the repository root):
-    python -m bench                                   # the full run: 100k, 1m, 5m; 3 reps; e2e cold and warm
+    python -m bench                                   # the full run: 100k, 1m, 5m, clean and realistic; 3 reps; e2e
     python -m bench --sizes 100k --reps 1 --engines duckdb,pandas --e2e none
 """
 
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import machine, report
-from bench.datasets import DEFAULT_SEED, parse_size
+from bench.datasets import DEFAULT_SEED, INPUTS, parse_size
 from bench.e2e import MODES
 from bench.engines import ENGINES
 from bench.runner import Plan, run_plan
@@ -53,6 +53,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
     p.add_argument("--engines", type=lambda t: _names(t, ENGINES, "engine"), default=",".join(ENGINES),
                    help=f"engines to compare (default {','.join(ENGINES)}; 'none' for e2e only)")
+    p.add_argument("--inputs", type=lambda t: _names(t, INPUTS, "input"), default=",".join(INPUTS),
+                   help=f"job inputs, side by side at each size (default {','.join(INPUTS)}): clean has no bad "
+                        "lines; realistic has 0.1%% bad lines of the corpus's kinds")
     p.add_argument("--e2e", type=lambda t: _names(t, MODES, "e2e mode"), default=",".join(MODES),
                    help="end-to-end modes: cold,warm (default both; 'none' to skip)")
     p.add_argument("--e2e-sizes", type=_sizes, default=DEFAULT_E2E_SIZES,
@@ -76,13 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.reps < 1:
         parser().error("--reps must be at least 1")
     plan = Plan(
-        sizes=args.sizes if args.engines else [],
+        sizes=args.sizes if args.engines and args.inputs else [],
         reps=args.reps,
         engines=args.engines,
         e2e_modes=args.e2e,
         e2e_sizes=args.e2e_sizes if args.e2e else [],
         seed=args.seed,
         data_dir=args.data_dir.resolve(),
+        inputs=tuple(args.inputs),
         work_dir=args.work_dir.resolve(),
         timeout=args.timeout,
         watch_interval=args.watch_interval,
@@ -102,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine.describe(),
         "load_average_start": machine.load_average(),
         "plan": {
-            "sizes": plan.sizes, "reps": plan.reps, "engines": plan.engines, "e2e_modes": plan.e2e_modes,
+            "sizes": plan.sizes, "inputs": list(plan.inputs), "reps": plan.reps, "engines": plan.engines,
+            "e2e_modes": plan.e2e_modes,
             "e2e_sizes": plan.e2e_sizes, "seed": plan.seed, "watch_interval": plan.watch_interval,
             "sample_interval": plan.sample_interval, "timeout": plan.timeout,
         },

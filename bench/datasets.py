@@ -1,8 +1,13 @@
-"""Benchmark inputs: generated shipping files, cached by size and seed so re-runs reuse them.
+"""Benchmark inputs: generated shipping files, cached by size, seed and kind so re-runs reuse them.
 
-Every engine reads the same file. Duplicates (re-sent corrections) give the dedupe real work;
-there are no bad lines, because only the pipeline can quarantine them and the engines must do
-equal work.
+Every engine reads the same file. Two kinds at each size:
+
+- *clean*: 1% re-sent corrections (the dedupe has real work) and no bad lines;
+- *realistic*: what producers really send: the same 1% corrections, and 0.1% bad lines of the
+  bad-input corpus's kinds (etl.generator.BAD_LINE_KINDS: cut lines, text that is not JSON, wrong
+  types, missing fields, values out of range, NaN, impossible dates, a Latin-1 byte). Each kind is
+  one that DuckDB's and Spark's JSON readers can tell from a good line too, so every engine that
+  reads the file quarantines the same lines and the comparison stays equal work.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 DUPLICATE_RATE = 0.01
+CLEAN, REALISTIC = "clean", "realistic"
+INPUTS = (CLEAN, REALISTIC)
+BAD_RATE = {CLEAN: 0.0, REALISTIC: 0.001}
 DEFAULT_SEED = 20261122
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 _MULTIPLIER = {"": 1, "k": 1_000, "m": 1_000_000}
@@ -41,21 +49,24 @@ def size_label(records: int) -> str:
 class Dataset:
     label: str
     records: int  # distinct shipments
-    lines: int  # records as sent: shipments plus re-sent duplicates
+    lines: int  # lines as sent: shipments, re-sent duplicates and bad lines
     duplicates: int
     bytes: int
     seed: int
     path: Path
+    input: str = CLEAN  # clean or realistic
+    bad_lines: int = 0
     generated: bool = field(default=False, compare=False)  # made by this run, not found in the cache
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "path": str(self.path)}
 
 
-def ensure_dataset(data_dir: Path, records: int, seed: int = DEFAULT_SEED) -> Dataset:
-    """The cached file for (records, seed), generated first if missing or incomplete."""
+def ensure_dataset(data_dir: Path, records: int, seed: int = DEFAULT_SEED, kind: str = CLEAN) -> Dataset:
+    """The cached file for (records, seed, kind), generated first if missing or incomplete."""
     label = size_label(records)
-    stem = f"shipping-{label}-seed{seed}-dup{DUPLICATE_RATE:g}"
+    bad_rate = BAD_RATE[kind]
+    stem = f"shipping-{label}-seed{seed}-dup{DUPLICATE_RATE:g}" + (f"-bad{bad_rate:g}" if bad_rate else "")
     path = data_dir / f"{stem}.json"
     meta_path = data_dir / f"{stem}.meta.json"
     cached = _load_meta(meta_path, path)
@@ -63,15 +74,17 @@ def ensure_dataset(data_dir: Path, records: int, seed: int = DEFAULT_SEED) -> Da
         return cached
     from etl.generator import write_file  # imported late: only generation needs Faker and NumPy
 
-    stats = write_file(path, records, seed=seed, duplicate_rate=DUPLICATE_RATE, bad_rate=0.0)
+    stats = write_file(path, records, seed=seed, duplicate_rate=DUPLICATE_RATE, bad_rate=bad_rate)
     dataset = Dataset(
         label=label,
         records=stats.records,
-        lines=stats.records + stats.duplicates,
+        lines=stats.records + stats.duplicates + stats.bad_lines,
         duplicates=stats.duplicates,
         bytes=path.stat().st_size,
         seed=seed,
         path=path,
+        input=kind,
+        bad_lines=stats.bad_lines,
         generated=True,
     )
     # The sidecar is written last: its presence (with a matching size) marks the file complete.

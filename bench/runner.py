@@ -1,6 +1,7 @@
-"""The schedule: every repetition runs every size on every engine, rotating the engine order per
-repetition (rep 1: pipeline, duckdb, pandas; rep 2: duckdb, pandas, pipeline; ...) so that slow
-drift of a shared machine does not favour one engine; then the end-to-end runs of that repetition.
+"""The schedule: every repetition runs every size, clean and realistic input side by side, on every
+engine that reads that input, rotating the engine order per repetition (rep 1: pipeline, duckdb,
+pandas; rep 2: duckdb, pandas, pipeline; ...) so that slow drift of a shared machine does not favour
+one engine; then the end-to-end runs of that repetition.
 
 Each engine measurement is its own process (bench.worker) in a fresh lake, sampled for memory
 from spawn to exit, then its processed output is summarised and the lake deleted.
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.datasets import Dataset, ensure_dataset
+from bench.datasets import CLEAN, INPUTS, Dataset, ensure_dataset
 from bench.e2e import COLD, WARM, E2EError, Notified, Watcher, run_cold
+from bench.engines import reads
 from bench.engines.common import NORMALIZE, TO_RAW
 from bench.measure import run_sampled
 from bench.memory import DEFAULT_INTERVAL, TreeSampler
@@ -42,6 +44,7 @@ class Plan:
     seed: int
     data_dir: Path
     work_dir: Path
+    inputs: tuple[str, ...] = INPUTS
     timeout: float = 3600.0
     watch_interval: float = 1.0
     sample_interval: float = DEFAULT_INTERVAL
@@ -61,17 +64,21 @@ def e2e_seed(plan: Plan, records: int) -> int:
     return plan.seed + records
 
 
-def prepare_datasets(plan: Plan, progress: Progress) -> tuple[dict[int, Dataset], dict[int, Dataset], Dataset | None]:
+def prepare_datasets(
+    plan: Plan, progress: Progress
+) -> tuple[dict[tuple[int, str], Dataset], dict[int, Dataset], Dataset | None]:
     """Generate (or reuse) every input before anything is timed."""
-    def get(records: int, seed: int) -> Dataset:
+    def get(records: int, seed: int, kind: str = CLEAN) -> Dataset:
         started = time.monotonic()
-        dataset = ensure_dataset(plan.data_dir, records, seed)
+        dataset = ensure_dataset(plan.data_dir, records, seed, kind)
         took = time.monotonic() - started
-        progress(f"dataset {dataset.label:>5} seed {seed}: {dataset.lines} lines, {dataset.bytes / 1e6:.1f} MB"
+        progress(f"dataset {dataset.label:>5} {kind:<9} seed {seed}: {dataset.lines} lines "
+                 f"({dataset.bad_lines} bad), {dataset.bytes / 1e6:.1f} MB"
                  + (f" (generated in {took:.1f}s)" if dataset.generated else " (cached)"))
         return dataset
 
-    jobs = {records: get(records, plan.seed) for records in plan.sizes} if plan.engines else {}
+    jobs = {(records, kind): get(records, plan.seed, kind)
+            for records in plan.sizes for kind in plan.inputs} if plan.engines else {}
     e2e = {records: get(records, e2e_seed(plan, records)) for records in plan.e2e_sizes} if plan.e2e_modes else {}
     warm_up = get(WARM_UP_RECORDS, plan.seed + 1) if WARM in plan.e2e_modes and plan.e2e_sizes else None
     return jobs, e2e, warm_up
@@ -83,11 +90,13 @@ def run_plan(plan: Plan, progress: Progress) -> tuple[list[dict[str, Any]], list
     measurements: list[dict[str, Any]] = []
     for rep_index in range(plan.reps):
         rep = rep_index + 1
-        for records in sorted(jobs):
-            for position, engine in enumerate(rotated(plan.engines, rep_index), start=1):
-                record = measure_engine(plan, engine, jobs[records], rep, position)
+        for records, kind in sorted(jobs, key=lambda key: (key[0], INPUTS.index(key[1]))):
+            dataset = jobs[(records, kind)]
+            engines = [engine for engine in rotated(plan.engines, rep_index) if kind in reads(engine)]
+            for position, engine in enumerate(engines, start=1):
+                record = measure_engine(plan, engine, dataset, rep, position)
                 measurements.append(record)
-                progress(f"[rep {rep}/{plan.reps}] {engine:<8} {jobs[records].label:>5}  {_brief(record)}")
+                progress(f"[rep {rep}/{plan.reps}] {engine:<8} {dataset.label:>5} {kind:<9}  {_brief(record)}")
         modes = rotated([m for m in (COLD, WARM) if m in plan.e2e_modes], rep_index)
         for mode in modes:
             if mode == COLD:
@@ -115,6 +124,7 @@ def _base(kind: str, engine: str, dataset: Dataset, rep: int, position: int) -> 
         "kind": kind,
         "engine": engine,
         "size": dataset.label,
+        "input": dataset.input,
         "records": dataset.records,
         "lines": dataset.lines,
         "bytes": dataset.bytes,
@@ -167,7 +177,7 @@ def _worker_env() -> dict[str, str]:
 
 def measure_engine(plan: Plan, engine: str, dataset: Dataset, rep: int, position: int) -> dict[str, Any]:
     record = _base("job", engine, dataset, rep, position)
-    run_dir = _fresh(plan.work_dir / f"{engine}-{dataset.label}-r{rep}")
+    run_dir = _fresh(plan.work_dir / f"{engine}-{dataset.label}-{dataset.input}-r{rep}")
     result_path = run_dir / "result.json"
     lake = run_dir / "lake"
     command = [sys.executable, "-m", "bench.worker", engine, str(dataset.path), str(lake),

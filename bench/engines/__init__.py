@@ -7,6 +7,7 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
+from bench.datasets import CLEAN, INPUTS
 from bench.engines.common import EngineJob, StepClock
 
 PIPELINE = "pipeline"
@@ -18,9 +19,18 @@ SPARK_ENGINES = (PIPELINE, SPARK)  # their workers stop the local Spark session 
 _MODULES = {PIPELINE: "bench.engines.pipeline_engine", DUCKDB: "bench.engines.duckdb_engine",
             PANDAS: "bench.engines.pandas_engine", SPARK: "bench.engines.spark_engine"}
 
+# The inputs each engine can read. pyarrow's JSON reader (the pandas engine) stops at the first
+# malformed line, so that engine reads only the clean files.
+_READS = {PANDAS: (CLEAN,)}
+
 EngineRun = Callable[[EngineJob, StepClock], dict[str, Any]]
 
 
 def engine_run(name: str) -> EngineRun:
     run: EngineRun = import_module(_MODULES[name]).run
     return run
+
+
+def reads(name: str) -> tuple[str, ...]:
+    """The benchmark inputs (bench.datasets.INPUTS) engine ``name`` can read."""
+    return _READS.get(name, INPUTS)

@@ -1,5 +1,6 @@
-"""The benchmark harness (bench/) on a tiny size: it runs end to end, the engines do the same work,
-the memory sampler sees the JVM, and the report has every column. No timing is asserted."""
+"""The benchmark harness (bench/) on a tiny size: it runs end to end on clean and realistic input, the
+engines do the same work, the memory sampler sees the JVM, and the report has every column and target.
+No timing is asserted."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.slow
 
 RECORDS = 2_000
 ENGINES = ("pipeline", "duckdb", "pandas", "spark")
+INPUTS = {"clean": ENGINES, "realistic": ("pipeline", "duckdb", "spark")}  # pyarrow stops at a malformed line
 MARKER = "BENCH_HARNESS_TEST_RUN"
 
 
@@ -44,23 +46,35 @@ def bench_run(tmp_path_factory):
     return base, done.stdout, json.loads(results_file.read_text(encoding="utf-8"))
 
 
-def test_engines_write_the_same_processed_rows(bench_run):
+@pytest.mark.parametrize("kind", INPUTS)
+def test_engines_write_the_same_processed_rows(bench_run, kind):
     base, _, results = bench_run
     totals = {}
-    for engine in ENGINES:
-        table = read_table(base / "work" / f"{engine}-2k-r1" / "lake" / "processed" / "shipping")
+    for engine in INPUTS[kind]:
+        table = read_table(base / "work" / f"{engine}-2k-{kind}-r1" / "lake" / "processed" / "shipping")
         assert "customer_name" not in table.column_names and "street_address" not in table.column_names
         assert table.num_rows == len(pc.unique(table.column("shipping_id")))  # deduplicated
         totals[engine] = (table.num_rows, round(pc.sum(table.column("shipping_cost")).as_py(), 2))
-    assert totals["pipeline"] == totals["duckdb"] == totals["pandas"] == totals["spark"]
+    assert len(set(totals.values())) == 1, totals
     assert totals["pipeline"][0] == RECORDS  # every shipment once, its re-sent duplicate dropped
-    assert all(check["agree"] for check in results["consistency"])
+    checks = [check for check in results["consistency"] if check["input"] == kind]
+    assert checks and all(check["agree"] for check in checks)
+    assert sorted(checks[0]["engines"]) == sorted(INPUTS[kind])
+
+
+def test_realistic_input_has_bad_lines_that_every_engine_quarantines(bench_run):
+    _, _, results = bench_run
+    [dataset] = [d for d in results["datasets"] if d["input"] == "realistic"]
+    assert dataset["bad_lines"] > 0
+    quarantined = {m["engine"]: m["counts"]["json_to_parquet"]["quarantined"] for m in results["measurements"]
+                   if m["kind"] == "job" and m["input"] == "realistic"}
+    assert quarantined == dict.fromkeys(INPUTS["realistic"], dataset["bad_lines"])
 
 
 def test_every_measurement_succeeded_with_step_times(bench_run):
     _, _, results = bench_run
-    jobs = {m["engine"]: m for m in results["measurements"] if m["kind"] == "job"}
-    assert set(jobs) == set(ENGINES)
+    jobs = {(m["engine"], m["input"]): m for m in results["measurements"] if m["kind"] == "job"}
+    assert set(jobs) == {(engine, kind) for kind, engines in INPUTS.items() for engine in engines}
     for measurement in jobs.values():
         assert measurement["ok"], measurement["error"]
         assert {"startup", "json_to_parquet", "normalize", "work", "process"} <= set(measurement["steps"])
@@ -75,11 +89,13 @@ def test_every_measurement_succeeded_with_step_times(bench_run):
 
 def test_memory_sampler_sees_the_jvm_below_the_python_process(bench_run):
     _, _, results = bench_run
-    [pipeline] = [m for m in results["measurements"] if m["kind"] == "job" and m["engine"] == "pipeline"]
+    [pipeline] = [m for m in results["measurements"]
+                  if m["kind"] == "job" and m["engine"] == "pipeline" and m["input"] == "clean"]
     assert "java" in pipeline["commands"]
     assert pipeline["max_processes"] >= 2
     assert pipeline["peak_bytes"] > pipeline["peak_root_bytes"] > 0
-    [duckdb] = [m for m in results["measurements"] if m["kind"] == "job" and m["engine"] == "duckdb"]
+    [duckdb] = [m for m in results["measurements"]
+                if m["kind"] == "job" and m["engine"] == "duckdb" and m["input"] == "clean"]
     assert "java" not in duckdb["commands"]
 
 
@@ -104,17 +120,28 @@ def test_report_has_every_column_and_target(bench_run):
     for column in report.COLUMNS:
         assert f"| {column} |" in markdown_header
         assert column in text_header
-    assert len(results["targets"]) == 6
+    names = [target["name"] for target in results["targets"]]
+    assert "pipeline work time at 2k, realistic ÷ clean input" in names
+    guarantees = {f"pipeline work time at {size} {kind} ÷ plain Spark" for size in ("1m", "5m") for kind in INPUTS}
+    assert guarantees <= set(names)
+    assert len(names) == 10 and len(set(names)) == 10
     for target in results["targets"]:
         assert target["name"] in stdout and target["name"] in markdown
         assert target["verdict"] in ("PASS", "FAIL", "n/a")
+    [ratio] = [t for t in results["targets"] if t["name"] == "pipeline work time at 2k, realistic ÷ clean input"]
+    assert ratio["verdict"] in ("PASS", "FAIL") and ratio["measured"].endswith("×")  # measured, whatever it is
     summary = {(row["engine"], row["step"]) for row in results["summary"]}
     assert {("pipeline", "work"), ("duckdb", "work"), ("pandas", "work"), ("spark", "work"), ("e2e", "cold"),
             ("e2e", "warm")} <= summary
-    # Plain Spark's ratio to DuckDB, and the pipeline's to plain Spark.
+    assert {row["input"] for row in results["summary"] if row["engine"] != "e2e"} == set(INPUTS)
+    # Plain Spark's ratio to DuckDB, and the pipeline's to plain Spark, for either input.
     assert report.SPARK_REFERENCE_TITLE in stdout and report.SPARK_REFERENCE_TITLE in markdown
-    [reference] = [line for line in stdout.splitlines() if line.startswith("2k: plain Spark ")]
-    assert "× DuckDB; the pipeline " in reference and reference.endswith("× plain Spark")
+    for kind in INPUTS:
+        [reference] = [line for line in stdout.splitlines() if line.startswith(f"2k {kind}: plain Spark ")]
+        assert "× DuckDB; the pipeline " in reference and reference.endswith("× plain Spark")
+    # Each engine's realistic time against its clean time.
+    assert report.REALISTIC_TITLE in stdout and report.REALISTIC_TITLE in markdown
+    assert [line.split()[0] for line in stdout.splitlines() if " 2k: clean " in line] == ["pipeline", "duckdb", "spark"]
 
 
 def test_tree_sampler_adds_up_children(tmp_path):

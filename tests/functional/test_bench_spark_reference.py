@@ -78,3 +78,33 @@ def test_reference_engine_agrees_with_duckdb_on_rows_counts_and_reasons(spark, t
     for job in jobs.values():  # the partition folders are named as the contract's formats say
         assert (job.processed_dataset / "year=2024" / "month=02").is_dir()
     assert "customer_name" not in resent and "street_address" not in resent
+
+
+def test_every_engine_quarantines_the_same_lines_of_a_realistic_file(spark, tmp_path):
+    """The benchmark's realistic input: each kind of bad line it mixes in is rejected by all three engines."""
+    from etl.generator import BAD_LINE_KINDS, ENCODING, ERRORS
+    from etl.jobs import json_to_parquet
+    from etl.jobs.runner import run_job
+
+    good = {**GOOD, "customer_name": "Ann Example", "street_address": "1 Main St"}
+    lines, bad_numbers = [], []
+    for offset, (_, spoil) in enumerate(BAD_LINE_KINDS):
+        lines.append(json.dumps({**good, "shipping_id": 100 + offset}))
+        lines.append(spoil({**good, "shipping_id": 200 + offset}))
+        bad_numbers.append(len(lines))
+    source = tmp_path / "realistic.json"
+    source.write_bytes(("\n".join(lines) + "\n").encode(ENCODING, ERRORS))
+
+    numbers = {}
+    for name, engine in (("duckdb", duckdb_engine), ("spark", spark_engine)):
+        job = EngineJob(source=source, lake=tmp_path / name, run_id="run-1")
+        assert engine.run(job, StepClock())[TO_RAW]["quarantined"] == len(BAD_LINE_KINDS)
+        numbers[name] = [number for number, _ in quarantined(job)]
+    lake = tmp_path / "pipeline"
+    run_job(json_to_parquet.run, json_to_parquet.ARGUMENTS, [
+        "json_to_parquet.py", "--JOB_NAME", TO_RAW, "--run_id", "run-1", "--dataset", "shipping",
+        "--source_uri", source.as_uri(), "--ingested_at", "2026-12-01T00:00:00Z",
+        "--raw_uri", (lake / "raw").as_uri(), "--quarantine_uri", (lake / "quarantine").as_uri()], spark)
+    numbers["pipeline"] = [number for number, _ in quarantined(EngineJob(source=source, lake=lake, run_id="run-1"))]
+
+    assert numbers == dict.fromkeys(("duckdb", "spark", "pipeline"), bad_numbers)
