@@ -210,7 +210,7 @@ def _runs(args: argparse.Namespace) -> int:
         print("no runs yet")
         return 0
     rows = [
-        [r.started_at, r.run_id, r.status, r.seconds, r.counts.get("records_read"), r.counts.get("loaded"),
+        [r.started_at, r.run_id, r.status, _seconds(r.seconds), r.counts.get("records_read"), r.counts.get("loaded"),
          r.counts.get("quarantined"), r.error or ""]
         for r in runs
     ]
@@ -219,8 +219,13 @@ def _runs(args: argparse.Namespace) -> int:
         for r in runs:
             print(f"\n{r.run_id}")
             print(console.table(["step", "status", "seconds", "retries", "error"],
-                                [[s.state, s.status, s.seconds, s.retries, s.error or ""] for s in r.steps]))
+                                [[s.state, s.status, _seconds(s.seconds), s.retries, s.error or ""] for s in r.steps]))
     return 0
+
+
+def _seconds(value: float | None) -> str:
+    """A duration as a person reads it: 12.57, not 12.566813000000002."""
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _notifications(args: argparse.Namespace) -> int:
