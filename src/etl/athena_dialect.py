@@ -841,8 +841,10 @@ class Translator:
         available = sorted(f"{d}.{t}" for d, t in self._tables if d == db) or sorted(
             f"{d}.{t}" for d, t in self._tables
         )
-        listed = ", ".join(available) if available else "none yet (run a crawler)"
-        return f"table {db}.{name} does not exist; tables available: {listed}; run `etl tables` to list them"
+        if not available:
+            return (f"table {db}.{name} does not exist: no table yet; the pipeline catalogs its tables as it runs, "
+                    "so process a file first (`etl run FILE` or `etl generate` then `etl run`)")
+        return f"table {db}.{name} does not exist; tables available: {', '.join(available)}; `etl tables` lists them"
 
     def _join(self, join: exp.Join, scope: _Scope) -> exp.Join:
         self._check_args(join, {"this", "on", "using", "kind", "side"})

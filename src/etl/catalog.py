@@ -213,7 +213,7 @@ class Catalog:
         if not tables:
             raise CatalogError(
                 f"table {database}.{name} is not in the catalog; run `etl tables` to list the tables "
-                "(a crawler creates a table once its folder holds data)"
+                "(the pipeline catalogs a table once a run has written data to it)"
             )
         return tables[0]
 
