@@ -17,7 +17,12 @@ INFRA_STAMP := $(VENV)/.infra-installed
 .PHONY: help install run test test-fast lint check reliability bench synth diff deploy destroy clean-lake clean
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@# $$(NAME) in a description shows the variable's value, so the defaults are what help prints.
+	@RECORDS='$(RECORDS)' STAGE='$(STAGE)' awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / { \
+		text = $$2; \
+		while (match(text, /\$$\([A-Z_]+\)/)) \
+			text = substr(text, 1, RSTART - 1) ENVIRON[substr(text, RSTART + 2, RLENGTH - 3)] substr(text, RSTART + RLENGTH); \
+		printf "  \033[1m%-12s\033[0m %s\n", $$1, text }' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -33,11 +38,9 @@ $(INFRA_STAMP): pyproject.toml $(STAMP)
 
 install: $(STAMP) ## create .venv and install the package with its dev tools
 
-run: $(STAMP) ## generate $(RECORDS) shipments, run the whole pipeline locally, print the totals and notification
+run: $(STAMP) ## generate RECORDS=$(RECORDS) shipments, run the whole pipeline locally, show the notification with the totals
 	$(ETL) generate --records $(RECORDS)
 	$(ETL) run
-	@echo; echo "Totals (athena_queries/shipping_totals.sql on the local catalog):"
-	$(ETL) query --file athena_queries/shipping_totals.sql
 
 test: $(INFRA_STAMP) ## run every test (unit, functional with local Spark, infra); e2e against AWS is deselected
 	$(PY) -m pytest -q
@@ -64,7 +67,7 @@ synth: $(INFRA_STAMP) ## synthesize the AWS stack into infra/cdk.out/ (offline; 
 diff: $(INFRA_STAMP) ## compare with the deployed stack (needs AWS credentials)
 	cd infra && $(CDK) diff --no-notices $(CDK_APP)
 
-deploy: $(INFRA_STAMP) ## deploy the stack STAGE=dev (EMAIL=you@example.com subscribes to notifications)
+deploy: $(INFRA_STAMP) ## deploy the stack STAGE=$(STAGE) (EMAIL=you@example.com subscribes to notifications)
 	cd infra && $(CDK) deploy --no-notices $(CDK_APP)
 
 destroy: $(INFRA_STAMP) ## delete the stack (data buckets are kept)

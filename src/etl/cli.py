@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from etl import console
 from etl.config import LocalSettings
@@ -24,42 +25,98 @@ PROGRESS_STATES = {"StateExited", "StateFailed", "TaskRetry"}
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        print(f"etl: error: {error}", file=sys.stderr)
+        return USAGE_EXIT
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.handler(args) or 0)
-    except EtlError as error:
+    except (EtlError, OSError) as error:
         if os.environ.get("ETL_DEBUG"):
             raise
-        print(f"etl: error: {error}", file=sys.stderr)
-        return error.exit_code
+        print(f"etl: error: {_one_line(error)}", file=sys.stderr)
+        return error.exit_code if isinstance(error, EtlError) else 1
     except KeyboardInterrupt:
         print("etl: interrupted", file=sys.stderr)
         return 130
 
 
+USAGE_EXIT = 2
+
+
+class UsageError(Exception):
+    """A command line argparse cannot take; shown as one line, like every other user error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one ``etl: error:`` line naming the --help to read, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("etl").strip()
+        raise UsageError(f"{command + ': ' if command else ''}{message} (see `{self.prog} --help`)")
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.strerror or error}: {error.filename}"
+    return " ".join(str(error).split())
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give 0 or more")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1 (0.01 is 1%)")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="etl", description="Run the ETL pipeline locally and inspect its results.")
+    parser = _Parser(prog="etl", description="Run the ETL pipeline locally and inspect its results.")
     parser.add_argument("--lake", help="lake root folder (default ./lake or $ETL_LAKE_ROOT)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser("generate", help="write a synthetic shipping file into landing/")
-    generate.add_argument("--records", type=int, default=10_000)
+    generate.add_argument("--records", type=_count, default=10_000)
     generate.add_argument("--seed", type=int, default=None, help="make the file reproducible")
-    generate.add_argument("--duplicate-rate", type=float, default=0.01, help="share of re-sent corrected records")
-    generate.add_argument("--bad-rate", type=float, default=0.001, help="share of extra malformed lines")
-    generate.add_argument("--output", type=Path, help="write here instead of the landing folder")
+    generate.add_argument("--duplicate-rate", type=_share, default=0.01, help="share of re-sent corrected records")
+    generate.add_argument("--bad-rate", type=_share, default=0.001, help="share of extra malformed lines")
+    generate.add_argument("--output",  # text, not a Path: a trailing "/" says "a folder" even before it exists
+                          help="a folder (a new file is named in it) or a new file, instead of landing/shipping/")
     generate.set_defaults(handler=_generate)
 
-    run = commands.add_parser("run", help="drop FILE into landing (optional) and process every new landing file")
-    run.add_argument("file", nargs="?", type=Path)
+    run = commands.add_parser("run", help="drop FILE (or every file in FOLDER) into landing, process new landing files")
+    run.add_argument("file", nargs="?", type=Path, metavar="FILE|FOLDER")
     run.add_argument("--dataset", default="shipping", help="landing prefix to drop FILE under (default shipping)")
     run.add_argument("--quiet", action="store_true", help="no step progress")
     run.set_defaults(handler=_run)
 
     watch = commands.add_parser("watch", help="process files as they land (one warm Spark session)")
-    watch.add_argument("--interval", type=float, default=1.0, help="seconds between scans")
-    watch.add_argument("--max-seconds", type=float, default=None, help="stop after this long")
+    watch.add_argument("--interval", type=_positive_seconds, default=1.0, help="seconds between scans")
+    watch.add_argument("--max-seconds", type=_positive_seconds, default=None, help="stop after this long")
     watch.set_defaults(handler=_watch)
 
     query = commands.add_parser("query", help="run Athena SQL (Trino dialect) on the local catalog")
@@ -73,12 +130,12 @@ def _parser() -> argparse.ArgumentParser:
     tables.set_defaults(handler=_tables)
 
     runs = commands.add_parser("runs", help="list runs with status, times and counts")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--limit", type=_count, default=20)
     runs.add_argument("--steps", action="store_true", help="show each step's time")
     runs.set_defaults(handler=_runs)
 
     notifications = commands.add_parser("notifications", help="show published notifications")
-    notifications.add_argument("--limit", type=int, default=5)
+    notifications.add_argument("--limit", type=_count, default=5)
     notifications.add_argument("--raw", action="store_true", help="print the message JSON as published")
     notifications.set_defaults(handler=_notifications)
     return parser
@@ -91,12 +148,17 @@ def _settings(args: argparse.Namespace) -> LocalSettings:
 def _runtime(args: argparse.Namespace, *, quiet: bool = False):  # type: ignore[no-untyped-def]
     from etl.local.runtime import LocalRuntime
 
+    shown: set[tuple[str, str]] = set()
+
     def on_event(run_id: str, event) -> None:  # type: ignore[no-untyped-def]
         if event.type == "ExecutionStarted":
             print(f"▶ run {run_id}", flush=True)
         if quiet or event.type not in PROGRESS_STATES or event.state not in runtime.task_states:
             return
         if event.type == "StateExited":
+            if (run_id, event.state) in shown:
+                return  # a state entered again (a crawler polled once more) is one line, like one row in `etl runs`
+            shown.add((run_id, event.state))
             seconds = event.details.get("duration_seconds") or 0.0
             print(f"  ✓ {event.state:<34} {seconds:6.1f}s", flush=True)
         elif event.type == "TaskRetry":
@@ -112,46 +174,81 @@ def _runtime(args: argparse.Namespace, *, quiet: bool = False):  # type: ignore[
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from etl.generator import landing_file_name, write_file
+    import secrets
+
+    from etl.errors import ConfigError
+    from etl.generator import landing_file_name, write_file, write_new_file
     from etl.local.lake import LANDING, Lake
 
     started = time.monotonic()
-    if args.output:
-        path = args.output
+    seed = args.seed if args.seed is not None else secrets.randbits(31)  # two runs in one second differ
+    shape = {"seed": seed, "duplicate_rate": args.duplicate_rate, "bad_rate": args.bad_rate}
+    output = Path(args.output) if args.output else None
+    if output is not None and not (output.is_dir() or args.output.endswith(("/", os.sep))):
+        if output.exists():
+            raise ConfigError(f"{output} exists and is not a folder; give a new file name or a folder")
+        try:
+            stats = write_file(output, args.records, replace=False, **shape)
+        except FileExistsError:
+            raise ConfigError(f"{output} appeared while it was written; give a new file name or a folder") from None
     else:
-        lake = Lake(_settings(args).lake_root)
-        lake.ensure()
-        path = lake.path(LANDING, "shipping/" + landing_file_name())
-    seed = args.seed if args.seed is not None else int(time.time())
-    stats = write_file(path, args.records, seed=seed, duplicate_rate=args.duplicate_rate, bad_rate=args.bad_rate)
+        if output is None:
+            lake = Lake(_settings(args).lake_root)
+            lake.ensure()
+            output = lake.path(LANDING, "shipping")
+        stats = write_new_file(output, landing_file_name(), args.records, **shape)
     print(
-        f"wrote {stats.records} records (+{stats.duplicates} re-sent corrections, +{stats.bad_lines} bad lines) "
-        f"to {path} in {time.monotonic() - started:.1f}s"
+        f"wrote {stats.records} records (+{stats.duplicates} re-sent corrections, +{stats.bad_lines} bad lines, "
+        f"seed {seed}) to {stats.path} in {time.monotonic() - started:.1f}s"
     )
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     runtime = _runtime(args, quiet=args.quiet)
+    given: list[str] = []
     if args.file:
-        dropped = runtime.drop(args.file, args.dataset)
-        print(f"dropped {args.file} as s3://landing/{dropped.key}")
-    return _report(runtime, runtime.process_landing())
+        for file in _files_to_drop(args.file):
+            dropped = runtime.drop(file, args.dataset, relative_to=args.file if args.file.is_dir() else None)
+            print(f"dropped {file} as s3://landing/{dropped.key}")
+            given.append(dropped.key)
+    return _report(runtime, runtime.process_landing(), given=given)
 
 
-def _report(runtime, report) -> int:  # type: ignore[no-untyped-def]
+def _files_to_drop(path: Path) -> list[Path]:
+    """FILE itself, or every file under FOLDER (hidden files, like ``.DS_Store``, left out)."""
+    from etl.errors import ConfigError
+
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise ConfigError(f"no such file or folder: {path}")
+    files = sorted(f for f in path.rglob("*")
+                   if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts))
+    if not files:
+        raise ConfigError(f"{path} holds no files to drop")
+    return files
+
+
+def _report(runtime, report, given: Sequence[str] = ()) -> int:  # type: ignore[no-untyped-def]
+    """What happened to the files given (each named) and to the rest (counted), and the failures."""
+    earlier = [item for item in report.duplicates if item["key"] not in given]
     for item in report.duplicates:
-        print(f"already processed: {item['key']} (run {item['run_id']})")
+        if item["key"] in given:
+            print(f"already processed: {item['key']} (run {item['run_id']}); the same file was run before")
+    if earlier:
+        files = ("other " if given else "") + ("file" if len(earlier) == 1 else "files")
+        print(f"{len(earlier)} {files} in landing/ already processed (`etl runs` lists their runs)")
     for item in report.skipped:
         print(f"skipped: {item['key']}: {item['reason']}")
     failed = list(report.failed)
     for item in report.started:
         record = runtime.runs.get(item["run_id"])
         if record is not None and record.status != "SUCCEEDED":
-            failed.append({"key": item["key"], "error": f"run {record.run_id} {record.status}: {record.error}"})
+            failed.append({"key": item["key"], "error": f"run {record.run_id} {record.status}: {record.headline()}"})
     for item in failed:
         print(f"failed: {item['key']}: {item['error']}", file=sys.stderr)
-    if not report.started and not failed:
+    if not report.started and not failed and not given:
         print("no new files in landing/ (drop one with `etl run FILE` or `etl generate`)")
     return 1 if failed else 0
 
@@ -174,6 +271,8 @@ def _query(args: argparse.Namespace) -> int:
 
     if bool(args.sql) == bool(args.file):
         raise ConfigError("give either SQL text or --file PATH")
+    if args.file and not args.file.is_file():
+        raise ConfigError(f"no such SQL file: {args.file} (the saved queries are in athena_queries/)")
     sql = query_text(args.file) if args.file else args.sql
     settings = _settings(args)
     catalog = Catalog(Lake(settings.lake_root).system / "catalog.duckdb")
@@ -211,16 +310,22 @@ def _runs(args: argparse.Namespace) -> int:
         return 0
     rows = [
         [r.started_at, r.run_id, r.status, _seconds(r.seconds), r.counts.get("records_read"), r.counts.get("loaded"),
-         r.counts.get("quarantined"), r.error or ""]
+         _quarantined(r.counts), r.headline()]
         for r in runs
     ]
     print(console.table(["started", "run", "status", "seconds", "read", "loaded", "quarantined", "error"], rows))
     if args.steps:
         for r in runs:
             print(f"\n{r.run_id}")
-            print(console.table(["step", "status", "seconds", "retries", "error"],
-                                [[s.state, s.status, _seconds(s.seconds), s.retries, s.error or ""] for s in r.steps]))
+            print(console.table(["step", "status", "seconds", "times", "retries", "error"],
+                                [[s.state, s.status, _seconds(s.seconds), s.entries, s.retries, s.error or ""]
+                                 for s in r.steps]))
     return 0
+
+
+def _quarantined(counts: dict[str, Any]) -> Any:
+    """Lines quarantined, or the whole file when it could not be read at all."""
+    return "whole file" if counts.get("quarantined_file") else counts.get("quarantined")
 
 
 def _seconds(value: float | None) -> str:

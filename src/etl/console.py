@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from etl.local.outbox import Notification
+from etl.local.runlog import cause_text
 
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[_text(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths))
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()
     rule = "  ".join("-" * w for w in widths)
-    body = ["  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+    body = ["  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
     return "\n".join([line, rule, *body])
 
 
@@ -41,25 +42,14 @@ def notification(note: Notification) -> str:
         lines.append(body["summary"])
     results = body.get("results")
     if isinstance(results, dict) and results.get("columns"):
+        if body.get("results_are"):
+            lines.append(f"{body.get('query')}, over {body['results_are']}:")
         rows = [[cell.get("VarCharValue") for cell in row.get("Data", [])] for row in results.get("rows", [])]
         lines.append(table(results["columns"], rows))
     if body.get("status") == "FAILED":
         lines.append(f"error: {body.get('error')}")
-        lines.append(f"cause: {_cause(body.get('cause'))}")
+        lines.append(f"cause: {cause_text(body.get('cause'))}")
     return "\n".join(lines)
-
-
-def _cause(cause: Any) -> str:
-    """Glue and Athena causes are JSON documents: show their error message."""
-    if isinstance(cause, str):
-        try:
-            parsed = json.loads(cause)
-        except ValueError:
-            return cause
-        if isinstance(parsed, dict):
-            status = parsed.get("QueryExecution", {}).get("Status", {})
-            return str(parsed.get("ErrorMessage") or status.get("StateChangeReason") or cause)
-    return str(cause)
 
 
 def _text(value: Any) -> str:

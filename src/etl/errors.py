@@ -40,6 +40,17 @@ class InputFileError(EtlError):
         self.reason = reason
 
 
+class NothingLoadedError(EtlError):
+    """Every line of a landing file was quarantined: the run fails, with a hint at what the file is."""
+
+    def __init__(self, source: str, quarantined: int, hint: str) -> None:
+        lines = "its only line was" if quarantined == 1 else f"all {quarantined} lines were"
+        super().__init__(f"{source}: no record loaded, {lines} quarantined; {hint}")
+        self.source = source
+        self.quarantined = quarantined
+        self.hint = hint
+
+
 class LakePathError(EtlError):
     """A key or path would resolve outside the local lake root."""
 

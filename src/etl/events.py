@@ -47,10 +47,13 @@ class RunRequest:
     run_id: str
     dataset: str
     source: SourceObject
+    # Why the pipeline must refuse the object ({"Error", "Cause"}): its run goes straight to the failure
+    # notification, so a refused file has a run and a notification like any other, and is not taken again.
+    refusal: dict[str, str] | None = None
 
     def execution_input(self) -> dict[str, Any]:
         source = self.source
-        return {
+        execution_input: dict[str, Any] = {
             "run_id": self.run_id,
             "dataset": self.dataset,
             "source": {
@@ -62,6 +65,9 @@ class RunRequest:
                 "event_time": source.event_time or utc_now_iso(),
             },
         }
+        if self.refusal:
+            execution_input["refusal"] = dict(self.refusal)
+        return execution_input
 
 
 @dataclass(frozen=True)
@@ -126,9 +132,26 @@ def plan_run(source: SourceObject) -> RunRequest | Skipped:
         return Skipped(source.key, reason)
     dataset = dataset_for_key(source.key)
     if dataset is None:
-        prefixes = ", ".join(load_contract(d).landing_prefix for d in available_datasets())
-        return Skipped(source.key, f"no dataset for this prefix (known prefixes: {prefixes}, or the bucket root)")
+        prefix = source.key.split("/", 1)[0]
+        name = _SLUG_UNSAFE.sub("_", prefix).strip("_")[:20] or "unknown"
+        refusal = {"Error": UNKNOWN_DATASET, "Cause": unknown_prefix_cause(source.key)}
+        return RunRequest(run_id=run_id_for(source, name), dataset=name, source=source, refusal=refusal)
     return RunRequest(run_id=run_id_for(source, dataset), dataset=dataset, source=source)
+
+
+UNKNOWN_DATASET = "UnknownDataset"
+
+
+def unknown_prefix_cause(key: str) -> str:
+    """Why an object under a prefix no dataset reads is refused, and the two ways out."""
+    prefix = key.split("/", 1)[0] + "/"
+    known = [load_contract(d) for d in available_datasets()]
+    prefixes = ", ".join(c.landing_prefix for c in known)
+    root = [c.dataset for c in known if c.default_for_root_keys]
+    at_root = f"; a file at the bucket root goes to {root[0]}" if root else ""
+    return (f"{key}: no dataset reads the prefix {prefix} (known prefixes: {prefixes}{at_root}); "
+            f"move the file under one of them, or add a dataset: a contract src/etl/contracts/<name>.json "
+            f"with \"landing_prefix\": \"{prefix}\"")
 
 
 def sources_from_s3_event(event: dict[str, Any]) -> tuple[list[SourceObject], list[Skipped]]:

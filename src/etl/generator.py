@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -141,17 +143,78 @@ def _chunks(
 
 
 def write_file(
-    path: Path, records: int, *, seed: int = 0, duplicate_rate: float = 0.0, bad_rate: float = 0.0
+    path: Path,
+    records: int,
+    *,
+    seed: int = 0,
+    duplicate_rate: float = 0.0,
+    bad_rate: float = 0.0,
+    replace: bool = True,
 ) -> GenerationStats:
-    """Write the generated lines to ``path`` (gzip if it ends with .gz); hidden name until complete."""
+    """Write the generated lines to ``path`` (gzip if it ends with .gz); hidden name until complete.
+
+    With ``replace=False`` an existing ``path`` is never replaced: FileExistsError instead.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
+    temporary = _temporary_beside(path)
     stats = GenerationStats(records=records, path=path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(temporary, "wt", encoding=ENCODING, errors=ERRORS) as handle:
-        stats.duplicates, stats.bad_lines = _write(handle, records, seed, duplicate_rate, bad_rate)
-    temporary.replace(path)
+    try:
+        stats.duplicates, stats.bad_lines = _write_temporary(temporary, path, records, seed, duplicate_rate,
+                                                             bad_rate)
+        if replace:
+            temporary.replace(path)
+        else:
+            os.link(temporary, path)  # fails when the name exists: never overwrites
+    finally:
+        temporary.unlink(missing_ok=True)
     return stats
+
+
+def write_new_file(
+    folder: Path,
+    name: str,
+    records: int,
+    *,
+    seed: int = 0,
+    duplicate_rate: float = 0.0,
+    bad_rate: float = 0.0,
+) -> GenerationStats:
+    """Write a new file named ``name`` in ``folder``; ``name-2``, ``name-3``… when that name is taken.
+
+    Safe with several writers at once: each writes its own hidden file and claims the final name
+    atomically (a hard link fails when the name exists), so no file replaces another.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    gzip_suffix = ".gz" if name.endswith(".gz") else ""
+    base = name[: len(name) - len(gzip_suffix)]
+    stem, dot, suffix = base.rpartition(".") if "." in base else (base, "", "")
+    suffix += gzip_suffix
+    temporary = _temporary_beside(folder / name)
+    try:
+        duplicates, bad = _write_temporary(temporary, folder / name, records, seed, duplicate_rate, bad_rate)
+        for attempt in range(1, 10_000):
+            candidate = folder / (name if attempt == 1 else f"{stem}-{attempt}{dot}{suffix}")
+            try:
+                os.link(temporary, candidate)
+            except FileExistsError:
+                continue
+            return GenerationStats(records=records, duplicates=duplicates, bad_lines=bad, path=candidate)
+        raise FileExistsError(f"no free name like {name} in {folder}")
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _temporary_beside(path: Path) -> Path:
+    """A hidden name of this writer's own next to ``path`` (watchers and the lake skip hidden files)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def _write_temporary(
+    temporary: Path, final: Path, records: int, seed: int, duplicate_rate: float, bad_rate: float
+) -> tuple[int, int]:
+    opener = gzip.open if final.suffix == ".gz" else open
+    with opener(temporary, "wt", encoding=ENCODING, errors=ERRORS) as handle:
+        return _write(handle, records, seed, duplicate_rate, bad_rate)
 
 
 def _write(handle: IO[str], records: int, seed: int, duplicate_rate: float, bad_rate: float) -> tuple[int, int]:

@@ -59,7 +59,7 @@ JAVA_FRAME = "\tat "  # a line of a Java stack trace
 # What happened to a file, as the table shows it.
 LOADED = "loaded"
 PARTLY_QUARANTINED = "partly quarantined"
-ALL_QUARANTINED = "every record quarantined"
+ALL_QUARANTINED = "every line quarantined, run failed"
 NOTHING_TO_LOAD = "nothing to load"
 QUARANTINED_WHOLE = "quarantined whole, run failed"
 SOURCE_GONE = "run failed: source gone"
@@ -193,7 +193,21 @@ def read_records(data: bytes | None) -> SourceRecords:
         return SourceRecords("json_array", elements=tuple(value)) if isinstance(value, list) else SourceRecords(
             "malformed_array"
         )
+    one_object = _one_object_over_lines(content)
+    if one_object is not None:  # one record pretty-printed over several lines: a one-element array
+        return SourceRecords("json_array", elements=(one_object,))
     return SourceRecords("jsonl", lines=tuple(line.decode("utf-8", errors="replace") for line in content.splitlines()))
+
+
+def _one_object_over_lines(content: bytes) -> dict[str, Any] | None:
+    text = content.strip(_JSON_WHITESPACE)
+    if not text.startswith(b"{") or b"\n" not in text:
+        return None
+    try:
+        value = json.loads(text.decode("utf-8"))
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def count_records(data: bytes | None) -> int:
@@ -471,6 +485,8 @@ def outcome_of(report: StartReport, run: RunRecord | None, account: Account, sou
         return ALL_QUARANTINED if account.loaded == 0 else PARTLY_QUARANTINED
     if account.whole_file:
         return QUARANTINED_WHOLE
+    if account.records_in and account.loaded == 0 and account.quarantined == account.records_in:
+        return ALL_QUARANTINED  # every line kept in quarantine with its reason; the run fails saying why
     return SOURCE_GONE if source is None else RUN_FAILED
 
 
@@ -773,7 +789,8 @@ _LINES_SPLIT = "good lines: `raw/`, then `processed/`; bad lines: `quarantine/sh
 _WHERE = {
     LOADED: "`raw/` (typed, PII kept), then `processed/` (latest record per id); success notification with the counts",
     PARTLY_QUARANTINED: f"{_LINES_SPLIT}; success notification with the counts",
-    ALL_QUARANTINED: "`quarantine/shipping/run_id=…/`; success notification with the counts",
+    ALL_QUARANTINED: "every line: `quarantine/shipping/run_id=…/`; failure notification saying what the file "
+                     "looks like",
     NOTHING_TO_LOAD: "nothing is written; success notification: 0 records read",
     QUARANTINED_WHOLE: "the file, byte for byte: `quarantine/_files/shipping/run_id=…/`; its reason: "
                        "`quarantine/shipping/run_id=…/`; failure notification with the reason",

@@ -8,7 +8,10 @@ of being turned into garbage lines.
 from __future__ import annotations
 
 import codecs
+import json
+import re
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 
 from etl.errors import InputFileError
@@ -33,20 +36,30 @@ _UTF16_32_BOMS = {
 
 @dataclass(frozen=True)
 class Sniffed:
-    format: str  # "jsonl" | "json_array" | "empty"
+    format: str  # "jsonl" | "json_array" | "json_object" (one object over several lines) | "empty"
     gzip: bool = False
 
 
-def sniff(head: bytes, source: str, accepted_formats: tuple[str, ...] = ("jsonl", "json_array", "gzip")) -> Sniffed:
-    """Classify a file from its first bytes (``head``); raise InputFileError when it is unreadable."""
+def sniff(
+    head: bytes,
+    source: str,
+    accepted_formats: tuple[str, ...] = ("jsonl", "json_array", "gzip"),
+    *,
+    whole: bool | None = None,
+) -> Sniffed:
+    """Classify a file from its first bytes (``head``); raise InputFileError when it is unreadable.
+
+    ``whole``: ``head`` is the whole file (by default, when it is shorter than HEAD_BYTES).
+    """
     if head.startswith(GZIP_MAGIC):
         if "gzip" not in accepted_formats:
             raise InputFileError(source, "gzip files are not accepted for this dataset")
+        inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
         try:
-            inflated = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16).decompress(head, HEAD_BYTES)
+            inflated = inflater.decompress(head, HEAD_BYTES)
         except zlib.error as exc:
             raise InputFileError(source, f"corrupt gzip data ({exc})") from exc
-        inner = sniff(inflated, source, accepted_formats)
+        inner = sniff(inflated, source, accepted_formats, whole=inflater.eof and len(inflated) < HEAD_BYTES)
         return Sniffed(inner.format, gzip=True)
     for bom, name in _UTF16_32_BOMS.items():
         if head.startswith(bom):
@@ -65,7 +78,60 @@ def sniff(head: bytes, source: str, accepted_formats: tuple[str, ...] = ("jsonl"
         if "json_array" not in accepted_formats:
             raise InputFileError(source, "JSON array files are not accepted for this dataset")
         return Sniffed("json_array")
+    if "json_array" in accepted_formats and _is_one_object_over_lines(stripped, len(head) < HEAD_BYTES
+                                                                     if whole is None else whole):
+        return Sniffed("json_object")
     return Sniffed("jsonl")
+
+
+def _is_one_object_over_lines(text: str, whole: bool) -> bool:
+    """The file is one JSON object spread over several lines (pretty-printed): a one-element array.
+
+    Only a whole file that parses as exactly one object counts; a file of several pretty-printed
+    objects, or one larger than the head, stays JSON Lines (its lines are quarantined, and the run
+    says what the file looks like).
+    """
+    if not whole or not text.startswith("{") or "\n" not in text.strip():
+        return False
+    try:
+        value, end = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and not text[end:].strip()
+
+
+def head_text(head: bytes) -> str:
+    """The first bytes of a file as text, inflated when gzip, undecodable bytes replaced: for a hint."""
+    if head.startswith(GZIP_MAGIC):
+        try:
+            head = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16).decompress(head, HEAD_BYTES)
+        except zlib.error:
+            return ""
+    return head.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+_SEPARATORS = (",", ";", "\t", "|")
+_KEY_VALUE_LINE = re.compile(r'^\s*"[^"]*"\s*:')
+
+
+def looks_like(text: str) -> str | None:
+    """What a text whose lines are not JSON records looks like (CSV, pretty-printed JSON, XML), or None."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()][:20]
+    if not lines:
+        return None
+    first = lines[0]
+    if first.startswith("<"):
+        return "XML or HTML"
+    if first in ("{", "[") or sum(bool(_KEY_VALUE_LINE.match(line)) for line in lines) * 2 > len(lines):
+        return "JSON spread over several lines (pretty-printed); send one object per line (JSON Lines) or one array"
+    if not first.startswith(("{", "[")):
+        for separator in _SEPARATORS:
+            fields = Counter(line.count(separator) for line in lines)
+            columns, rows = fields.most_common(1)[0]
+            if columns >= 1 and rows * 2 > len(lines):
+                name = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}[separator]
+                return f"CSV ({name}-separated, first line {first[:60]!r})"
+    return None
 
 
 def _decode_head(head: bytes, source: str) -> str:

@@ -60,9 +60,23 @@ def test_keys_with_dot_or_empty_segments_are_refused(key):
     assert "'..' path segment" in (skip_reason(key) or "")
 
 
-def test_unknown_prefix_is_skipped_with_the_known_prefixes():
-    plan = plan_run(SourceObject("b", "other/x.json"))
-    assert isinstance(plan, Skipped) and "shipping/" in plan.reason
+def test_an_unknown_prefix_is_a_run_that_carries_its_refusal():
+    source = SourceObject("b", "vehicles/2024/x.json", etag='"e1"')
+    plan = plan_run(source)
+    assert isinstance(plan, RunRequest)
+    assert plan.dataset == "vehicles" and plan.run_id == run_id_for(source, "vehicles")
+    refusal = plan.execution_input()["refusal"]
+    assert refusal["Error"] == "UnknownDataset"
+    assert refusal["Cause"].startswith("vehicles/2024/x.json: no dataset reads the prefix vehicles/ ")
+    assert "shipping/" in refusal["Cause"] and '"landing_prefix": "vehicles/"' in refusal["Cause"]
+    # the same object is the same run (not taken again); a changed object is a new one
+    assert plan_run(source).run_id == plan.run_id
+    assert plan_run(SourceObject("b", source.key, etag='"e2"')).run_id != plan.run_id  # type: ignore[union-attr]
+
+
+def test_a_known_prefix_carries_no_refusal():
+    plan = plan_run(SourceObject("b", "shipping/x.json"))
+    assert isinstance(plan, RunRequest) and "refusal" not in plan.execution_input()
 
 
 def test_run_id_is_deterministic_valid_execution_name_and_tracks_identity():

@@ -4,7 +4,7 @@ import gzip
 import pytest
 
 from etl.errors import InputFileError
-from etl.sniff import HEAD_BYTES, Sniffed, sniff
+from etl.sniff import HEAD_BYTES, Sniffed, head_text, looks_like, sniff
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,60 @@ def test_a_head_cut_inside_a_character_is_not_taken_for_bad_text(with_latin1_lin
         cut_inside_a_character += head[-1] == 0xC3  # the first byte of a two-byte character
         assert sniff(head, "s3://b/k") == Sniffed("jsonl")
     assert cut_inside_a_character == 1
+
+
+PRETTY = b'{\n  "shipping_id": 1,\n  "destination_city": "main_city"\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (PRETTY, Sniffed("json_object")),
+        (b"\xef\xbb\xbf\r\n" + PRETTY.replace(b"\n", b"\r\n"), Sniffed("json_object")),
+        (gzip.compress(PRETTY), Sniffed("json_object", gzip=True)),
+        (PRETTY + PRETTY, Sniffed("jsonl")),  # several objects: not one record; their lines are checked
+        (b'{"shipping_id": 1}\n', Sniffed("jsonl")),  # one object on one line is JSON Lines
+        (b'{"a": 1}\n{"a": 2}\n', Sniffed("jsonl")),
+        (PRETTY[:-3], Sniffed("jsonl")),  # cut short: not an object
+        (b'{\n  "a": [1,\n 2]\n}\n', Sniffed("json_object")),
+    ],
+)
+def test_one_object_over_several_lines_is_one_record(head, expected):
+    assert sniff(head, "s3://b/k") == expected
+
+
+def test_an_object_longer_than_the_head_is_not_taken_for_one_record():
+    padding = b'  "note": "' + b"x" * HEAD_BYTES + b'",\n'
+    head = (b"{\n" + padding + b'  "a": 1\n}\n')[:HEAD_BYTES]
+    assert sniff(head, "s3://b/k") == Sniffed("jsonl")
+    assert sniff(PRETTY, "s3://b/k", whole=False) == Sniffed("jsonl")
+
+
+def test_a_contract_without_json_arrays_reads_no_object_over_lines():
+    assert sniff(PRETTY, "s3://b/k", ("jsonl",)) == Sniffed("jsonl")
+
+
+@pytest.mark.parametrize(
+    ("text", "looks"),
+    [
+        ("id,date,city\r\n1,2024/03/01,main\r\n2,2024/03/02,island\r\n",
+         "CSV (comma-separated, first line 'id,date,city')"),
+        ("id;date\n1;2024\n", "CSV (semicolon-separated"),
+        ("id\tdate\n1\t2024\n", "CSV (tab-separated"),
+        ('{\n  "a": 1\n}\n{\n  "a": 2\n}\n', "JSON spread over several lines"),
+        ('  "a": 1,\n  "b": 2,\n  "c": 3\n', "JSON spread over several lines"),
+        ("<?xml version='1.0'?>\n<rows/>\n", "XML or HTML"),
+    ],
+)
+def test_what_a_file_of_no_records_looks_like(text, looks):
+    assert (looks_like(text) or "").startswith(looks)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", '{"a": 1}\n{"a": 2}\n', '[1, 2]\n', "not json at all\n"])
+def test_json_lines_and_plain_text_look_like_nothing_else(text):
+    assert looks_like(text) is None
+
+
+def test_head_text_inflates_gzip_and_drops_the_byte_order_mark():
+    assert head_text(gzip.compress(b"\xef\xbb\xbfa,b\n1,2\n")) == "a,b\n1,2\n"
+    assert head_text(b"caf\xe9") == "caf\ufffd"

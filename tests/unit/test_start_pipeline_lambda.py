@@ -144,3 +144,23 @@ def test_a_start_that_fails_is_reported_per_record_not_raised(
 
     assert report["started"] == [] and _executions(state_machine_arn) == {}
     assert [f["run_id"] for f in report["failed"]] == [_expected(UNICODE_KEY).run_id, _expected(ROOT_KEY).run_id]
+
+
+def test_an_object_under_an_unknown_prefix_starts_an_execution_that_carries_its_refusal(
+    handler_module: ModuleType, state_machine_arn: str
+):
+    # The state machine's first Choice sends such an input to the failure notification (published on the
+    # topic): the refused file has an execution in the console and is not taken again for the same event.
+    event = load_event("s3_put.json")
+    event["Records"] = [event["Records"][2]]  # the key at the root, moved under a prefix no dataset reads
+    event["Records"][0]["s3"]["object"]["key"] = "vehicles/cars.json"
+
+    report = handler_module.handler(event, None)
+    again = handler_module.handler(copy.deepcopy(event), None)
+
+    [(name, execution_input)] = _executions(state_machine_arn).items()
+    assert name.startswith("vehicles-cars_json-") and [s["run_id"] for s in report["started"]] == [name]
+    assert execution_input["dataset"] == "vehicles"
+    assert execution_input["refusal"]["Error"] == "UnknownDataset"
+    assert execution_input["refusal"]["Cause"].startswith("vehicles/cars.json: no dataset reads the prefix vehicles/")
+    assert again["started"] == [] and [d["run_id"] for d in again["duplicates"]] == [name]

@@ -23,10 +23,10 @@ from pyspark.sql import functions as F
 
 from etl.commits import Swap, commit, recover
 from etl.contracts import Contract, load_contract
-from etl.errors import InputFileError, SourceChangedError, SourceGoneError
+from etl.errors import InputFileError, NothingLoadedError, SourceChangedError, SourceGoneError
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
-from etl.sniff import HEAD_BYTES, Sniffed, sniff
+from etl.sniff import HEAD_BYTES, Sniffed, head_text, looks_like, sniff
 from etl.transforms import (
     LINE_ORDER,
     REASON,
@@ -95,7 +95,26 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
                     seconds=round(time.monotonic() - started, 3))
     fs.write_text(layout.manifest(JOB), json.dumps(manifest))
     logger.info("json_to_parquet %s: %s", layout.run_id, counts)
+    if counts["quarantined"] and not counts["loaded"]:
+        # Every line is quarantined (each with its reason): the run fails, saying what the file looks like.
+        hint = _nothing_loaded_hint(spark, fs, source, layout, contract)
+        raise NothingLoadedError(source, counts["quarantined"], hint)
     return manifest
+
+
+def _nothing_loaded_hint(spark: SparkSession, fs: HadoopFs, source: str, layout: RunLayout, contract: Contract) -> str:
+    """Why no line loaded: what the file looks like, or the reason most of its lines were quarantined for."""
+    formats = "JSON Lines, a JSON array" + (" or either one gzip-compressed" if "gzip" in contract.accepted_formats
+                                             else "")
+    kind = looks_like(head_text(fs.read_head(source, HEAD_BYTES)))
+    if kind is not None:
+        return f"no line is a JSON record: this looks like {kind}; the {contract.dataset} contract accepts {formats}"
+    reasons = spark.read.json(layout.quarantine_run).groupBy(REASON).count().orderBy(F.desc("count"), REASON)
+    top = reasons.first()
+    if top is None:
+        return f"the {contract.dataset} contract accepts {formats}"
+    return (f"no line meets the {contract.dataset} contract; the most common reason ({top['count']} lines): "
+            f"{top[REASON]!r}; the reasons are in quarantine/{layout.dataset}/run_id={layout.run_id}/")
 
 
 def _sniff(fs: HadoopFs, source: str, contract: Contract) -> Sniffed:
@@ -169,6 +188,9 @@ def _read_lines(spark: SparkSession, uri: str, sniffed: Sniffed) -> DataFrame | 
         # posexplode numbers elements with a 32-bit int; line_order is a long everywhere.
         exploded = elements.select(F.posexplode("items").alias("position", VALUE))
         return exploded.select(F.col(VALUE), F.col("position").cast("long").alias(LINE_ORDER))
+    if sniffed.format == "json_object":  # one record spread over several lines: read as one, like [ {…} ]
+        whole = spark.read.text(literal_path(uri), wholetext=True)
+        return whole.select(F.col(VALUE), F.lit(0).cast("long").alias(LINE_ORDER))
     return spark.read.text(literal_path(uri)).withColumn(LINE_ORDER, F.monotonically_increasing_id())
 
 

@@ -23,12 +23,15 @@ def _now() -> str:
 
 @dataclass
 class Step:
+    """One state of a run; a state entered again (a crawler polled once more) adds to its row."""
+
     state: str
     started_at: str
     seconds: float | None = None
     status: str = RUNNING
     error: str | None = None
     retries: int = 0
+    entries: int = 1
 
 
 @dataclass
@@ -44,7 +47,12 @@ class RunRecord:
     steps: list[Step] = field(default_factory=list)
     error: str | None = None
     cause: str | None = None
+    reason: str | None = None  # the failure in one line, as the failure notification gives it
     pid: int = field(default_factory=os.getpid)
+
+    def headline(self) -> str:
+        """The error and its reason in one line (``States.TaskFailed: s3://…: not UTF-8 text …``)."""
+        return ": ".join(part for part in (self.error, self.reason) if part)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
@@ -102,3 +110,16 @@ def is_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def cause_text(cause: Any) -> str:
+    """A Step Functions cause in one line: the message inside a Glue job run or an Athena query, else the text."""
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            return " ".join(cause.split())
+        if isinstance(parsed, dict):
+            status = parsed.get("QueryExecution", {}).get("Status", {})
+            return " ".join(str(parsed.get("ErrorMessage") or status.get("StateChangeReason") or cause).split())
+    return " ".join(str(cause).split())

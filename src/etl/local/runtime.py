@@ -24,7 +24,7 @@ from etl.events import RunRequest, SourceObject
 from etl.local.handlers import LocalServices
 from etl.local.lake import LANDING, PROCESSED, QUARANTINE, RAW, Lake
 from etl.local.outbox import Notification, Outbox
-from etl.local.runlog import FAILED, RUNNING, RunLog, RunRecord, Step, is_alive
+from etl.local.runlog import FAILED, RUNNING, RunLog, RunRecord, Step, cause_text, is_alive
 from etl.trigger import ExecutionAlreadyExistsError, StartReport, start_runs
 
 if TYPE_CHECKING:
@@ -108,12 +108,17 @@ class LocalRuntime:
         }
 
     # --- landing ---------------------------------------------------------------------------
-    def drop(self, file: Path, dataset: str | None = None) -> SourceObject:
-        """Copy a file into the landing bucket (under the dataset's prefix) as a producer would."""
+    def drop(self, file: Path, dataset: str | None = None, *, relative_to: Path | None = None) -> SourceObject:
+        """Copy a file into the landing bucket (under the dataset's prefix) as a producer would.
+
+        A file from a folder being dropped keeps its path below that folder (``relative_to``).
+        """
         if not file.is_file():
             raise ConfigError(f"no such file: {file}")
+        if dataset and dataset not in available_datasets():
+            raise ConfigError(f"no dataset {dataset!r}; the datasets are: {', '.join(available_datasets())}")
         prefix = load_contract(dataset).landing_prefix if dataset else ""
-        key = prefix + file.name
+        key = prefix + (file.relative_to(relative_to).as_posix() if relative_to else file.name)
         target = self.lake.path(LANDING, key)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.tmp")  # hidden while copying, like a multipart upload
@@ -129,7 +134,8 @@ class LocalRuntime:
     # --- ExecutionStarter ------------------------------------------------------------------
     def start(self, request: RunRequest) -> str:
         execution_input = request.execution_input()
-        record = RunRecord(run_id=request.run_id, dataset=request.dataset, source=execution_input["source"])
+        record = RunRecord(run_id=request.run_id, dataset=request.dataset, source=execution_input["source"],
+                           reason=(request.refusal or {}).get("Cause"))
         if not self.runs.create(record):
             existing = self.runs.get(request.run_id)
             if existing is None or existing.status != RUNNING or is_alive(existing.pid):
@@ -158,21 +164,27 @@ class LocalRuntime:
         self.runs.save(record)
 
     def _record_event(self, record: RunRecord, event: ExecutionEvent) -> None:
+        if event.type == "StateFailed" and record.reason is None and event.details.get("cause"):
+            record.reason = cause_text(event.details["cause"])  # the first failure is the run's cause
         if event.state in self.logged_states:
             stamp = event.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            step = next((s for s in record.steps if s.state == event.state), None)
             if event.type == "StateEntered":
-                record.steps.append(Step(state=event.state, started_at=stamp))
-            else:
-                step = next((s for s in reversed(record.steps) if s.state == event.state), None)
-                if step is not None:
-                    if event.type == "StateExited":
-                        step.status = "SUCCEEDED"
-                        step.seconds = event.details.get("duration_seconds")
-                    elif event.type == "StateFailed":
-                        step.status = FAILED
-                        step.error = event.details.get("error")
-                    elif event.type == "TaskRetry":
-                        step.retries += 1
+                if step is None:
+                    record.steps.append(Step(state=event.state, started_at=stamp))
+                else:  # entered again (a crawler polled once more): one row, its time summed
+                    step.entries += 1
+                    step.status = RUNNING
+            elif step is not None:
+                if event.type in ("StateExited", "StateFailed"):  # a failed step still took its time
+                    step.seconds = (step.seconds or 0.0) + (event.details.get("duration_seconds") or 0.0)
+                if event.type == "StateExited":
+                    step.status = "SUCCEEDED"
+                elif event.type == "StateFailed":
+                    step.status = FAILED
+                    step.error = event.details.get("error")
+                elif event.type == "TaskRetry":
+                    step.retries += 1
             self.runs.save(record)
         if self._on_event:
             self._on_event(record.run_id, event)
@@ -183,7 +195,8 @@ class LocalRuntime:
             path = self.lake.path(RAW, f"_runs/{run_id}/{job}.json")
             if path.is_file():
                 manifest = json.loads(path.read_text(encoding="utf-8"))
-                for key in ("records_read", "loaded", "quarantined", "blank_lines", "duplicates_in_run"):
+                for key in ("records_read", "loaded", "quarantined", "blank_lines", "duplicates_in_run",
+                            "quarantined_file"):
                     if key in manifest:
                         counts[key] = manifest[key]
         return counts

@@ -1,0 +1,77 @@
+"""`etl generate` never overwrites a file: unique names, safe when run at once, a folder or a file as output."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from etl.cli import main
+from etl.generator import landing_file_name, write_new_file
+
+
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*"))
+
+
+def test_four_runs_in_the_same_second_write_four_files(tmp_path: Path, capsys) -> None:
+    for _ in range(4):
+        assert main(["--lake", str(tmp_path), "generate", "--records", "20"]) == 0
+    files = _data_files(tmp_path / "landing" / "shipping")
+    assert len(files) == 4
+    assert not [f for f in files if f.name.startswith(".")]  # no temporary file left
+    assert len({f.read_bytes() for f in files}) == 4  # a seed of its own each: four different files
+    out = capsys.readouterr().out
+    assert all(f"to {f} " in out for f in files)
+
+
+def test_two_writers_at_once_both_keep_their_file(tmp_path: Path) -> None:
+    name, errors, paths = landing_file_name(), [], []
+
+    def write(seed: int) -> None:
+        try:
+            paths.append(write_new_file(tmp_path, name, 2_000, seed=seed).path)
+        except Exception as exc:  # the test reports any failure of either writer
+            errors.append(exc)
+
+    writers = [threading.Thread(target=write, args=(seed,)) for seed in (1, 2)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+
+    assert errors == []
+    assert sorted(p.name for p in _data_files(tmp_path)) == sorted(p.name for p in paths)
+    assert len(set(paths)) == 2
+    assert {p.name for p in paths} == {name, name.removesuffix(".json") + "-2.json"}
+
+
+def test_a_taken_gzip_name_gets_its_counter_before_the_suffixes(tmp_path: Path) -> None:
+    first = write_new_file(tmp_path, "data.json.gz", 5).path
+    second = write_new_file(tmp_path, "data.json.gz", 5).path
+    assert (first.name, second.name) == ("data.json.gz", "data-2.json.gz")  # type: ignore[union-attr]
+
+
+def test_output_may_be_a_folder_or_a_new_file(tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    assert main(["--lake", str(tmp_path / "lake"), "generate", "--records", "5", "--output", str(folder)]) == 0
+    assert main(["--lake", str(tmp_path / "lake"), "generate", "--records", "5", "--output",
+                 str(tmp_path / "new") + "/"]) == 0
+    assert main(["--lake", str(tmp_path / "lake"), "generate", "--records", "5", "--output",
+                 str(tmp_path / "deeper" / "mine.json")]) == 0
+
+    [in_folder] = _data_files(folder)
+    assert in_folder.name.startswith("shipping_data.json-")
+    [in_new_folder] = _data_files(tmp_path / "new")
+    assert in_new_folder.name.startswith("shipping_data.json-")
+    assert (tmp_path / "deeper" / "mine.json").read_text(encoding="utf-8").count("\n") >= 5
+    assert "seed " in capsys.readouterr().out
+
+
+def test_an_existing_output_file_is_refused_and_kept(tmp_path: Path, capsys) -> None:
+    target = tmp_path / "mine.json"
+    target.write_text("keep me\n", encoding="utf-8")
+    assert main(["--lake", str(tmp_path / "lake"), "generate", "--records", "5", "--output", str(target)]) == 2
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+    assert capsys.readouterr().err.startswith(f"etl: error: {target} exists and is not a folder")
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.json"]
