@@ -111,12 +111,16 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO trino_imod(a, b) AS "
     "CASE WHEN b = 0 THEN error('Division by zero') ELSE a % b END",
     # HALF_UP integer division of HUGEINTs (decimal division and decimal avg)
-    "CREATE OR REPLACE MACRO trino_div_half_up(n, d) AS CASE WHEN d = 0 THEN error('Division by zero') "
+    "CREATE OR REPLACE MACRO trino_div_half_up(n, d) AS CASE WHEN n IS NULL OR d IS NULL THEN NULL "
+    "WHEN d = 0 THEN error('Division by zero') "
     "ELSE sign(n) * sign(d) * ((2 * abs(n) + abs(d)) // (2 * abs(d))) END",
     # Java Math.round for y >= 0 (saturating at Long.MAX_VALUE), as Trino's round(double, d) uses it
     "CREATE OR REPLACE MACRO trino_java_round(y) AS "
     "CASE WHEN y >= 9223372036854775808.0e0 THEN 9223372036854775808.0e0 ELSE round(y) + 0.0e0 END",
+    # Past 2^63 at that scale x has no digit left to round (a double holds 17 significant digits), and
+    # Trino returns x unchanged rather than Math.round's saturated value.
     "CREATE OR REPLACE MACRO trino_round_double(x, d) AS CASE WHEN isnan(x) OR isinf(x) THEN x "
+    "WHEN abs(x * pow(10, d)) >= 9223372036854775808.0e0 THEN x "
     "WHEN x < 0 THEN -(trino_java_round(-x * pow(10, d)) / pow(10, d)) "
     "ELSE trino_java_round(x * pow(10, d)) / pow(10, d) END",
     "CREATE OR REPLACE MACRO trino_substr(s, st, len) AS "
@@ -144,7 +148,8 @@ MACROS: tuple[str, ...] = (
     # exponent strings ('8.25e-4') wrongly when it casts them to DECIMAL.
     "CREATE OR REPLACE MACRO trino_pow10(k) AS CAST(rpad('1', CAST(k AS INTEGER) + 1, '0') AS HUGEINT)",
     "CREATE OR REPLACE MACRO trino_shift_half_up(n, k) AS CASE WHEN k >= 0 THEN n * trino_pow10(k) "
-    "WHEN k < -38 THEN CAST(0 AS HUGEINT) ELSE trino_div_half_up(n, trino_pow10(-k)) END",
+    # n has at most 17 digits, so past 10^36 the quotient rounds to 0 (and 2 * 10^38 would overflow HUGEINT)
+    "WHEN k < -36 THEN CAST(0 AS HUGEINT) ELSE trino_div_half_up(n, trino_pow10(-k)) END",
     "CREATE OR REPLACE MACRO trino_mantissa(t) AS regexp_extract(t, '^-?([0-9]*[.]?[0-9]*)', 1)",
     "CREATE OR REPLACE MACRO trino_fraction_digits(m) AS "
     "CASE WHEN strpos(m, '.') > 0 THEN length(m) - strpos(m, '.') ELSE 0 END",
@@ -1176,7 +1181,12 @@ class Translator:
         if base.type.base != "timestamp" and base.type != DATE:
             raise invalid(f"cannot add an interval to {base.type}")
         sign = -1 if isinstance(node, exp.Sub) else 1
-        return self._shifted(base, sign * amount, unit)
+        shifted = self._shifted(base, sign * amount, unit)
+        if base.type.base == "timestamp" and unit not in ("month", "year"):
+            # A day-to-second interval holds milliseconds, so Trino widens the result to at least timestamp(3);
+            # a year-to-month interval keeps the timestamp's precision.
+            return Typed(shifted.node, timestamp_type(max(base.type.precision or 0, 3)))
+        return shifted
 
     @staticmethod
     def _interval(node: exp.Interval) -> tuple[int, str]:
@@ -1229,7 +1239,8 @@ class Translator:
         if not isinstance(node.expression, exp.Null):
             raise refuse(f"IS {node.expression.sql(dialect='trino')}")
         inner = self._expr(node.this, ctx)
-        return Typed(exp.Is(this=inner.node, expression=exp.Null()), BOOLEAN)
+        test: exp.Expr = exp.Is(this=inner.node, expression=exp.Null())
+        return Typed(exp.Not(this=test) if node.args.get("negate") else test, BOOLEAN)
 
     def _in(self, node: exp.In, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expressions", "query"})
@@ -1285,6 +1296,8 @@ class Translator:
         )
         if escape is not None:
             like = exp.Escape(this=like, expression=escape)
+        if node.args.get("negate"):  # sqlglot reads `x NOT LIKE p` as one Like node marked negate
+            like = exp.Not(this=exp.Paren(this=like))
         return Typed(like, BOOLEAN)
 
     def _escape(self, node: exp.Escape, ctx: _Ctx) -> Typed:
@@ -1432,6 +1445,11 @@ class Translator:
             if t.is_numeric or t in (VARCHAR, BOOLEAN):
                 if s == BOOLEAN and t.is_decimal:
                     raise invalid("cannot cast boolean to decimal")
+                if s.is_decimal and t == VARCHAR and s.precision == s.scale:
+                    # DuckDB prints a decimal with no integer digits as '.0034'; Trino as '0.0034'.
+                    text = _cast(node, "VARCHAR")
+                    leading_zero = _string(r"\10.")  # RE2's \1 (the sign), then "0."
+                    return Typed(_call("regexp_replace", text, _string(r"^(-?)\."), leading_zero), t)
                 return Typed(_cast(node, t.duck), t)
             raise invalid(f"cannot cast {s} to {t}")
         if s == DATE:
@@ -1790,7 +1808,9 @@ class Translator:
             if value.type != BOOLEAN:
                 raise invalid(f"{name} needs a boolean, not {value.type}")
             if isinstance(node, exp.CountIf):
-                return _Aggregate(_call("count_if", argument), BIGINT, lambda n: _cast(n, "BIGINT"))
+                # Trino counts 0 over no rows; DuckDB's count_if gives NULL there.
+                return _Aggregate(_call("count_if", argument), BIGINT,
+                                  lambda n: exp.Coalesce(this=_cast(n, "BIGINT"), expressions=[_number(0)]))
             return _Aggregate(
                 _call("bool_and" if isinstance(node, exp.LogicalAnd) else "bool_or", argument), BOOLEAN
             )
