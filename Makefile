@@ -14,7 +14,7 @@ STAGE ?= dev
 CDK_APP = --app "$(abspath $(PY)) app.py" -c stage=$(STAGE) $(if $(EMAIL),-c notificationEmail=$(EMAIL))
 INFRA_STAMP := $(VENV)/.infra-installed
 
-.PHONY: help install run test test-fast lint check reliability bench synth diff deploy destroy clean-lake clean
+.PHONY: help install run test test-fast fuzz lint check reliability bench synth diff deploy destroy clean-lake clean
 
 help: ## list the targets
 	@# $$(NAME) in a description shows the variable's value, so the defaults are what help prints.
@@ -51,6 +51,9 @@ test-fast: $(INFRA_STAMP) ## only the tests that need no Spark
 lint: $(INFRA_STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check src tests glue_jobs lambdas infra
 	$(VENV)/bin/mypy
+
+fuzz: $(STAMP) ## property tests with new random examples (HYPOTHESIS_PROFILE=fuzz); keep each failure as an @example
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -m "not slow" tests/unit
 
 check: lint test ## lint and test: the gate before a commit
 

@@ -8,9 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = Path(__file__).parent / "events"
+
+# Property tests draw the same examples on every run (`make test`, CI): a random example must not fail a
+# change that did not touch it. `make fuzz` draws new ones; any failure it finds is kept as an @example.
+settings.register_profile("fixed", derandomize=True, database=None, print_blob=True)
+settings.register_profile("fuzz", derandomize=False, database=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 # Small shuffle for tiny test data; set before the session starts.
 os.environ.setdefault("ETL_SPARK_SHUFFLE_PARTITIONS", "2")
