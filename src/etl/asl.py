@@ -237,6 +237,7 @@ _IO: Final = frozenset({"InputPath", "OutputPath"})
 _FLOW: Final = frozenset({"Next", "End"})
 _RESULT: Final = frozenset({"ResultPath", "Parameters"})
 _ERRORS: Final = frozenset({"Retry", "Catch", "ResultSelector"})
+_RETRYING: Final = frozenset({"Task", "Parallel", "Map"})  # the states that may carry Retry
 _FIELDS: Final[dict[str, frozenset[str]]] = {
     "Pass": _COMMON | _IO | _FLOW | _RESULT | {"Result"},
     "Task": _COMMON
@@ -927,7 +928,11 @@ class _Execution:
                 except Exception:
                     logger.exception("the execution listener failed on %s of %r", kind, state)
 
-    def context(self, state: str, entered: datetime, retry_count: int) -> dict[str, Any]:
+    def context(self, state: str, entered: datetime, retry_count: int | None) -> dict[str, Any]:
+        """The context object ``$$``; ``State.RetryCount`` only where the state can retry (AWS omits it in a Pass)."""
+        entered_state: dict[str, Any] = {"EnteredTime": _iso(entered), "Name": state}
+        if retry_count is not None:
+            entered_state["RetryCount"] = retry_count
         return {
             "Execution": {
                 "Id": self.arn,
@@ -937,7 +942,7 @@ class _Execution:
                 "RoleArn": "arn:aws:iam::000000000000:role/local",
                 "RedriveCount": 0,
             },
-            "State": {"EnteredTime": _iso(entered), "Name": state, "RetryCount": retry_count},
+            "State": entered_state,
             "StateMachine": {"Id": self.machine.arn, "Name": self.machine.name},
         }
 
@@ -959,7 +964,8 @@ class _Execution:
         retries = 0
         while True:
             visit = _Visit(
-                state, raw, self.context(state.name, entered, retries), retries, entered, cancel, branch
+                state, raw, self.context(state.name, entered, retries if state.type in _RETRYING else None),
+                retries, entered, cancel, branch
             )
             try:
                 output, target = self.runners[state.type](visit)

@@ -457,6 +457,8 @@ def _json_merge(args: list[Any], rng: random.Random) -> Any:
 
 def _string_to_json(args: list[Any], rng: random.Random) -> Any:
     text = _string(args[0], "the argument of States.StringToJson")
+    if not text.strip():  # AWS answers null for an empty or blank string (recorded)
+        return None
     try:
         return json.loads(text)
     except ValueError as exc:

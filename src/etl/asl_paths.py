@@ -8,9 +8,9 @@ executor accepts, with Jayway's result shape:
   as in Jayway), ``[0,2]`` index unions, ``.*`` / ``[*]`` wildcards, ``[1:]``, ``[:2]``, ``[1:3]``
   slices and the ``..`` deep scan.
 * A *definite* path (only names and single indexes) yields one value and fails when nothing is
-  found; any other path yields a list of every match (members missing under a wildcard are skipped).
-  A definite prefix that is missing fails even inside an indefinite path (``$.missing[*]``), as in
-  Jayway.
+  found; any other path yields a list of every match, empty when nothing matches: Step Functions
+  answers ``[]`` for ``$.missing[*]`` or ``$.missing[1:]`` (recorded on AWS), where Jayway alone
+  would fail on the missing definite prefix.
 
 Refused at validation (``PathSyntaxError``): filters ``[?(...)]``, scripts ``[(...)]``, functions
 such as ``length()``, slice steps ``[::2]`` and multi-name brackets ``['a','b']`` (Jayway returns a
@@ -150,7 +150,7 @@ class JsonPath:
         Raises ``PathNotFoundError`` when a definite path matches nothing.
         """
         nodes = [context if self.context else data]
-        upstream_definite = True
+        upstream_definite = self.definite  # an indefinite path never fails: a miss anywhere is no match
         last = len(self.tokens) - 1
         for position, token in enumerate(self.tokens):
             if isinstance(token, _Scan):

@@ -72,6 +72,8 @@ def test_string_to_json_and_json_to_string() -> None:
         "foo": "bar"
     }
     assert call("States.StringToJson($.s)", {"s": '{"number": 20}'}) == {"number": 20}
+    assert call("States.StringToJson($.s)", {"s": ""}) is None  # empty or blank text is null on AWS
+    assert call("States.StringToJson($.s)", {"s": "  "}) is None
     data = {"someJson": {"name": "Foo", "year": 2020}}
     assert call("States.JsonToString($.someJson)", data) == '{"name":"Foo","year":2020}'
 
