@@ -73,7 +73,7 @@ from etl.errors import QueryError, QueryRefusedError
 
 __all__ = [
     "MACROS", "OutputColumn", "SqlType", "Translation", "Translator", "common_super_type", "decimal_type",
-    "sql_type_of_glue", "statement_kind", "timestamp_type",
+    "parameter_from_literal", "sql_type_of_glue", "statement_kind", "timestamp_type",
 ]
 
 logger = logging.getLogger(__name__)
@@ -364,6 +364,52 @@ def _func_name(node: exp.Expr) -> str:
 
 
 _PARAM_INT_TYPES = ((INT32_BOUND, INTEGER), (INT64_BOUND, BIGINT))
+_LITERAL_EXAMPLES = "5000, 1.5, 'main_city', DATE '2024-01-15', TIMESTAMP '2024-01-15 10:00:00', true or NULL"
+
+
+def parameter_from_literal(text: str) -> Any:
+    """The value of an execution parameter written as Athena takes them: one SQL literal.
+
+    Athena's ExecutionParameters are literals, not bare text: ``'main_city'`` is a string, ``5000`` an
+    integer, ``DATE '2024-01-15'`` a date. Anything else (a bare word, an expression) is refused.
+    """
+    refusal = QueryError(f"parameter {text!r} is not a SQL literal; Athena's execution parameters are "
+                         f"literals such as {_LITERAL_EXAMPLES} (quote text: 'main_city')")
+    try:
+        parsed = sqlglot.parse_one(f"SELECT {text}", read="trino")
+    except (ParseError, TokenError):
+        raise refusal from None
+    clauses = [key for key, value in parsed.args.items() if key != "expressions" and _set(value)]
+    if not isinstance(parsed, exp.Select) or len(parsed.expressions) != 1 or clauses:
+        raise refusal
+    node = parsed.expressions[0]
+    sign = 1
+    if isinstance(node, exp.Neg):
+        node, sign = node.this, -1
+    if isinstance(node, exp.Literal) and not node.is_string:
+        number = node.this
+        if re.fullmatch(r"[0-9]+", number):
+            return sign * int(number)
+        if re.fullmatch(r"[0-9]*\.[0-9]*", number):
+            return sign * Decimal(number)  # a decimal literal, as in Trino
+        return sign * float(number)
+    if sign == -1:
+        raise refusal
+    if isinstance(node, exp.Literal):
+        return node.this
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if isinstance(node, exp.Null):
+        return None
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
+        try:
+            if node.to.this == exp.DataType.Type.DATE:
+                return date.fromisoformat(node.this.this)
+            if node.to.this == exp.DataType.Type.TIMESTAMP:
+                return datetime.fromisoformat(node.this.this)
+        except ValueError:
+            raise QueryError(f"parameter {text!r}: {node.this.this!r} is not a valid {node.to.sql()}") from None
+    raise refusal
 
 
 def _parameter_type(value: Any) -> SqlType:

@@ -122,7 +122,9 @@ def _parser() -> argparse.ArgumentParser:
     query = commands.add_parser("query", help="run Athena SQL (Trino dialect) on the local catalog")
     query.add_argument("sql", nargs="?")
     query.add_argument("--file", type=Path, help="read the SQL from a file (e.g. athena_queries/x.sql)")
-    query.add_argument("--param", action="append", default=[], help="value for a ? parameter (repeatable)")
+    query.add_argument("--param", action="append", default=[],
+                       help="value for a ? parameter, as a SQL literal like Athena's execution parameters: "
+                            "5000, 'main_city', DATE '2024-01-15' (repeatable)")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.set_defaults(handler=_query)
 
@@ -263,6 +265,7 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
+    from etl.athena_dialect import parameter_from_literal
     from etl.athena_local import LocalAthena
     from etl.catalog import Catalog
     from etl.definition import query_text
@@ -276,7 +279,8 @@ def _query(args: argparse.Namespace) -> int:
     sql = query_text(args.file) if args.file else args.sql
     settings = _settings(args)
     catalog = Catalog(Lake(settings.lake_root).system / "catalog.duckdb")
-    result = LocalAthena(catalog, database=settings.database).execute(sql, parameters=args.param or None)
+    parameters = [parameter_from_literal(text) for text in args.param]
+    result = LocalAthena(catalog, database=settings.database).execute(sql, parameters=parameters or None)
     render = {"table": console.table, "csv": console.as_csv, "json": console.as_json}[args.format]
     print(render(result.columns, result.rows))
     return 0

@@ -378,7 +378,8 @@ def test_any_text_parameter_matches_exactly_its_rows(pipeline: Pipeline, value: 
 @SLOW
 @pytest.mark.parametrize("city", [c for c in HOSTILE_CITIES + NO_MATCH if "\x00" not in c])
 def test_cli_param_is_bound_the_same_way(pipeline: Pipeline, city: str) -> None:
-    code, out, err = run_cli(["--lake", str(pipeline.lake), "query", BY_CITY, f"--param={city}", "--format", "json"])
+    literal = "'" + city.replace("'", "''") + "'"  # a string parameter is a quoted SQL literal, as on Athena
+    code, out, err = run_cli(["--lake", str(pipeline.lake), "query", BY_CITY, f"--param={literal}", "--format", "json"])
     assert code == 0, err
     assert [row["shipping_id"] for row in json.loads(out)] == expected_ids(pipeline, city)
     assert snapshot(pipeline) == pipeline.snapshot

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
@@ -27,6 +28,7 @@ from etl.athena_dialect import (
     Translator,
     common_super_type,
     decimal_type,
+    parameter_from_literal,
     sql_type_of_glue,
     statement_kind,
     timestamp_type,
@@ -418,3 +420,37 @@ def test_show_tables_and_describe(tmp_path):
     assert athena.execute("SELECT count(*) FROM processed_shipping").rows == [(0,)]  # no files yet: no rows
     with pytest.raises(QueryError, match="etl tables"):
         athena.execute("DESCRIBE nope")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("5000", 5000),
+        ("-12", -12),
+        ("1.50", Decimal("1.50")),
+        ("2e3", 2000.0),
+        ("'main_city'", "main_city"),
+        ("'it''s'", "it's"),
+        ("''", ""),
+        ("DATE '2024-01-15'", date(2024, 1, 15)),
+        ("TIMESTAMP '2024-01-15 10:30:00'", datetime(2024, 1, 15, 10, 30)),
+        ("true", True),
+        ("NULL", None),
+    ],
+)
+def test_a_parameter_is_one_sql_literal_as_athena_takes_it(text, value):
+    parsed = parameter_from_literal(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+@pytest.mark.parametrize(
+    "text", ["main_city", "1 + 1", "'a' || 'b'", "'x'); DROP TABLE t; --", "-'a'", "DATE '2024-02-30'", ""]
+)
+def test_anything_but_a_literal_is_refused_as_a_parameter(text):
+    with pytest.raises(QueryError, match="parameter"):
+        parameter_from_literal(text)
+
+
+def test_a_literal_parameter_binds_with_its_type(athena):
+    assert one(athena, "SELECT ? + 1", [parameter_from_literal("5000")]) == (5001, "integer")
+    assert one(athena, "SELECT ? = DATE '2024-01-15'", [parameter_from_literal("DATE '2024-01-15'")])[0] is True
