@@ -176,6 +176,22 @@ _DDL_DML = {
 _QUERY_STARTS = {"SELECT", "WITH", "VALUES", "("}
 
 
+_AFTER_A_LIST = {TokenType.FROM, TokenType.WHERE, TokenType.GROUP_BY, TokenType.ORDER_BY, TokenType.HAVING,
+                 TokenType.LIMIT, TokenType.R_PAREN, TokenType.UNION, TokenType.SEMICOLON}
+
+
+def _refuse_trailing_commas(sql: str) -> None:
+    """A list that ends with a comma (``SELECT a, FROM t``) is a syntax error on Athena; sqlglot accepts it."""
+    tokens = Trino().tokenize(sql)
+    for comma, following in itertools.pairwise([*tokens, None]):
+        if comma is not None and comma.token_type == TokenType.COMMA and (
+            following is None or following.token_type in _AFTER_A_LIST
+        ):
+            after = "the end" if following is None else f"'{following.text}'"
+            raise QueryError(f"syntax error: line {comma.line}:{comma.col}: a comma before {after}; "
+                             f"remove the trailing comma")
+
+
 def statement_kind(sql: str) -> str:
     """``query``, ``show_tables`` or ``describe``; refuses everything else (DDL, DML, ...)."""
     try:
@@ -203,9 +219,9 @@ def statement_kind(sql: str) -> str:
             f"{first} {second}".strip() if first == "SHOW" else f"{first} statement",
             "only SELECT, WITH ... SELECT and VALUES queries (and SHOW TABLES, DESCRIBE) run locally",
         )
-    raise refuse(
-        first, "only SELECT, WITH ... SELECT and VALUES queries (and SHOW TABLES, DESCRIBE) run locally"
-    )
+    # No Athena statement starts with this word: Athena answers a syntax error, and so does this.
+    raise QueryError(f"syntax error: line 1:1: mismatched input '{words[0] if words else first}': a statement "
+                     f"starts with SELECT, WITH, VALUES, SHOW, DESCRIBE or a DDL/DML keyword")
 
 
 def _create_construct(words: list[str]) -> str:
@@ -543,6 +559,7 @@ class Translator:
         self._bound, self._placeholders, self._used, self._aliases = [], 0, [], 0
         self._typed_literals = _typed_literal_starts(sql)
         try:
+            _refuse_trailing_commas(sql)
             statements = [s for s in sqlglot.parse(sql, read="trino") if s is not None]
         except (ParseError, TokenError) as exc:
             raise QueryError(f"syntax error: {str(exc).splitlines()[0]}") from exc
