@@ -88,6 +88,17 @@ def test_the_topic_policy_lets_eventbridge_publish(template: Template):
     )  # fmt: skip
 
 
+def test_the_topic_policy_lets_this_accounts_alarms_publish(template: Template):
+    # The stack's topic policy replaces SNS's default: without this statement no alarm reaches the topic.
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
+            "Effect": "Allow", "Action": "sns:Publish", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Condition": Match.object_like({"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}),
+        })])}},
+    )  # fmt: skip
+
+
 def test_the_generator_schedule_is_disabled(synth: Synthesized):
     scheduled = [
         r["Properties"] for r in synth.of_type("AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]
