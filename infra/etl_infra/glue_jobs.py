@@ -155,8 +155,10 @@ class GlueJobs(Construct):
             description=f"Glue job {name}: its own zones and prefixes only",
         )
         allow(role, ["s3:GetObject"], [_object_arn(script), _object_arn(self.etl_package)])
+        # No "/" after the job's name: Hadoop's S3 client marks a folder with a "<folder>_$folder$" object
+        # beside it, which a grant on "<name>/*" would deny. The two job names do not prefix each other.
         grant_objects(
-            role, assets, [f"{SPARK_UI_PREFIX}{name}/", f"{GLUE_TEMP_PREFIX}{name}/"], READ_WRITE, reason=ASSETS_REASON
+            role, assets, [f"{SPARK_UI_PREFIX}{name}", f"{GLUE_TEMP_PREFIX}{name}"], READ_WRITE, reason=ASSETS_REASON
         )
         grant_glue_logging(role, self._key)
         allow(

@@ -12,7 +12,7 @@ Per Task resource in the ASL:
 - ``aws-sdk:glue:startCrawler`` / ``getCrawler``: glue:StartCrawler / glue:GetCrawler on the three crawlers
 - ``aws-sdk:s3:getObject``: s3:GetObject on the raw bucket's ``_runs/`` manifests
 - ``athena:startQueryExecution.sync`` and ``getQueryResults``: the Athena query actions on the workgroup,
-  catalog read on the database, read of the processed zone, read/write of the results prefix
+  athena:GetDataCatalog on AwsDataCatalog, catalog read on the database, read of the processed zone, read/write of the results prefix
 - ``sns:publish``: sns:Publish on the topic, with the topic key's GenerateDataKey/Decrypt
 """
 
@@ -126,6 +126,9 @@ class PipelineStateMachine(Construct):
              "athena:StopQueryExecution", "athena:GetWorkGroup"],
             [f"arn:{partition}:athena:{region}:{account}:workgroup/{catalog.workgroup_name}"],
         )  # fmt: skip
+        # startQueryExecution.sync resolves the query's catalog (the account's Glue Data Catalog) first.
+        allow(role, ["athena:GetDataCatalog"],
+              [f"arn:{partition}:athena:{region}:{account}:datacatalog/AwsDataCatalog"])  # fmt: skip
         allow(role, CATALOG_READ_ACTIONS, catalog_arns(catalog.database_name), wildcard_reason=TABLES_REASON)
         grant_objects(role, buckets.processed, [f"{dataset}/" for dataset in available_datasets()], READ)
         allow(

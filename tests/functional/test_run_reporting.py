@@ -44,7 +44,7 @@ def test_a_csv_file_fails_with_a_hint_and_keeps_every_line(lake, spark, tmp_path
 
     runtime = runtime_for(lake, spark)
     [record] = runtime.runs.list()
-    assert record.status == FAILED and record.error == "States.TaskFailed"
+    assert record.status == FAILED and record.error == "PipelineStepFailed"
     # The job names the file it read: an s3:// address on AWS, the lake's landing folder here.
     landed = (lake / "landing" / "shipping" / "shipments.csv").as_uri()
     assert record.reason == (
@@ -65,7 +65,7 @@ def test_a_csv_file_fails_with_a_hint_and_keeps_every_line(lake, spark, tmp_path
 
     assert main(["--lake", str(lake), "runs"]) == 0
     runs = capsys.readouterr().out
-    assert "States.TaskFailed: file://" in runs and "shipments.csv: no record loaded" in runs
+    assert "PipelineStepFailed: file://" in runs and "shipments.csv: no record loaded" in runs
 
 
 def test_one_object_over_several_lines_loads_as_one_record(lake, spark, tmp_path):

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Template
 from etl.definition import query_text
 from etl.jobs import SERIAL_JOBS
 
-from .cfn_model import Resolver, bucket_name
+from .cfn_model import Resolver, allows, bucket_name, role_statements
 from .synthesis import STAGE, Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +71,20 @@ def test_glue_job_default_arguments_are_exact(synth: Synthesized, job: str):
     }
     assert resolve(props["DefaultArguments"]) == expected
     assert expected["--extra-py-files"].endswith(".zip")
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_a_job_writes_its_own_spark_ui_and_temp_folders_with_their_folder_markers(synth: Synthesized, job: str):
+    resolve = Resolver(synth.template)
+    props = _by_name(synth, "AWS::Glue::Job", JOBS[job])["Properties"]
+    statements = role_statements(synth.template, props["Role"]["Fn::GetAtt"][0])
+    assets = f"arn:aws:s3:::{bucket_name(_bucket_id(synth, 'Assets'))}"
+    other = next(name for key, name in JOBS.items() if key != job)
+    for folder in ("spark-ui", "glue-temp"):
+        # Hadoop's S3 client writes "<folder>_$folder$" beside a folder it creates: a grant on "<name>/*" denied it.
+        for key in (f"{folder}/{JOBS[job]}/part-0", f"{folder}/{JOBS[job]}_$folder$"):
+            assert allows(statements, resolve, "s3:PutObject", f"{assets}/{key}"), key
+        assert not allows(statements, resolve, "s3:PutObject", f"{assets}/{folder}/{other}/part-0")
 
 
 def test_the_etl_package_asset_is_importable_from_its_zip_root(synth: Synthesized):

@@ -114,6 +114,7 @@ def _required_permissions(task: dict[str, Any], synth: Synthesized) -> list[tupl
         return [
             *[(a, workgroup_arn) for a in ("athena:StartQueryExecution", "athena:GetQueryExecution",
                                             "athena:StopQueryExecution")],
+            ("athena:GetDataCatalog", "arn:" + arn.format(service="athena") + ":datacatalog/AwsDataCatalog"),
             *[(a, target) for a in ("glue:GetDatabase", "glue:GetTable", "glue:GetPartitions")
               for target in (f"{glue}:catalog", f"{glue}:database/{database}", table)
               if not (a == "glue:GetDatabase" and target == table)],

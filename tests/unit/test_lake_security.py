@@ -236,7 +236,7 @@ def test_hostile_event_keys_never_start_a_run_that_reads_outside_the_lake(
     for run_id in started:
         record = local.runs.get(run_id)
         assert record is not None and record.status == "FAILED", record
-        assert record.error == "States.TaskFailed"
+        assert record.error == "PipelineStepFailed" and record.cause.startswith("States.TaskFailed: ")
     assert spark_calls == []  # refused before any job started
     assert not any(SECRET in content for content in lake_bytes(lake.root))
     for note in local.outbox.list():
