@@ -12,7 +12,8 @@ Per Task resource in the ASL:
 - ``aws-sdk:glue:startCrawler`` / ``getCrawler``: glue:StartCrawler / glue:GetCrawler on the three crawlers
 - ``aws-sdk:s3:getObject``: s3:GetObject on the raw bucket's ``_runs/`` manifests
 - ``athena:startQueryExecution.sync`` and ``getQueryResults``: the Athena query actions on the workgroup,
-  athena:GetDataCatalog on AwsDataCatalog, catalog read on the database, read of the processed zone, read/write of the results prefix
+  athena:GetDataCatalog on AwsDataCatalog, catalog read on the database, read of the processed zone,
+  read/write of the results prefix
 - ``sns:publish``: sns:Publish on the topic, with the topic key's GenerateDataKey/Decrypt
 """
 

@@ -265,11 +265,11 @@ def _watch(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from etl.athena_dialect import parameter_from_literal
-    from etl.athena_local import LocalAthena
-    from etl.catalog import Catalog
+    from etl.athena.dialect import parameter_from_literal
+    from etl.athena.local import LocalAthena
     from etl.definition import query_text
     from etl.errors import ConfigError
+    from etl.glue.catalog import Catalog
     from etl.local.lake import Lake
 
     if bool(args.sql) == bool(args.file):
@@ -287,7 +287,7 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _tables(args: argparse.Namespace) -> int:
-    from etl.catalog import Catalog
+    from etl.glue.catalog import Catalog
     from etl.local.lake import Lake
 
     settings = _settings(args)

@@ -14,10 +14,10 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from etl.athena_local import LocalAthena, to_get_query_results
-from etl.catalog import Catalog
-from etl.crawler import CrawlerConfig, crawl
+from etl.athena.local import LocalAthena, to_get_query_results
 from etl.definition import query_text
+from etl.glue.catalog import Catalog
+from etl.glue.crawler import CrawlerConfig, crawl
 
 QUERIES = Path(__file__).resolve().parents[2] / "athena_queries"
 SCHEMA = pa.schema(

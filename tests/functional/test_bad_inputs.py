@@ -156,7 +156,7 @@ def test_refused_key_writes_nothing_anywhere(results, lake):
 
 
 def test_the_later_duplicate_wins_in_processed(results, runtime):
-    from etl.athena_local import LocalAthena
+    from etl.athena.local import LocalAthena
 
     expected = {}
     for result in results.values():

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import load_event
-from etl.athena_local import LocalAthena
+from etl.athena.local import LocalAthena
 from etl.config import LocalSettings
 from etl.local.runlog import SUCCEEDED
 from etl.local.runtime import LocalRuntime

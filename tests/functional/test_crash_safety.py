@@ -17,11 +17,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from etl.athena_local import LocalAthena
+from etl.athena.local import LocalAthena
 from etl.commits import reading
 from etl.config import LocalSettings
-from etl.crawler import list_data_files
 from etl.generator import write_file
+from etl.glue.crawler import list_data_files
 from etl.local.runlog import RUNNING, SUCCEEDED, is_alive
 from etl.local.runtime import LocalRuntime
 

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl.catalog import Catalog, Column, Partition
-from etl.crawler import CrawlerConfig, crawl, list_data_files, table_name
 from etl.errors import CatalogError
+from etl.glue.catalog import Catalog, Column, Partition
+from etl.glue.crawler import CrawlerConfig, crawl, list_data_files, table_name
 
 PROCESSED = pa.schema(
     [

@@ -69,7 +69,7 @@ def table_snapshot(runtime: LocalRuntime) -> list[tuple]:
 
 
 def runtime_query(runtime: LocalRuntime, sql: str, *parameters):
-    from etl.athena_local import LocalAthena
+    from etl.athena.local import LocalAthena
 
     athena = LocalAthena(runtime.catalog, database=runtime.settings.database)
     return athena.execute(sql, parameters=list(parameters) or None)

@@ -32,7 +32,7 @@ from contract_rules import valid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl.athena_local import LocalAthena
+from etl.athena.local import LocalAthena
 from etl.cli import main as cli
 from etl.config import LocalSettings
 from etl.contracts import load_contract
@@ -401,12 +401,12 @@ def test_parameters_are_refused_where_they_would_be_ignored(pipeline: Pipeline) 
 SQL_CALLS = {"execute", "executemany", "sql", "query", "expr", "selectExpr", "where", "filter"}
 # Places that build SQL text from the project's own identifiers, each with why that is safe.
 ALLOWED = {
-    ("athena_local.py", "LocalAthena._create_view"):
+    ("athena/local.py", "LocalAthena._create_view"):
         "schema and view names are catalog identifiers in double quotes; the SELECT comes from _table_select",
-    ("athena_local.py", "LocalAthena._table_select"):
+    ("athena/local.py", "LocalAthena._table_select"):
         "file paths and partition values of the lake, each written with _sql_string (quotes doubled)",
-    ("catalog.py", "Catalog._delete_table"): "the table name comes from the constant _CHILD_TABLES",
-    ("catalog.py", "Catalog._load_tables"): "the WHERE text is one of three constants with ? placeholders",
+    ("glue/catalog.py", "Catalog._delete_table"): "the table name comes from the constant _CHILD_TABLES",
+    ("glue/catalog.py", "Catalog._load_tables"): "the WHERE text is one of three constants with ? placeholders",
 }
 
 

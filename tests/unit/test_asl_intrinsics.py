@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from etl.asl import StateMachine
-from etl.asl_intrinsics import FUNCTION_NAMES, IntrinsicSyntaxError, parse_intrinsic
-from etl.asl_paths import Expression, PathSyntaxError, StatesError
 from etl.errors import AslDefinitionError
+from etl.stepfunctions import StateMachine
+from etl.stepfunctions.intrinsics import FUNCTION_NAMES, IntrinsicSyntaxError, parse_intrinsic
+from etl.stepfunctions.paths import Expression, PathSyntaxError, StatesError
 
 
 def call(text: str, data: Any = None, *, seed: int = 0, context: Any = None) -> Any:

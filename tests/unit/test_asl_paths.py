@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from etl.asl import StateMachine
-from etl.asl_intrinsics import IntrinsicSyntaxError
-from etl.asl_paths import (
+from etl.errors import AslDefinitionError
+from etl.stepfunctions import StateMachine
+from etl.stepfunctions.intrinsics import IntrinsicSyntaxError
+from etl.stepfunctions.paths import (
     PathNotFoundError,
     PathSyntaxError,
     PayloadTemplate,
@@ -20,7 +21,6 @@ from etl.asl_paths import (
     place,
     select,
 )
-from etl.errors import AslDefinitionError
 
 STORE: dict[str, Any] = {
     "store": {

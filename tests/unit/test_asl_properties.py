@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from etl.asl import ExecutionResult, StateMachine, TaskContext
-from etl.asl_paths import Expression, PayloadTemplate, ResultPathError, parse_path, parse_reference_path
 from etl.errors import TaskFailedError
+from etl.stepfunctions import ExecutionResult, StateMachine, TaskContext
+from etl.stepfunctions.paths import Expression, PayloadTemplate, ResultPathError, parse_path, parse_reference_path
 
 IDENTIFIERS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_-]{0,7}", fullmatch=True)
 ANY_KEYS = st.text(max_size=8)

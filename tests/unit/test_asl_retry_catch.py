@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from etl.asl import ExecutionResult, StateMachine, TaskContext
 from etl.errors import AslDefinitionError, TaskFailedError
+from etl.stepfunctions import ExecutionResult, StateMachine, TaskContext
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:work"
 

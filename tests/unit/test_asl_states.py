@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from etl.asl import ExecutionEvent, ExecutionResult, StateMachine, TaskContext
 from etl.errors import AslDefinitionError, TaskFailedError
+from etl.stepfunctions import ExecutionEvent, ExecutionResult, StateMachine, TaskContext
 
 ARN = "arn:aws:states:::lambda:invoke"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

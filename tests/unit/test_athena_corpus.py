@@ -16,11 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from etl.athena_local import LocalAthena
-from etl.athena_results import render_value
-from etl.catalog import Catalog
-from etl.crawler import CrawlerConfig, crawl
+from etl.athena.local import LocalAthena
+from etl.athena.results import render_value
 from etl.errors import QueryError, QueryRefusedError
+from etl.glue.catalog import Catalog
+from etl.glue.crawler import CrawlerConfig, crawl
 
 CORPUS = json.loads((Path(__file__).parents[1] / "athena_corpus" / "cases.json").read_text(encoding="utf-8"))
 FIXTURE = CORPUS["fixture"]

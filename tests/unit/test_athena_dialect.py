@@ -16,14 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from etl.athena_dialect import (
-    BIGINT,
-    DATE,
-    DOUBLE,
-    INTEGER,
-    TIMESTAMP,
-    UNKNOWN,
-    VARCHAR,
+from etl.athena.dialect import (
     SqlType,
     Translator,
     common_super_type,
@@ -33,16 +26,23 @@ from etl.athena_dialect import (
     statement_kind,
     timestamp_type,
 )
-from etl.athena_local import LocalAthena
-from etl.athena_results import (
+from etl.athena.local import LocalAthena
+from etl.athena.results import (
+    BIGINT,
+    DATE,
+    DOUBLE,
+    INTEGER,
+    TIMESTAMP,
+    UNKNOWN,
+    VARCHAR,
     QueryResult,
     column_info,
     java_double_to_string,
     render_value,
     to_get_query_results,
 )
-from etl.catalog import Catalog, Column, Table
 from etl.errors import QueryError, QueryRefusedError
+from etl.glue.catalog import Catalog, Column, Table
 
 PROPERTY = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from etl.catalog import Catalog, Column, Partition, Table
 from etl.errors import CatalogError
+from etl.glue.catalog import Catalog, Column, Partition, Table
 
 MOMENT = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
@@ -144,7 +144,7 @@ WRITER = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from etl.catalog import Catalog, Column, Table
+from etl.glue.catalog import Catalog, Column, Table
 catalog = Catalog(Path(sys.argv[1]))
 for round_ in range(8):
     table = Table("etl", sys.argv[2], "/x", "json", (Column("a", "bigint"),), (), "p", datetime.now(UTC))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from etl.commits import COMMITS, LOCK_FILE, LocalFileStore, Swap, commit, pending, reading, recover
-from etl.crawler import list_data_files
+from etl.glue.crawler import list_data_files
 
 
 class Killed(Exception):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import etl.local.handlers as handlers
-from etl.crawler import CrawlerConfig, CrawlResult
+from etl.glue.crawler import CrawlerConfig, CrawlResult
 from etl.local.handlers import LocalServices
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from etl.asl import StateMachine
 from etl.definition import load_definition
 from etl.errors import TaskFailedError
 from etl.local.handlers import (
@@ -26,6 +25,7 @@ from etl.local.handlers import (
     S3_GET_OBJECT,
     SNS_PUBLISH,
 )
+from etl.stepfunctions import StateMachine
 
 ROOT = Path(__file__).resolve().parents[2]
 VALUES = {

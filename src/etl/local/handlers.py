@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 
-from etl.athena_local import LocalAthena, QueryResult, to_get_query_results
-from etl.catalog import Catalog
-from etl.crawler import CrawlerConfig, crawl
+from etl.athena.local import LocalAthena, QueryResult, to_get_query_results
 from etl.errors import EtlError, LakePathError, TaskFailedError
+from etl.glue.catalog import Catalog
+from etl.glue.crawler import CrawlerConfig, crawl
 from etl.jobs import SERIAL_JOBS
 from etl.local.lake import ATHENA_RESULTS, Lake
 from etl.local.outbox import Notification, Outbox
@@ -37,7 +37,7 @@ from etl.local.outbox import Notification, Outbox
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from etl.asl import TaskContext
+    from etl.stepfunctions import TaskContext
 
 logger = logging.getLogger(__name__)
 

@@ -14,17 +14,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl.asl import ExecutionEvent, StateMachine
-from etl.catalog import Catalog
 from etl.contracts import available_datasets, load_contract
-from etl.crawler import CrawlerConfig
 from etl.definition import json_string_content, load_definition, query_text
 from etl.errors import ConfigError
 from etl.events import RunRequest, SourceObject
+from etl.glue.catalog import Catalog
+from etl.glue.crawler import CrawlerConfig
 from etl.local.handlers import LocalServices
 from etl.local.lake import LANDING, PROCESSED, QUARANTINE, RAW, Lake
 from etl.local.outbox import Notification, Outbox
 from etl.local.runlog import FAILED, RUNNING, RunLog, RunRecord, Step, cause_text, is_alive
+from etl.stepfunctions import ExecutionEvent, StateMachine
 from etl.trigger import ExecutionAlreadyExistsError, StartReport, start_runs
 
 if TYPE_CHECKING:

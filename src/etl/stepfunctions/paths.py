@@ -20,24 +20,21 @@ A *reference path* (``ResultPath``, ``SecondsPath``...) is a definite ``$`` path
 indexes only. ``ReferencePath``-style insertion (``insert``) builds missing intermediate objects.
 
 Payload templates (``Parameters``, ``ResultSelector``) are compiled once: keys ending in ``.$`` take a
-path, a context path or an intrinsic function (see ``etl.asl_intrinsics``); nested objects and arrays
+path, a context path or an intrinsic function (see ``etl.stepfunctions.intrinsics``); nested objects and arrays
 are processed recursively.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import random
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from etl.asl_intrinsics import IntrinsicCall, IntrinsicFailure, json_kind, parse_intrinsic
 from etl.errors import AslError
-
-logger = logging.getLogger(__name__)
+from etl.stepfunctions.intrinsics import IntrinsicCall, IntrinsicFailure, json_kind, parse_intrinsic
 
 RUNTIME: Final = "States.Runtime"
 INTRINSIC_FAILURE: Final = "States.IntrinsicFailure"

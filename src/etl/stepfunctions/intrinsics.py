@@ -27,7 +27,6 @@ import base64
 import binascii
 import hashlib
 import json
-import logging
 import math
 import random
 import re
@@ -37,8 +36,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from etl.errors import AslError
-
-logger = logging.getLogger(__name__)
 
 MAX_TEXT: Final = 10_000
 MAX_RANGE: Final = 1000

@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from duckdb.sqltypes import DuckDBPyType
 
-from etl.catalog import Catalog, Column, Partition, Table
 from etl.commits import reading
 from etl.errors import CatalogError
+from etl.glue.catalog import Catalog, Column, Partition, Table
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Athena's functions by family, one module each: casts, numeric, strings, datetimes, aggregates and windows."""

@@ -1,0 +1,103 @@
+"""Date and time functions: extract and its shortcuts, date_trunc, date_add, date_diff, last_day_of_month."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from etl.athena.core import TranslatorCore
+from etl.athena.results import BIGINT, DATE, common_super_type
+from etl.athena.translation import (
+    _DATE_PARTS,
+    _DATE_UNITS,
+    _EXTRACT_FIELDS,
+    _TIME_UNITS,
+    _UNIT_MILLIS,
+    Typed,
+    _call,
+    _cast,
+    _Ctx,
+    _number,
+    _set,
+    _string,
+    _unit,
+    invalid,
+    refuse,
+)
+
+
+class DatetimeFunctions(TranslatorCore):
+    """Date and time functions with Trino's types."""
+
+    def _date_part(self, node: exp.Expr, ctx: _Ctx) -> Typed:
+        duck_name, trino_name, dates = _DATE_PARTS[type(node)]
+        self._check_args(node, {"this"})
+        value = self._temporal_arg(node.this, ctx, trino_name, dates)
+        return Typed(_call(duck_name, value.node), BIGINT)
+
+    def _extract(self, node: exp.Extract, ctx: _Ctx) -> Typed:
+        field_name = _unit(node.this)
+        if field_name not in _EXTRACT_FIELDS:
+            raise refuse(f"EXTRACT({field_name.upper()} FROM ...)")
+        duck_name, dates = _EXTRACT_FIELDS[field_name]
+        value = self._temporal_arg(node.expression, ctx, f"extract({field_name})", dates)
+        return Typed(_call(duck_name, value.node), BIGINT)
+
+    def _date_trunc(self, node: exp.TimestampTrunc | exp.DateTrunc, ctx: _Ctx) -> Typed:
+        if node.args.get("zone") is not None:
+            raise refuse("date_trunc with a time zone")
+        unit = _unit(node.args.get("unit"))
+        value = self._temporal_arg(node.this, ctx, "date_trunc")
+        allowed = _DATE_UNITS if value.type == DATE else (*_DATE_UNITS, "hour", "minute", "second")
+        if unit not in allowed:
+            raise refuse(f"date_trunc('{unit}', {value.type})")
+        return Typed(_cast(_call("date_trunc", _string(unit), value.node), value.type.duck), value.type)
+
+    def _date_add(self, node: exp.DateAdd, ctx: _Ctx) -> Typed:
+        unit = _unit(node.args.get("unit"))
+        value = self._temporal_arg(node.this, ctx, "date_add")
+        allowed = _DATE_UNITS if value.type == DATE else (*_DATE_UNITS, *_TIME_UNITS)
+        if unit not in allowed:
+            raise (
+                invalid(f"date_add('{unit}', ...) is not defined for {value.type}")
+                if unit in _TIME_UNITS
+                else refuse(f"date_add('{unit}', ...)")
+            )
+        amount = self._integer_arg(node.expression, ctx, "date_add")
+        return self._shifted(value, amount.node, unit)
+
+    def _date_diff(self, node: exp.DateDiff, ctx: _Ctx) -> Typed:
+        unit = _unit(node.args.get("unit"))
+        end = self._temporal_arg(node.this, ctx, "date_diff")
+        start = self._temporal_arg(node.expression, ctx, "date_diff")
+        if end.type == DATE and start.type == DATE:
+            if unit not in ("day", "week"):
+                raise refuse(
+                    f"date_diff('{unit}', date, date)", "month/quarter/year differences follow Joda rules"
+                )
+            days = _call("date_diff", _string("day"), start.node, end.node)
+            return Typed(days if unit == "day" else _call("trino_idiv", days, _number(7)), BIGINT)
+        if unit not in _UNIT_MILLIS:
+            raise refuse(
+                f"date_diff('{unit}', timestamp, timestamp)",
+                "month/quarter/year differences follow Joda rules",
+            )
+        common = common_super_type(end.type, start.type)
+        assert common is not None
+        if common.precision > 3:
+            raise refuse(
+                f"date_diff on {common}", "sub-millisecond timestamps are not supported by the local engine"
+            )
+        millis = exp.Sub(
+            this=_call("epoch_ms", self._coerce(end, common).node),
+            expression=_call("epoch_ms", self._coerce(start, common).node),
+        )
+        return Typed(
+            _call("trino_idiv", exp.Paren(this=millis), _cast(_number(_UNIT_MILLIS[unit]), "BIGINT")), BIGINT
+        )
+
+    def _last_day(self, node: exp.LastDay, ctx: _Ctx) -> Typed:
+        if any(_set(v) for k, v in node.args.items() if k != "this"):
+            raise refuse("last_day_of_month with a unit")
+        value = self._temporal_arg(node.this, ctx, "last_day_of_month")
+        return Typed(_call("last_day", value.node), DATE)
+

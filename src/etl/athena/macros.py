@@ -1,0 +1,73 @@
+"""DuckDB macros the translated SQL calls (Java's whitespace, Trino's rounding, ...)."""
+
+from __future__ import annotations
+
+# --- DuckDB helper macros ------------------------------------------------------------------------------
+_JAVA_WHITESPACE = (
+    *range(0x09, 0x0E), *range(0x1C, 0x21), 0x1680, *range(0x2000, 0x2007), *range(0x2008, 0x200B), 0x2028,
+    0x2029, 0x205F, 0x3000,
+)
+_WHITESPACE_SQL = " || ".join(f"chr({c})" for c in _JAVA_WHITESPACE)
+
+MACROS: tuple[str, ...] = (
+    "CREATE OR REPLACE MACRO trino_idiv(a, b) AS "
+    "CASE WHEN b = 0 THEN error('Division by zero') ELSE a // b END",
+    "CREATE OR REPLACE MACRO trino_imod(a, b) AS "
+    "CASE WHEN b = 0 THEN error('Division by zero') ELSE a % b END",
+    # HALF_UP integer division of HUGEINTs (decimal division and decimal avg)
+    "CREATE OR REPLACE MACRO trino_div_half_up(n, d) AS CASE WHEN n IS NULL OR d IS NULL THEN NULL "
+    "WHEN d = 0 THEN error('Division by zero') "
+    "ELSE sign(n) * sign(d) * ((2 * abs(n) + abs(d)) // (2 * abs(d))) END",
+    # Java Math.round for y >= 0 (saturating at Long.MAX_VALUE), as Trino's round(double, d) uses it
+    "CREATE OR REPLACE MACRO trino_java_round(y) AS "
+    "CASE WHEN y >= 9223372036854775808.0e0 THEN 9223372036854775808.0e0 ELSE round(y) + 0.0e0 END",
+    # Past 2^63 at that scale x has no digit left to round (a double holds 17 significant digits), and
+    # Trino returns x unchanged rather than Math.round's saturated value.
+    "CREATE OR REPLACE MACRO trino_round_double(x, d) AS CASE WHEN isnan(x) OR isinf(x) THEN x "
+    "WHEN abs(x * pow(10, d)) >= 9223372036854775808.0e0 THEN x "
+    "WHEN x < 0 THEN -(trino_java_round(-x * pow(10, d)) / pow(10, d)) "
+    "ELSE trino_java_round(x * pow(10, d)) / pow(10, d) END",
+    "CREATE OR REPLACE MACRO trino_substr(s, st, len) AS "
+    "CASE WHEN s IS NULL OR st IS NULL OR len IS NULL THEN NULL "
+    "WHEN st = 0 OR len <= 0 THEN '' WHEN st > 0 THEN substring(s, st, len) "
+    "WHEN st + length(s) < 0 THEN '' ELSE substring(s, st + length(s) + 1, len) END",
+    "CREATE OR REPLACE MACRO trino_substr_from(s, st) AS CASE WHEN s IS NULL OR st IS NULL THEN NULL "
+    "WHEN st = 0 THEN '' WHEN st > 0 THEN substring(s, st) "
+    "WHEN st + length(s) < 0 THEN '' ELSE substring(s, st + length(s) + 1) END",
+    f"CREATE OR REPLACE MACRO trino_trim(s) AS trim(s, {_WHITESPACE_SQL})",
+    f"CREATE OR REPLACE MACRO trino_ltrim(s) AS ltrim(s, {_WHITESPACE_SQL})",
+    f"CREATE OR REPLACE MACRO trino_rtrim(s) AS rtrim(s, {_WHITESPACE_SQL})",
+    "CREATE OR REPLACE MACRO trino_upper(s) AS CASE WHEN strpos(s, chr(223)) > 0 THEN "
+    "error('refused locally: upper() of a string with ß: Java keeps ß, DuckDB gives ẞ; "
+    "run this query on Athena') "
+    "ELSE upper(s) END",
+    "CREATE OR REPLACE MACRO trino_replace(s, f, r) AS CASE WHEN f = '' THEN "
+    "error('refused locally: replace() with an empty search string; run this query on Athena') "
+    "ELSE replace(s, f, r) END",
+    # comparisons of doubles: NaN is neither equal nor ordered (DuckDB orders NaN above everything)
+    "CREATE OR REPLACE MACRO trino_nan_guard(a, b, r) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
+    "WHEN isnan(a) OR isnan(b) THEN false ELSE r END",
+    # double -> decimal as Trino does it: BigDecimal.valueOf(x) (the shortest decimal, which DuckDB's
+    # CAST(x AS VARCHAR) also prints) rescaled HALF_UP; computed on integers because DuckDB rounds
+    # exponent strings ('8.25e-4') wrongly when it casts them to DECIMAL.
+    "CREATE OR REPLACE MACRO trino_pow10(k) AS CAST(rpad('1', CAST(k AS INTEGER) + 1, '0') AS HUGEINT)",
+    "CREATE OR REPLACE MACRO trino_shift_half_up(n, k) AS CASE WHEN k >= 0 THEN n * trino_pow10(k) "
+    # n has at most 17 digits, so past 10^36 the quotient rounds to 0 (and 2 * 10^38 would overflow HUGEINT)
+    "WHEN k < -36 THEN CAST(0 AS HUGEINT) ELSE trino_div_half_up(n, trino_pow10(-k)) END",
+    "CREATE OR REPLACE MACRO trino_mantissa(t) AS regexp_extract(t, '^-?([0-9]*[.]?[0-9]*)', 1)",
+    "CREATE OR REPLACE MACRO trino_fraction_digits(m) AS "
+    "CASE WHEN strpos(m, '.') > 0 THEN length(m) - strpos(m, '.') ELSE 0 END",
+    "CREATE OR REPLACE MACRO trino_exponent(t) AS "
+    "CAST(COALESCE(NULLIF(regexp_extract(t, 'e([-+]?[0-9]+)$', 1), ''), '0') AS INTEGER)",
+    "CREATE OR REPLACE MACRO trino_double_unscaled(x, s) AS CASE WHEN isnan(x) OR isinf(x) THEN "
+    "error('Cannot cast DOUBLE ' || CAST(x AS VARCHAR) || ' to DECIMAL') "
+    "ELSE sign(x) * trino_shift_half_up("
+    "CAST(replace(trino_mantissa(CAST(x AS VARCHAR)), '.', '') AS HUGEINT), "
+    "trino_exponent(CAST(x AS VARCHAR)) - trino_fraction_digits(trino_mantissa(CAST(x AS VARCHAR))) + s) END",
+    "CREATE OR REPLACE MACRO trino_cast_check(s, ok, v, what) AS "
+    "CASE WHEN s IS NULL THEN NULL WHEN ok THEN v ELSE "
+    "error('refused locally: CAST of ''' || s || ''' to ' || what || ': only canonical text is cast locally; "
+    "run this query on Athena') END",
+)
+
+
