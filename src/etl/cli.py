@@ -117,6 +117,8 @@ def _parser() -> argparse.ArgumentParser:
     watch = commands.add_parser("watch", help="process files as they land (one warm Spark session)")
     watch.add_argument("--interval", type=_positive_seconds, default=1.0, help="seconds between scans")
     watch.add_argument("--max-seconds", type=_positive_seconds, default=None, help="stop after this long")
+    watch.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                       help="take files at once, without first running the pipeline on generated files to warm the JVM")
     watch.set_defaults(handler=_watch)
 
     query = commands.add_parser("query", help="run Athena SQL (Trino dialect) on the local catalog")
@@ -259,6 +261,12 @@ def _watch(args: argparse.Namespace) -> int:
     from etl.local.watcher import watch
 
     runtime = _runtime(args)
+    if args.warm_up:
+        from etl.local.warm_up import WARM_UP_FILES, WARM_UP_RECORDS, warm_up
+
+        print(f"warming up: the pipeline on {WARM_UP_FILES} generated files of {WARM_UP_RECORDS:,} records in a "
+              "scratch lake, so the first files run at full speed (--no-warm-up skips it)", flush=True)
+        print(f"warmed up in {warm_up(runtime.settings):.1f} s", flush=True)
     print(f"watching {runtime.lake.path('landing')} (Ctrl-C to stop)", flush=True)
     watch(runtime, interval=args.interval, max_seconds=args.max_seconds, report=lambda r: _report(runtime, r))
     return 0
