@@ -42,6 +42,8 @@ class TranslatorCore:
     _typed_literals: set[int]
     _aliases: int
     _handlers: dict[type, Callable[[Any, _Ctx], Typed]]
+    # Functions sqlglot parses as Anonymous (no node type of their own), by lower-case name.
+    _named_handlers: dict[str, Callable[[exp.Anonymous, _Ctx], Typed]]
 
     def _query(
         self, node: exp.Expr, parent: _Scope | None, ctes: dict[str, list[OutputColumn]]
@@ -61,6 +63,8 @@ class TranslatorCore:
         raise NotImplementedError
 
     def _expr(self, node: exp.Expr, ctx: _Ctx) -> Typed:
+        if isinstance(node, exp.Anonymous) and node.name.lower() in self._named_handlers:
+            return self._named_handlers[node.name.lower()](node, ctx)
         handler = self._handlers.get(type(node))
         if handler is None:
             if isinstance(node, _WINDOW_ONLY):

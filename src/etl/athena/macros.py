@@ -41,9 +41,49 @@ MACROS: tuple[str, ...] = (
     "error('refused locally: upper() of a string with ß: Java keeps ß, DuckDB gives ẞ; "
     "run this query on Athena') "
     "ELSE upper(s) END",
-    "CREATE OR REPLACE MACRO trino_replace(s, f, r) AS CASE WHEN f = '' THEN "
-    "error('refused locally: replace() with an empty search string; run this query on Athena') "
-    "ELSE replace(s, f, r) END",
+    # lpad/rpad: Trino's range and empty-padding errors; both truncate a longer string to the length
+    *(f"CREATE OR REPLACE MACRO trino_{pad}(s, n, p) AS CASE WHEN s IS NULL OR n IS NULL OR p IS NULL THEN NULL "
+      "WHEN n < 0 OR n > 2147483647 THEN error('Target length must be in the range [0..2147483647]') "
+      f"WHEN p = '' THEN error('Padding string must not be empty') ELSE {pad}(s, CAST(n AS INTEGER), p) END"
+      for pad in ("lpad", "rpad")),
+    # split_part: a part past the last is NULL in Trino ('' in DuckDB); an index below 1 is an error
+    "CREATE OR REPLACE MACRO trino_split_part(s, d, i) AS CASE WHEN s IS NULL OR d IS NULL OR i IS NULL THEN NULL "
+    "WHEN i <= 0 THEN error('Index must be greater than zero') "
+    "WHEN d = '' THEN error('refused locally: split_part() with an empty delimiter: "
+    "Trino and DuckDB split by it differently; run this query on Athena') "
+    "WHEN i > len(string_split(s, d)) THEN NULL ELSE split_part(s, d, CAST(i AS INTEGER)) END",
+    # Trino counts code points where DuckDB counts bytes (the distances) or graphemes (reverse):
+    # the same only for ASCII text, so other text is refused when the query runs.
+    "CREATE OR REPLACE MACRO trino_ascii_only(s, what) AS CASE WHEN strlen(s) <> length(s) THEN "
+    "error('refused locally: ' || what || ' of text that is not ASCII: Trino counts code points, DuckDB bytes or "
+    "graphemes; run this query on Athena') ELSE s END",
+    # replace() with an empty search string puts the replacement before, between and after every character
+    "CREATE OR REPLACE MACRO trino_replace(s, f, r) AS CASE WHEN f = '' THEN (CASE WHEN s = '' THEN r ELSE "
+    "r || array_to_string(string_split(trino_ascii_only(s, 'replace() with an empty search string'), ''), r) || r "
+    "END) ELSE replace(s, f, r) END",
+    # translate: the first of repeated characters in `from` wins and those past the end of `to` are deleted,
+    # in both engines; only ASCII text, as DuckDB's character handling is not shown to be Trino's
+    "CREATE OR REPLACE MACRO trino_translate(s, f, t) AS translate(trino_ascii_only(s, 'translate()'), "
+    "trino_ascii_only(f, 'translate()'), trino_ascii_only(t, 'translate()'))",
+    "CREATE OR REPLACE MACRO trino_reverse(s) AS reverse(trino_ascii_only(s, 'reverse()'))",
+    "CREATE OR REPLACE MACRO trino_levenshtein(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
+    "WHEN length(a) * length(b) > 1000000 THEN "
+    "error('refused locally: levenshtein_distance() of long strings: Trino limits its work and fails; "
+    "run this query on Athena') "
+    "ELSE levenshtein(trino_ascii_only(a, 'levenshtein_distance()'), "
+    "trino_ascii_only(b, 'levenshtein_distance()')) END",
+    "CREATE OR REPLACE MACRO trino_hamming(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
+    "WHEN length(a) <> length(b) THEN "
+    "error('The input strings to hamming_distance function must have the same length') "
+    "ELSE hamming(trino_ascii_only(a, 'hamming_distance()'), trino_ascii_only(b, 'hamming_distance()')) END",
+    # chr: a Unicode scalar value (not a surrogate); chr(0) is refused, DuckDB's strings end at NUL
+    "CREATE OR REPLACE MACRO trino_chr(n) AS CASE WHEN n IS NULL THEN NULL "
+    "WHEN n < 0 OR n > 1114111 OR (n >= 55296 AND n <= 57343) THEN error('Not a valid Unicode code point: ' || n) "
+    "WHEN n = 0 THEN error('refused locally: chr(0): a DuckDB string cannot hold NUL; run this query on Athena') "
+    "ELSE chr(CAST(n AS INTEGER)) END",
+    # codepoint takes varchar(1) in Trino: other lengths are a type error there
+    "CREATE OR REPLACE MACRO trino_codepoint(s) AS CASE WHEN s IS NULL THEN NULL WHEN length(s) <> 1 THEN "
+    "error('codepoint() needs a string of one character') ELSE CAST(unicode(s) AS INTEGER) END",
     # comparisons of doubles: NaN is neither equal nor ordered (DuckDB orders NaN above everything)
     "CREATE OR REPLACE MACRO trino_nan_guard(a, b, r) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
     "WHEN isnan(a) OR isnan(b) THEN false ELSE r END",

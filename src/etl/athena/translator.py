@@ -40,6 +40,7 @@ class Translator(Queries, Expressions, Casts, NumericFunctions, StringFunctions,
         self._typed_literals: set[int] = set()
         self._aliases = 0
         self._handlers = self._build_handlers()
+        self._named_handlers = {"codepoint": self._codepoint, "hamming_distance": self._hamming_distance}
 
     def _build_handlers(self) -> dict[type, Callable[[Any, _Ctx], Typed]]:
         handlers: dict[type, Callable[[Any, _Ctx], Typed]] = {
@@ -59,7 +60,9 @@ class Translator(Queries, Expressions, Casts, NumericFunctions, StringFunctions,
             exp.Length: self._length, exp.Lower: self._lower_upper, exp.Upper: self._lower_upper,
             exp.Trim: self._trim, exp.Substring: self._substring, exp.Replace: self._replace,
             exp.StrPosition: self._strpos, exp.Concat: self._concat, exp.DPipe: self._concat,
-            exp.StartsWith: self._starts_with, exp.Extract: self._extract,
+            exp.StartsWith: self._starts_with, exp.ConcatWs: self._concat_ws, exp.Pad: self._pad,
+            exp.SplitPart: self._split_part, exp.Translate: self._translate, exp.Reverse: self._reverse,
+            exp.Chr: self._chr, exp.Levenshtein: self._levenshtein, exp.Extract: self._extract,
             exp.TimestampTrunc: self._date_trunc, exp.DateTrunc: self._date_trunc,
             exp.DateAdd: self._date_add, exp.DateDiff: self._date_diff, exp.LastDay: self._last_day,
             exp.Window: self._window, exp.Filter: self._aggregate_expr,

@@ -1,11 +1,19 @@
-"""String functions: length, lower, upper, trim, substr, replace, strpos, concat, starts_with."""
+"""String functions: length, lower, upper, trim, substr, replace, strpos, concat, concat_ws, starts_with,
+lpad, rpad, split_part, translate, reverse, chr, codepoint, levenshtein_distance and hamming_distance.
+
+DuckDB's functions of the same names differ from Trino's at the edges, so most go through a macro
+(``etl.athena.macros``) that gives Trino's answer or error there: ``split_part`` past the last part is
+NULL (DuckDB: ''), ``lpad`` with an empty padding string is an error. Where DuckDB counts bytes or
+graphemes and Trino code points (``reverse``, the two distances), text that is not ASCII is refused
+when the query runs.
+"""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
-from etl.athena.results import BIGINT, BOOLEAN, VARCHAR
+from etl.athena.results import BIGINT, BOOLEAN, INTEGER, VARCHAR
 from etl.athena.translation import Typed, _call, _Ctx, _string, invalid, refuse
 
 
@@ -54,10 +62,6 @@ class StringFunctions(TranslatorCore):
             if replacement_node is not None
             else Typed(_string(""), VARCHAR)
         )
-        if isinstance(search.node, exp.Literal) and search.node.this == "":
-            raise refuse(
-                "replace() with an empty search string", "Trino inserts the replacement between characters"
-            )
         return Typed(_call("trino_replace", value.node, search.node, replacement.node), VARCHAR)
 
     def _strpos(self, node: exp.StrPosition, ctx: _Ctx) -> Typed:
@@ -75,6 +79,66 @@ class StringFunctions(TranslatorCore):
         for part in typed[1:]:
             joined = exp.DPipe(this=joined, expression=part.node, safe=False)
         return Typed(exp.Paren(this=joined), VARCHAR)
+
+    def _concat_ws(self, node: exp.ConcatWs, ctx: _Ctx) -> Typed:
+        # sqlglot marks Trino's concat_ws as skipping NULLs ("coalesce"), as DuckDB's does
+        self._check_args(node, {"expressions", "coalesce"})
+        if len(node.expressions) < 2:
+            raise refuse("concat_ws() without a string to join")
+        typed = [self._text_arg(part, ctx, "concat_ws") for part in node.expressions]
+        return Typed(_call("concat_ws", *(t.node for t in typed)), VARCHAR)  # NULL strings are skipped in both
+
+    def _pad(self, node: exp.Pad, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "expression", "fill_pattern", "is_left"})
+        name = "lpad" if node.args.get("is_left") else "rpad"
+        if node.args.get("fill_pattern") is None:
+            raise invalid(f"{name}() needs a string, a length and a padding string")
+        value = self._text_arg(node.this, ctx, name)
+        size = self._integer_arg(node.expression, ctx, name)
+        padding = self._text_arg(node.args["fill_pattern"], ctx, name)
+        return Typed(_call(f"trino_{name}", value.node, size.node, padding.node), VARCHAR)
+
+    def _split_part(self, node: exp.SplitPart, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "delimiter", "part_index"})
+        value = self._text_arg(node.this, ctx, "split_part")
+        delimiter = self._text_arg(node.args["delimiter"], ctx, "split_part")
+        index = self._integer_arg(node.args["part_index"], ctx, "split_part")
+        return Typed(_call("trino_split_part", value.node, delimiter.node, index.node), VARCHAR)
+
+    def _translate(self, node: exp.Translate, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "from_", "to"})
+        if node.args.get("from_") is None or node.args.get("to") is None:
+            raise invalid("translate() needs a string, the characters to replace and their replacements")
+        parts = [self._text_arg(node.args[key], ctx, "translate") for key in ("this", "from_", "to")]
+        return Typed(_call("trino_translate", *(part.node for part in parts)), VARCHAR)
+
+    def _reverse(self, node: exp.Reverse, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this"})
+        return Typed(_call("trino_reverse", self._text_arg(node.this, ctx, "reverse").node), VARCHAR)
+
+    def _chr(self, node: exp.Chr, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"expressions"})
+        if len(node.expressions) != 1:
+            raise invalid("chr() takes one code point")
+        return Typed(_call("trino_chr", self._integer_arg(node.expressions[0], ctx, "chr").node), VARCHAR)
+
+    def _codepoint(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 1:
+            raise invalid("codepoint() takes one character")
+        value = self._text_arg(node.expressions[0], ctx, "codepoint")
+        return Typed(_call("trino_codepoint", value.node), INTEGER)
+
+    def _levenshtein(self, node: exp.Levenshtein, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "expression"})
+        left = self._text_arg(node.this, ctx, "levenshtein_distance")
+        right = self._text_arg(node.expression, ctx, "levenshtein_distance")
+        return Typed(_call("trino_levenshtein", left.node, right.node), BIGINT)
+
+    def _hamming_distance(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 2:
+            raise invalid("hamming_distance() takes two strings")
+        left, right = (self._text_arg(part, ctx, "hamming_distance") for part in node.expressions)
+        return Typed(_call("trino_hamming", left.node, right.node), BIGINT)
 
     def _starts_with(self, node: exp.StartsWith, ctx: _Ctx) -> Typed:
         value = self._text_arg(node.this, ctx, "starts_with")
