@@ -84,6 +84,20 @@ MACROS: tuple[str, ...] = (
     # codepoint takes varchar(1) in Trino: other lengths are a type error there
     "CREATE OR REPLACE MACRO trino_codepoint(s) AS CASE WHEN s IS NULL THEN NULL WHEN length(s) <> 1 THEN "
     "error('codepoint() needs a string of one character') ELSE CAST(unicode(s) AS INTEGER) END",
+    # regular expressions (etl.athena.functions.regexps): what Java and RE2 still read differently is
+    # refused when the query runs
+    "CREATE OR REPLACE MACRO trino_regexp_single_line(s, what) AS CASE WHEN "
+    "regexp_matches(s, '[\\n\\r\\x{85}\\x{2028}\\x{2029}]') THEN error('refused locally: ' || what || "
+    "' of text with a line break, by a pattern with . or $: Java and RE2 end lines differently; "
+    "run this query on Athena') ELSE s END",
+    "CREATE OR REPLACE MACRO trino_regexp_extract(s, p, g) AS CASE WHEN NOT regexp_matches(s, p) THEN NULL "
+    "WHEN g > 0 AND regexp_extract(s, p, g) = '' THEN error('refused locally: regexp_extract() of a group that "
+    "matched nothing: Trino gives NULL for a group that took no part, DuckDB an empty string; "
+    "run this query on Athena') ELSE regexp_extract(s, p, g) END",
+    "CREATE OR REPLACE MACRO trino_regexp_replace(s, p, r) AS regexp_replace(s, p, r, 'g')",
+    "CREATE OR REPLACE MACRO trino_regexp_count(s, p) AS CAST(len(regexp_extract_all(s, p)) AS BIGINT)",
+    "CREATE OR REPLACE MACRO trino_regexp_position(s, p) AS CASE WHEN NOT regexp_matches(s, p) THEN -1 "
+    "ELSE CAST(length(string_split_regex(s, p)[1]) + 1 AS INTEGER) END",
     # comparisons of doubles: NaN is neither equal nor ordered (DuckDB orders NaN above everything)
     "CREATE OR REPLACE MACRO trino_nan_guard(a, b, r) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
     "WHEN isnan(a) OR isnan(b) THEN false ELSE r END",

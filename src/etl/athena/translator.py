@@ -12,13 +12,16 @@ from etl.athena.functions.aggregates import Aggregates
 from etl.athena.functions.casts import Casts
 from etl.athena.functions.datetimes import DatetimeFunctions
 from etl.athena.functions.numeric import NumericFunctions
+from etl.athena.functions.regexps import RegexpFunctions
 from etl.athena.functions.strings import StringFunctions
 from etl.athena.queries import Queries
 from etl.athena.results import BOOLEAN, UNKNOWN, sql_type_of_glue
 from etl.athena.translation import _AGGREGATES, _COMPARISONS, _DATE_PARTS, OutputColumn, Typed, _Ctx
 
 
-class Translator(Queries, Expressions, Casts, NumericFunctions, StringFunctions, DatetimeFunctions, Aggregates):
+class Translator(
+    Queries, Expressions, Casts, NumericFunctions, StringFunctions, RegexpFunctions, DatetimeFunctions, Aggregates
+):
     """Translates one Athena query to DuckDB SQL over views named ``"<database>"."<table>"``.
 
     Each family of SQL constructs is a mixin of its own module; this class holds the query's state
@@ -40,7 +43,8 @@ class Translator(Queries, Expressions, Casts, NumericFunctions, StringFunctions,
         self._typed_literals: set[int] = set()
         self._aliases = 0
         self._handlers = self._build_handlers()
-        self._named_handlers = {"codepoint": self._codepoint, "hamming_distance": self._hamming_distance}
+        self._named_handlers = {"codepoint": self._codepoint, "hamming_distance": self._hamming_distance,
+                                "regexp_position": self._regexp_position}
 
     def _build_handlers(self) -> dict[type, Callable[[Any, _Ctx], Typed]]:
         handlers: dict[type, Callable[[Any, _Ctx], Typed]] = {
@@ -65,6 +69,8 @@ class Translator(Queries, Expressions, Casts, NumericFunctions, StringFunctions,
             exp.Chr: self._chr, exp.Levenshtein: self._levenshtein, exp.Extract: self._extract,
             exp.TimestampTrunc: self._date_trunc, exp.DateTrunc: self._date_trunc,
             exp.DateAdd: self._date_add, exp.DateDiff: self._date_diff, exp.LastDay: self._last_day,
+            exp.RegexpLike: self._regexp_like, exp.RegexpExtract: self._regexp_extract,
+            exp.RegexpReplace: self._regexp_replace, exp.RegexpCount: self._regexp_count,
             exp.Window: self._window, exp.Filter: self._aggregate_expr,
         }
         for comparison in _COMPARISONS:
