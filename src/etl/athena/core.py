@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from etl.athena.translation import (
 )
 
 
-class TranslatorCore:
+class TranslatorCore(ABC):
     """Dispatch of an expression to its family's handler, and the coercions every family uses.
 
     The query-level methods (``_query``, ``_cast_shape``, ``_order``) belong to ``Queries``; they are
@@ -45,14 +46,17 @@ class TranslatorCore:
     # Functions sqlglot parses as Anonymous (no node type of their own), by lower-case name.
     _named_handlers: dict[str, Callable[[exp.Anonymous, _Ctx], Typed]]
 
+    @abstractmethod
     def _query(
         self, node: exp.Expr, parent: _Scope | None, ctes: dict[str, list[OutputColumn]]
     ) -> tuple[exp.Expr, list[OutputColumn]]:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _cast_shape(self, query: exp.Expr, columns: list[OutputColumn], targets: list[SqlType]) -> exp.Expr:
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _order(
         self,
         order: exp.Order,
@@ -60,7 +64,7 @@ class TranslatorCore:
         ctx: _Ctx | None,
         renamed: frozenset[str] = frozenset(),
     ) -> exp.Order:
-        raise NotImplementedError
+        ...
 
     def _expr(self, node: exp.Expr, ctx: _Ctx) -> Typed:
         if isinstance(node, exp.Anonymous) and node.name.lower() in self._named_handlers:
