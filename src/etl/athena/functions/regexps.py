@@ -146,7 +146,7 @@ class RegexpFunctions(TranslatorCore):
     """regexp_like, regexp_extract, regexp_replace, regexp_count and regexp_position over literal patterns."""
 
     def _regexp_args(
-        self, node: exp.Expr, ctx: _Ctx, name: str, *, steps: bool = False
+        self, text_node: exp.Expr, pattern_node: exp.Expr, ctx: _Ctx, name: str, *, steps: bool = False
     ) -> tuple[Typed, Pattern, exp.Expr]:
         """The text (guarded where needed), the parsed pattern and its RE2 literal.
 
@@ -155,8 +155,7 @@ class RegexpFunctions(TranslatorCore):
         syntax a pattern can match empty somewhere only if it matches the empty text; Python's re reads
         the subset as RE2 does.)
         """
-        text = self._text_arg(node.this, ctx, name)
-        pattern_node = node.args.get("expression")
+        text = self._text_arg(text_node, ctx, name)
         if not (isinstance(pattern_node, exp.Literal) and pattern_node.is_string):
             raise refuse(f"{name}() with a pattern that is not a string literal",
                          "only a literal pattern can be checked for what RE2 reads differently")
@@ -171,12 +170,12 @@ class RegexpFunctions(TranslatorCore):
 
     def _regexp_like(self, node: exp.RegexpLike, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expression"})
-        text, _, pattern = self._regexp_args(node, ctx, "regexp_like")
+        text, _, pattern = self._regexp_args(node.this, node.expression, ctx, "regexp_like")
         return Typed(_call("regexp_matches", text.node, pattern), BOOLEAN)
 
     def _regexp_extract(self, node: exp.RegexpExtract, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expression", "group", "null_if_pos_overflow"})
-        text, parsed, pattern = self._regexp_args(node, ctx, "regexp_extract")
+        text, parsed, pattern = self._regexp_args(node.this, node.expression, ctx, "regexp_extract")
         group_node = node.args.get("group")
         group = 0
         if group_node is not None:
@@ -189,7 +188,7 @@ class RegexpFunctions(TranslatorCore):
 
     def _regexp_replace(self, node: exp.RegexpReplace, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expression", "replacement"})
-        text, parsed, pattern = self._regexp_args(node, ctx, "regexp_replace", steps=True)
+        text, parsed, pattern = self._regexp_args(node.this, node.expression, ctx, "regexp_replace", steps=True)
         replacement_node = node.args.get("replacement")
         replacement = ""
         if replacement_node is not None:
@@ -200,14 +199,14 @@ class RegexpFunctions(TranslatorCore):
 
     def _regexp_count(self, node: exp.RegexpCount, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expression"})
-        text, _, pattern = self._regexp_args(node, ctx, "regexp_count", steps=True)
+        text, _, pattern = self._regexp_args(node.this, node.expression, ctx, "regexp_count", steps=True)
         return Typed(_call("trino_regexp_count", text.node, pattern), BIGINT)
 
     def _regexp_position(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
         if len(node.expressions) != 2:
             raise refuse("regexp_position() with a start or an occurrence")
-        call = exp.RegexpLike(this=node.expressions[0], expression=node.expressions[1])
-        text, _, pattern = self._regexp_args(call, ctx, "regexp_position", steps=True)
+        text_node, pattern_node = node.expressions
+        text, _, pattern = self._regexp_args(text_node, pattern_node, ctx, "regexp_position", steps=True)
         return Typed(_call("trino_regexp_position", text.node, pattern), INTEGER)
 
 
