@@ -43,16 +43,20 @@ def definition() -> dict[str, Any]:
     return load_definition(ROOT, VALUES)
 
 
+def _walk(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every state of ``states``, those inside Parallel branches included, with its name."""
+    for name, state in states.items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from _walk(branch["States"])
+
+
 def _crawler_branch(definition: dict[str, Any], crawler: str) -> dict[str, Any]:
     """The branch of a Parallel that starts and polls ``crawler``, as a machine of its own."""
-    for state in definition["States"].values():
+    for _, state in _walk(definition["States"]):
         for branch in state.get("Branches", []):
             if branch["StartAt"] == f"Start {crawler} crawler":
                 return copy.deepcopy(branch)
-            for inner in branch["States"].values():
-                for nested in inner.get("Branches", []):
-                    if nested["StartAt"] == f"Start {crawler} crawler":
-                        return copy.deepcopy(nested)
     raise AssertionError(f"no branch starts the {crawler} crawler")
 
 
@@ -135,14 +139,7 @@ def test_a_clean_run_publishes_success(definition):
 
 
 def test_no_fail_state_names_a_states_error(definition):
-    def fails(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-        for name, state in states.items():
-            if state["Type"] == "Fail":
-                yield name, state
-            for branch in state.get("Branches", []):
-                yield from fails(branch["States"])
-
-    found = dict(fails(definition["States"]))
+    found = {name: state for name, state in _walk(definition["States"]) if state["Type"] == "Fail"}
     assert found
     for name, state in found.items():
         assert not state.get("Error", "").startswith("States."), name
@@ -152,15 +149,8 @@ def test_last_crawl_status_is_compared_only_after_a_rule_that_took_its_absence(d
     """AWS documents that the first matching rule wins, not that And stops at its first false operand."""
     status = "$.crawl.crawler.LastCrawl.Status"
 
-    def choices(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        for state in states.values():
-            if state["Type"] == "Choice":
-                yield state
-            for branch in state.get("Branches", []):
-                yield from choices(branch["States"])
-
     compared = 0
-    for state in choices(definition["States"]):
+    for state in (state for _, state in _walk(definition["States"]) if state["Type"] == "Choice"):
         absent_taken = False
         for rule in state["Choices"]:
             if rule.get("Not") == {"Variable": status, "IsPresent": True}:
