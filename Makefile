@@ -24,12 +24,16 @@ help: ## list the targets
 			text = substr(text, 1, RSTART - 1) ENVIRON[substr(text, RSTART + 2, RLENGTH - 3)] substr(text, RSTART + RLENGTH); \
 		printf "  \033[1m%-12s\033[0m %s\n", $$1, text }' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml jars/pom.xml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	@command -v java >/dev/null || { echo "error: java not found; install Java 17 (Spark needs it)" >&2; exit 1; }
+	@command -v mvn >/dev/null || { echo "error: mvn not found; install Maven (it fetches the Iceberg jars once)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# The Spark session's JVM libraries (Iceberg, the catalog's JDBC driver): fetched once, loaded from here.
+	rm -rf $(VENV)/jars
+	mvn --batch-mode --quiet -f jars/pom.xml dependency:copy-dependencies -DoutputDirectory=$(abspath $(VENV))/jars
 	@touch $(STAMP)
 
 $(INFRA_STAMP): pyproject.toml $(STAMP)
@@ -60,9 +64,10 @@ check: lint test ## lint and test: the gate before a commit
 reliability: $(STAMP) ## run every bad-input case through the local pipeline: case, outcome, records in, loaded, quarantined, lost
 	$(PY) -m etl.reliability
 
-bench: $(STAMP) ## benchmark the pipeline vs DuckDB, pandas and plain Spark on clean and realistic files (SIZES=100k,1m,5m REPS=3 INPUTS=clean,realistic); see BENCHMARKS.md
+bench: $(STAMP) ## benchmark the pipeline vs DuckDB, pandas and plain Spark on clean and realistic files (SIZES=100k,1m,5m REPS=3 INPUTS=clean,realistic GROWTH=0,1m,5m); see BENCHMARKS.md
 	$(PY) -m bench $(if $(SIZES),--sizes $(SIZES)) $(if $(REPS),--reps $(REPS)) \
-		$(if $(ENGINES),--engines $(ENGINES)) $(if $(INPUTS),--inputs $(INPUTS)) $(if $(E2E),--e2e $(E2E))
+		$(if $(ENGINES),--engines $(ENGINES)) $(if $(INPUTS),--inputs $(INPUTS)) $(if $(E2E),--e2e $(E2E)) \
+		$(if $(GROWTH),--growth $(GROWTH))
 
 synth: $(INFRA_STAMP) ## synthesize the AWS stack into infra/cdk.out/ (offline; runs cdk-nag)
 	cd infra && $(CDK) synth --no-notices --quiet $(CDK_APP)

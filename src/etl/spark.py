@@ -19,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from etl.errors import ConfigError
+from etl.jobs.iceberg import SPARK_EXTENSIONS
 from etl.local.runlog import is_alive
 
 if TYPE_CHECKING:
@@ -39,6 +41,11 @@ SEMANTIC_CONF = {
     "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
     "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
     "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+    # Iceberg 1.7.1 (what Glue 5.0 ships) reads Parquet into Arrow vectors that Spark 3.5.4 frees between
+    # batches (SPARK-50235; Iceberg adapted in 1.7.2, which Maven Central does not serve here): reading a
+    # 1m-record table crashed the JVM (SIGSEGV) three times in three. Row-by-row reads are safe and cheap here:
+    # normalize reads a table's key and lineage columns, and queries run on Athena or DuckDB.
+    "spark.sql.iceberg.vectorization.enabled": "false",
 }
 
 # Settings that make the jobs faster without changing results: applied locally and on Glue too.
@@ -63,6 +70,10 @@ JVM_OPTIONS = "-XX:-DontCompileHugeMethods -XX:+UseParallelGC"
 CLASS_ARCHIVE_ENV = "ETL_SPARK_CLASS_ARCHIVE"
 _QUIET_CDS = "-Xlog:cds*=off -Xlog:class+path=off"  # archive warnings (e.g. signed jars it skips) stay off the console
 _ARCHIVE_SOURCE = ".spark-home"  # beside each archive: the pyspark installation it is for
+
+# The JVM libraries `make install` fetches through Maven (jars/pom.xml): Iceberg's Spark runtime and the
+# local Iceberg catalog's JDBC driver. ETL_SPARK_JARS names another folder.
+JARS_ENV = "ETL_SPARK_JARS"
 
 _lock = threading.Lock()
 _session: SparkSession | None = None
@@ -157,6 +168,18 @@ def _archive_works(candidate: Path, java: str, spark_home: Path) -> bool:
         return False
 
 
+def session_jars() -> list[str]:
+    """The jars the local session loads; a clear error when `make install` has not fetched them."""
+    folder = Path(os.environ.get(JARS_ENV) or Path(sys.prefix) / "jars")
+    jars = sorted(str(path) for path in folder.glob("*.jar"))
+    if not any("iceberg-spark-runtime" in Path(jar).name for jar in jars):
+        raise ConfigError(
+            f"no Iceberg Spark runtime jar in {folder}; run `make install` (it fetches the jars through Maven) "
+            f"or set {JARS_ENV} to a folder holding them"
+        )
+    return jars
+
+
 def local_session(app_name: str = "etl") -> SparkSession:
     """The process-wide local session (created on first use, then reused: it stays warm)."""
     global _session
@@ -186,6 +209,8 @@ def local_session(app_name: str = "etl") -> SparkSession:
             .config("spark.sql.warehouse.dir", os.path.join(os.environ.get("TMPDIR", "/tmp"), "etl-spark-warehouse"))
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.jars", ",".join(session_jars()))
+            .config("spark.sql.extensions", SPARK_EXTENSIONS)
         )
         for key, value in JOB_CONF.items():
             builder = builder.config(key, value)
