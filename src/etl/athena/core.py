@@ -13,6 +13,7 @@ from etl.athena.translation import (
     _CLAUSE_NAMES,
     _WINDOW_ONLY,
     OutputColumn,
+    TableVersion,
     Typed,
     _cast,
     _Ctx,
@@ -40,6 +41,7 @@ class TranslatorCore(ABC):
     _bound: list[Any]
     _placeholders: int
     _used: list[tuple[str, str]]
+    _versions: list[TableVersion]
     _typed_literals: set[int]
     _aliases: int
     _handlers: dict[type, Callable[[Any, _Ctx], Typed]]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,13 @@ import duckdb
 
 from etl.athena.dialect import MACROS, Translation, Translator, statement_kind
 from etl.athena.results import QueryResult, SqlType, sql_type_of_glue, to_get_query_results
+from etl.athena.translation import TableVersion
 from etl.commits import reading
 from etl.errors import CatalogError, QueryError, QueryRefusedError
-from etl.glue.catalog import Catalog, Table
+from etl.glue.catalog import Catalog, Column, Table
 from etl.glue.crawler import list_data_files
+from etl.glue.iceberg import FORMAT as ICEBERG
+from etl.glue.iceberg import METADATA_TABLES, check_snapshot, metadata_table, snapshot_at, snapshot_files
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +76,14 @@ class LocalAthena:
         if kind == "describe":
             return self._describe(sql, database)
         tables = {(t.database, t.name): t for t in self.catalog.tables()}
+        for table in [t for t in tables.values() if t.format == ICEBERG]:
+            for kind, columns in METADATA_TABLES.items():
+                name = f"{table.name}${kind}"
+                tables[(table.database, name)] = Table(
+                    database=table.database, name=name, location=table.location, format=f"{ICEBERG}${kind}",
+                    columns=tuple(Column(c, t) for c, t in columns), partition_keys=(), crawler=None,
+                    updated_at=table.updated_at,
+                )
         translator = Translator(
             {key: [(c.name, c.type) for c in t.all_columns] for key, t in tables.items()}, database
         )
@@ -83,10 +95,14 @@ class LocalAthena:
         con = duckdb.connect(":memory:")
         try:
             self._prepare(con)
-            # The files are listed and read with no commit in progress on the tables' datasets.
-            with reading([table.location for table in tables]):
+            # The files are listed and read with no commit in progress on the tables' datasets (an Iceberg
+            # table needs no lock: a reader sees the files of one snapshot, which no commit changes).
+            with reading([table.location for table in tables if not table.format.startswith(ICEBERG)]):
                 for table in tables:
                     self._create_view(con, table)
+                for version in translation.versions:
+                    self._create_version_view(con, version, next(t for t in tables if (t.database, t.name) == (
+                        version.database, version.table)))
                 try:
                     cursor = con.execute(translation.sql, translation.parameters)
                     rows = cursor.fetchall()
@@ -145,16 +161,45 @@ class LocalAthena:
                 f"({str(exc).splitlines()[0]}); re-run the job that wrote them"
             ) from exc
 
-    def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
-        """The view's SELECT; file paths and partition values are our own, written as escaped literals."""
-        files = self._files(table)
+    def _create_version_view(self, con: duckdb.DuckDBPyConnection, version: TableVersion, table: Table) -> None:
+        """The table at the snapshot ``FOR VERSION/TIMESTAMP AS OF`` names (Iceberg tables only, as on Athena)."""
+        if table.format != ICEBERG:
+            raise QueryError(
+                f"FOR {version.kind} AS OF: table {table.qualified_name} is not an Iceberg table; "
+                "time travel reads Iceberg tables only"
+            )
+        try:
+            value = con.execute(f"SELECT {version.value_sql}").fetchone()
+        except duckdb.Error as exc:
+            raise self._query_error(exc, version.value_sql) from exc
+        moment = value[0] if value else None
+        if moment is None:
+            raise QueryError(f"FOR {version.kind} AS OF: the {version.kind.lower()} is NULL")
+        iceberg_table = self.catalog.iceberg.load(table.database, table.name)
+        if version.kind == "VERSION":
+            snapshot = check_snapshot(iceberg_table, int(moment))
+        else:
+            if not isinstance(moment, datetime):
+                moment = datetime.combine(moment, time.min)
+            snapshot = snapshot_at(iceberg_table, moment)
+        select = self._table_select(con, table, snapshot_files(iceberg_table, snapshot))
+        con.execute(f'CREATE OR REPLACE VIEW "{table.database}"."{version.view}" AS {select}')
+
+    def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table, at: list[Path] | None = None) -> str:
+        """The view's SELECT; file paths and partition values are our own, written as escaped literals.
+
+        ``at``: the data files of an Iceberg snapshot other than the current one.
+        """
+        if table.format.startswith(f"{ICEBERG}$"):
+            return self._metadata_select(con, table)
+        files = self._files(table) if at is None else [(path, ()) for path in at]
         if not files:
             nulls = ", ".join(
                 f'CAST(NULL AS {_duck_type(c.type)}) AS "{c.name}"' for c in table.all_columns
             )
             return f"SELECT {nulls} WHERE false"
         file_list = "[" + ", ".join(_sql_string(str(path)) for path, _ in files) + "]"
-        if table.format == "parquet":
+        if table.format in ("parquet", ICEBERG):
             reader = (
                 f"read_parquet({file_list}, union_by_name = true, hive_partitioning = false, "
                 f"filename = '{_FILE_COLUMN}')"
@@ -187,7 +232,22 @@ class LocalAthena:
             )
         return f"SELECT {', '.join(projections)} FROM {source}"
 
+    def _metadata_select(self, con: duckdb.DuckDBPyConnection, table: Table) -> str:
+        """``"<table>$snapshots"`` / ``"<table>$history"``: pyiceberg's rows, registered with DuckDB."""
+        base, kind = table.name.rsplit("$", 1)
+        rows = metadata_table(self.catalog.iceberg.load(table.database, base), kind)
+        relation = f"_iceberg_{kind}_{len(con.execute('SHOW TABLES').fetchall())}"
+        con.register(relation, rows)
+        projections = []
+        for column in table.columns:
+            reference = f'"{column.name}"'
+            supported = sql_type_of_glue(column.type) is not None
+            projections.append(f'{_view_cast(reference, column.type) if supported else reference} AS "{column.name}"')
+        return f"SELECT {', '.join(projections)} FROM {relation}"
+
     def _files(self, table: Table) -> list[tuple[Path, tuple[str, ...]]]:
+        if table.format == ICEBERG:  # the data files of the current snapshot: exactly its rows
+            return [(p, ()) for p in snapshot_files(self.catalog.iceberg.load(table.database, table.name))]
         wanted = table.format
         if not table.partition_keys:
             return [(p, ()) for p in list_data_files(Path(table.location), wanted)]

@@ -19,6 +19,7 @@ from etl.athena.translation import (
     _SELECT_ARGS,
     _SETOP_ARGS,
     OutputColumn,
+    TableVersion,
     Translation,
     Typed,
     _cast,
@@ -74,7 +75,7 @@ class Queries(TranslatorCore):
         return Translation(
             sql=duck_sql, columns=[c.name for c in columns],
             types=[c.type for c in columns if c.type is not None], tables=list(dict.fromkeys(self._used)),
-            parameters=list(self._bound),
+            parameters=list(self._bound), versions=list(self._versions),
         )
 
     def _query(
@@ -363,7 +364,7 @@ class Queries(TranslatorCore):
         raise refuse(_func_name(node) if not isinstance(node, exp.Unnest) else "UNNEST")
 
     def _table(self, node: exp.Table, scope: _Scope) -> exp.Expr:
-        self._check_args(node, {"this", "db", "catalog", "alias"})
+        self._check_args(node, {"this", "db", "catalog", "alias", "version"})
         catalog = node.catalog.lower()
         if catalog and catalog != "awsdatacatalog":
             raise refuse(f"catalog {node.catalog}", "only the AwsDataCatalog is available locally")
@@ -380,10 +381,31 @@ class Queries(TranslatorCore):
                 raise QueryError(self._missing_table_message(*key))
             self._used.append(key)
             columns = self._renamed(self._tables[key], renames, f"table {key[0]}.{name}")
-            new = exp.Table(this=_ident(name), db=_ident(key[0]))
+            version = node.args.get("version")
+            view = self._table_version(key, version) if version is not None else name
+            new = exp.Table(this=_ident(view), db=_ident(key[0]))
         new.set("alias", exp.TableAlias(this=_ident(alias), columns=[_ident(c) for c in renames]))
         scope.relations.append(_Relation(alias, columns))
         return new
+
+    def _table_version(self, key: tuple[str, str], version: exp.Version) -> str:
+        """``FOR VERSION AS OF id`` / ``FOR TIMESTAMP AS OF moment``: a view of the table at that snapshot.
+
+        The id or moment is a constant expression, evaluated before the query by the local Athena.
+        """
+        kind = version.name.upper()
+        if kind not in ("VERSION", "TIMESTAMP") or (version.args.get("kind") or "").upper() != "AS OF":
+            raise refuse(f"FOR {kind} {version.args.get('kind')}", "only FOR VERSION AS OF and FOR TIMESTAMP AS OF")
+        if version.expression.find(exp.Column, exp.Placeholder, exp.Subquery) is not None:
+            raise invalid(f"FOR {kind} AS OF takes a constant expression, not a column, parameter or subquery")
+        value = self._expr(version.expression, _Ctx(_Scope(relations=[], parent=None, ctes={})))
+        if kind == "VERSION" and not value.type.is_integral:
+            raise invalid(f"FOR VERSION AS OF takes a snapshot id (bigint), not {value.type}")
+        if kind == "TIMESTAMP" and value.type.base not in ("timestamp", "date"):
+            raise invalid(f"FOR TIMESTAMP AS OF takes a timestamp, not {value.type}")
+        view = f"{key[1]}@{len(self._versions)}"
+        self._versions.append(TableVersion(key[0], key[1], view, kind, value.node.sql(dialect="duckdb")))
+        return view
 
     def _missing_table_message(self, db: str, name: str) -> str:
         available = sorted(f"{d}.{t}" for d, t in self._tables if d == db) or sorted(

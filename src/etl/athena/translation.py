@@ -74,6 +74,21 @@ class _Aggregate:
     wrap: Callable[[exp.Expr], exp.Expr] = field(default=lambda node: node)
 
 
+@dataclass(frozen=True)
+class TableVersion:
+    """A table read as of an earlier state (Athena's time travel on an Iceberg table).
+
+    The query reads the view ``"<database>"."<view>"``; ``kind`` is VERSION (a snapshot id) or
+    TIMESTAMP, and ``value_sql`` the DuckDB expression of the id or the moment.
+    """
+
+    database: str
+    table: str
+    view: str
+    kind: str
+    value_sql: str
+
+
 @dataclass
 class Translation:
     sql: str
@@ -81,6 +96,7 @@ class Translation:
     types: list[SqlType]
     tables: list[tuple[str, str]]
     parameters: list[Any]
+    versions: list[TableVersion] = field(default_factory=list)
 
 
 def _ident(name: str) -> exp.Identifier:

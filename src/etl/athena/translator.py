@@ -16,7 +16,7 @@ from etl.athena.functions.regexps import RegexpFunctions
 from etl.athena.functions.strings import StringFunctions
 from etl.athena.queries import Queries
 from etl.athena.results import BOOLEAN, UNKNOWN, sql_type_of_glue
-from etl.athena.translation import _AGGREGATES, _COMPARISONS, _DATE_PARTS, OutputColumn, Typed, _Ctx
+from etl.athena.translation import _AGGREGATES, _COMPARISONS, _DATE_PARTS, OutputColumn, TableVersion, Typed, _Ctx
 
 
 class Translator(
@@ -40,6 +40,7 @@ class Translator(
         self._bound: list[Any] = []
         self._placeholders = 0
         self._used: list[tuple[str, str]] = []
+        self._versions: list[TableVersion] = []
         self._typed_literals: set[int] = set()
         self._aliases = 0
         self._handlers = self._build_handlers()

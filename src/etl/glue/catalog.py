@@ -21,6 +21,9 @@ from pathlib import Path
 import duckdb
 
 from etl.errors import CatalogError
+from etl.glue.iceberg import CATALOG_FILE as ICEBERG_CATALOG_FILE
+from etl.glue.iceberg import FORMAT as ICEBERG
+from etl.glue.iceberg import IcebergCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +110,8 @@ class Catalog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _process_lock(self.path)
         self._lock_file = self.path.with_name(self.path.name + ".lock")
+        # The Iceberg tables (GlueCatalog's part of the catalog) live in their own catalog file beside this one.
+        self.iceberg = IcebergCatalog(self.path.with_name(ICEBERG_CATALOG_FILE))
         with self._connect() as con:
             for statement in _DDL:
                 con.execute(statement)
@@ -208,6 +213,8 @@ class Catalog:
 
     def get_table(self, database: str, name: str) -> Table:
         database, name = database.lower(), name.lower()
+        if name in self.iceberg.table_names(database):
+            return self._iceberg_table(database, name)
         with self._connect() as con:
             tables = self._load_tables(con, "t.database = ? AND t.name = ?", [database, name])
         if not tables:
@@ -218,13 +225,38 @@ class Catalog:
         return tables[0]
 
     def tables(self, database: str | None = None) -> list[Table]:
+        """Every table, the Iceberg ones included (one of them wins over a crawled table of its name)."""
         with self._connect() as con:
             if database is None:
-                return self._load_tables(con, "TRUE", [])
-            return self._load_tables(con, "t.database = ?", [database.lower()])
+                crawled = self._load_tables(con, "TRUE", [])
+            else:
+                crawled = self._load_tables(con, "t.database = ?", [database.lower()])
+        databases = [database.lower()] if database is not None else self.iceberg.databases()
+        iceberg = [self._iceberg_table(db, name) for db in databases for name in self.iceberg.table_names(db)]
+        names = {(t.database, t.name) for t in iceberg}
+        return sorted(
+            [t for t in crawled if (t.database, t.name) not in names] + iceberg, key=lambda t: (t.database, t.name)
+        )
+
+    def _iceberg_table(self, database: str, name: str) -> Table:
+        """An Iceberg table as GlueCatalog registers it: all columns, no Hive partition keys."""
+        table = self.iceberg.load(database, name)
+        snapshot = table.current_snapshot()
+        updated = (
+            datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
+            if snapshot is not None
+            else datetime.fromtimestamp(table.metadata.last_updated_ms / 1000, UTC)
+        )
+        return Table(
+            database=database, name=name, location=table.location(), format=ICEBERG,
+            columns=tuple(Column(c.name, c.type) for c in IcebergCatalog.columns(table)), partition_keys=(),
+            crawler=None, updated_at=updated,
+        )
 
     def partitions(self, database: str, name: str) -> list[Partition]:
         database, name = database.lower(), name.lower()
+        if name in self.iceberg.table_names(database):
+            return []  # Iceberg keeps its partitions in its own metadata, not as Hive partitions
         with self._connect() as con:
             if not con.execute(
                 "SELECT 1 FROM tables WHERE database = ? AND name = ?", [database, name]

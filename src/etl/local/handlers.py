@@ -30,6 +30,8 @@ from etl.athena.local import LocalAthena, QueryResult, to_get_query_results
 from etl.errors import EtlError, LakePathError, TaskFailedError
 from etl.glue.catalog import Catalog
 from etl.glue.crawler import CrawlerConfig, crawl
+from etl.glue.iceberg import FORMAT as ICEBERG
+from etl.glue.iceberg import snapshot_files
 from etl.jobs import SERIAL_JOBS
 from etl.local.lake import ATHENA_RESULTS, Lake
 from etl.local.outbox import Notification, Outbox
@@ -145,6 +147,14 @@ class LocalServices:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def run_job(self, name: str, arguments: dict[str, str]) -> Any:
+        """Run a Glue job script outside a state machine (``etl maintain``), queued like the serial jobs."""
+        argv = ["--JOB_NAME", name]
+        for key, value in arguments.items():
+            argv += [key, self.lake.local_uri(value)]
+        with self._job_slot(name):
+            return self._job_module(name).main(argv, spark=self._spark())
 
     def _job_module(self, name: str) -> ModuleType:
         if name not in self._modules:
@@ -309,7 +319,10 @@ class LocalServices:
             return 0
         total = 0
         for table in self.catalog.tables(database):
-            if table.name in names:
+            if table.name in names and table.format == ICEBERG:  # the current snapshot's files, as Athena reads
+                iceberg_table = self.catalog.iceberg.load(table.database, table.name)
+                total += sum(p.stat().st_size for p in snapshot_files(iceberg_table))
+            elif table.name in names:
                 location = Path(table.location)
                 total += sum(p.stat().st_size for p in location.rglob("*") if p.is_file() and not
                              any(part.startswith(("_", ".")) for part in p.relative_to(location).parts))
