@@ -1,6 +1,6 @@
-"""Glue job entry point: normalize a run's raw records into the processed zone.
+"""Glue job entry point: normalize a run's raw records into the processed Iceberg table.
 
-Arguments: --JOB_NAME --run_id --dataset --raw_uri --processed_uri
+Arguments: --JOB_NAME --run_id --dataset --database --raw_uri --processed_uri
 The logic lives in etl.jobs.normalize (shipped with --extra-py-files on Glue).
 """
 

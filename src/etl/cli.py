@@ -84,6 +84,16 @@ def _share(text: str) -> float:
     return value
 
 
+def _positive_hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of hours")
+    return value
+
+
 def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
@@ -129,6 +139,14 @@ def _parser() -> argparse.ArgumentParser:
                             "5000, 'main_city', DATE '2024-01-15' (repeatable)")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.set_defaults(handler=_query)
+
+    maintain = commands.add_parser(
+        "maintain", help="compact the processed Iceberg tables, expire old snapshots, delete orphan files")
+    maintain.add_argument("--retention-hours", type=_positive_hours, default=None,
+                          help="keep snapshots this recent for time travel (default 168, a week)")
+    maintain.add_argument("--orphan-hours", type=_positive_hours, default=None,
+                          help="delete files no snapshot lists once this old (default and least 24)")
+    maintain.set_defaults(handler=_maintain)
 
     tables = commands.add_parser("tables", help="list catalogued tables")
     tables.set_defaults(handler=_tables)
@@ -294,17 +312,37 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
+def _maintain(args: argparse.Namespace) -> int:
+    from etl.jobs.maintain import DEFAULT_ORPHAN_HOURS, DEFAULT_RETENTION_HOURS
+
+    runtime = _runtime(args, quiet=True)
+    report = runtime.maintain(retention_hours=args.retention_hours or DEFAULT_RETENTION_HOURS,
+                              orphan_hours=args.orphan_hours or DEFAULT_ORPHAN_HOURS)
+    if not report["tables"]:
+        print("no processed table yet: run the pipeline first (`etl run`)")
+        return 0
+    rows = [[name, t["live_files_before"], t["live_files_after"], t["files_rewritten"], t["snapshots"],
+             t["orphan_files_deleted"]] for name, t in report["tables"].items()]
+    print(console.table(["table", "files before", "files after", "files rewritten", "snapshots kept",
+                         "orphan files deleted"], rows))
+    return 0
+
+
 def _tables(args: argparse.Namespace) -> int:
     from etl.glue.catalog import Catalog
+    from etl.glue.iceberg import FORMAT as ICEBERG
     from etl.local.lake import Lake
 
     settings = _settings(args)
     catalog = Catalog(Lake(settings.lake_root).system / "catalog.duckdb")
     rows = []
     for t in catalog.tables():
-        partitions = len(catalog.partitions(t.database, t.name))
-        keys = ",".join(k.name for k in t.partition_keys) or "-"
-        rows.append([f"{t.database}.{t.name}", t.format, len(t.columns), keys, partitions, t.location])
+        if t.format == ICEBERG:  # partitions are Iceberg's own: its partition fields, the current snapshot's
+            keys, partitions = catalog.iceberg.partitioning(t.database, t.name)
+        else:
+            keys, partitions = [k.name for k in t.partition_keys], len(catalog.partitions(t.database, t.name))
+        rows.append([f"{t.database}.{t.name}", t.format, len(t.columns), ",".join(keys) or "-", partitions,
+                     t.location])
     if not rows:
         print("no tables yet: run the pipeline first (`etl run`)")
         return 0

@@ -43,6 +43,7 @@ from etl.config import LocalSettings
 from etl.errors import ConfigError, EtlError, LakePathError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import SparkSession
 
     from etl.local.runlog import RunRecord
@@ -539,16 +540,34 @@ def run_case(runtime: LocalRuntime, corpus: Corpus, case: Case) -> CaseResult:
 def processed_rows(
     lake_root: Path, dataset: str, ids: list[int], key: str = "shipping_id"
 ) -> dict[Any, dict[str, Any]]:
-    """The processed zone's rows for ``ids``, read with pyarrow (hidden folders such as _staging skipped)."""
+    """The processed table's rows for ``ids``, as its current Iceberg snapshot holds them."""
     if not ids:
         return {}
-    import pyarrow.dataset as ds
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    folder = Path(lake_root) / "processed" / dataset
-    if not folder.is_dir():
+    table = processed_snapshot(lake_root, dataset)
+    if table is None:
         return {}
-    table = ds.dataset(folder, format="parquet", partitioning="hive").to_table(filter=ds.field(key).isin(ids))
+    table = table.filter(pc.is_in(table[key], value_set=pa.array(ids, type=table.schema.field(key).type)))
     return {row[key]: row for row in table.to_pylist()}
+
+
+def processed_snapshot(lake_root: Path, dataset: str) -> pa.Table | None:
+    """Every row of ``processed_<dataset>`` at its current snapshot (None: no such table yet)."""
+    from etl.config import DEFAULT_DATABASE
+    from etl.glue.iceberg import CATALOG_FILE, IcebergCatalog
+    from etl.local.lake import SYSTEM
+
+    catalog = IcebergCatalog(Path(lake_root) / SYSTEM / CATALOG_FILE)
+    if f"processed_{dataset}" not in catalog.table_names(DEFAULT_DATABASE):
+        return None
+    return catalog.load(DEFAULT_DATABASE, f"processed_{dataset}").scan().to_arrow()
+
+
+def _processed_ids(lake_root: Path, dataset: str, key: str = "shipping_id") -> list[Any]:
+    table = processed_snapshot(lake_root, dataset)
+    return [] if table is None else table.column(key).to_pylist()
 
 
 def deviations(result: CaseResult) -> list[str]:
@@ -720,7 +739,7 @@ def duplicate_event_scenario(context: ScenarioContext) -> list[Row]:
     counted = account(runtime.lake.root, "shipping", started[0], landed.key, data) if started else Account(0, 0)
     run = runtime.runs.get(started[0]) if started else None
     outcome = outcome_of(reports[0], run, counted, data)
-    processed = _ids(runtime.lake.root / "processed" / "shipping")
+    processed = _processed_ids(runtime.lake.root, "shipping")
     if len(processed) != len(set(processed)) or len(processed) > counted.loaded:
         problems.append("processed/ holds a record twice")
     case = f"the same event delivered {DUPLICATE_DELIVERIES} times"
@@ -773,7 +792,7 @@ def burst_during_watch_scenario(context: ScenarioContext) -> list[Row]:
                                            quarantined + counted.quarantined)
         if run.status != "SUCCEEDED":
             problems.append(f"run {run.run_id} {run.status}")
-    processed = _ids(runtime.lake.root / "processed" / "shipping")
+    processed = _processed_ids(runtime.lake.root, "shipping")
     if sorted(processed) != sorted(set(_ids(runtime.lake.root / "raw" / "shipping"))):
         problems.append("processed/ does not hold each loaded shipping_id exactly once")
     outcome = LOADED if not problems else RUN_FAILED

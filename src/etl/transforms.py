@@ -73,7 +73,7 @@ def processed_schema(contract: Contract) -> T.StructType:
         T.StructField(f.name, T.DateType() if f.type == "date" else input_type(f), True)
         for f in contract.published_fields
     ]
-    lineage = [T.StructField(RUN_ID, T.StringType(), True), T.StructField(INGESTED_AT, T.TimestampType(), True)]
+    lineage = [T.StructField(RUN_ID, T.StringType(), True), T.StructField(INGESTED_AT, T.TimestampNTZType(), True)]
     partitions = [T.StructField(p.name, T.StringType(), True) for p in contract.partition_columns]
     return T.StructType([*fields, *lineage, *partitions])
 
@@ -356,8 +356,11 @@ def normalize(raw: DataFrame, contract: Contract, run_id: str) -> DataFrame:
         elif field.type == "date":
             value = F.to_date(value, contract.date_format)
         columns.append(value.alias(field.name))
+    # The ingestion time is a UTC wall-clock time: a timestamp without time zone, which Iceberg stores as
+    # `timestamp` and Athena reads as a timestamp (Spark's zoned timestamp would be Iceberg's timestamptz).
+    ingested_at = F.col(INGESTED_AT).cast(T.TimestampNTZType()).alias(INGESTED_AT)
     return raw.select(
-        *columns, F.lit(run_id).alias(RUN_ID), F.col(INGESTED_AT), F.col(LINE_ORDER), *partition_values(contract)
+        *columns, F.lit(run_id).alias(RUN_ID), ingested_at, F.col(LINE_ORDER), *partition_values(contract)
     )
 
 

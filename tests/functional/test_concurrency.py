@@ -194,3 +194,48 @@ def test_reliability_delivery_rows_account_for_every_record(tmp_path, spark, mon
     for row in (duplicate, burst):
         assert row.ok, row.problems
         assert row.records_in > 0 and row.lost == 0
+
+
+def test_two_merges_committing_into_the_same_iceberg_table_at_once_lose_nothing(tmp_path, spark):
+    """Past the job queue (a second writer, e.g. a run started by hand on Glue): both MERGEs touch March
+    and rewrite its file; the one whose commit loses is re-run on the new snapshot, and both land."""
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from bench.engines.pipeline_engine import load_glue_script
+
+    lake = tmp_path / "lake"
+    to_raw, normalize = load_glue_script("json_to_parquet"), load_glue_script("normalize")
+    common = ["--dataset", "shipping", "--raw_uri", (lake / "raw").as_uri()]
+    earlier = shipments(1, 200, seed=6)
+    first = shipments(1_000, 300, seed=7) + [{**r, "shipping_cost": 1.0} for r in earlier[:10]]
+    second = shipments(2_000, 300, seed=8) + [{**r, "shipping_cost": 2.0} for r in earlier[10:20]]
+    for run_id, records in (("run-0", earlier), ("run-1", first), ("run-2", second)):
+        source = tmp_path / f"{run_id}.json"
+        source.write_bytes(jsonl(records))
+        to_raw.main(["--JOB_NAME", "json_to_parquet", "--run_id", run_id, *common, "--source_uri", source.as_uri(),
+                     "--ingested_at", f"2024-05-1{run_id[-1]}T00:00:00Z",
+                     "--quarantine_uri", (lake / "quarantine").as_uri()], spark=spark)
+
+    def merge(run_id: str) -> dict:
+        return normalize.main(["--JOB_NAME", "normalize", "--run_id", run_id, *common, "--database", "etl",
+                               "--processed_uri", (lake / "processed").as_uri()], spark=spark)
+
+    merge("run-0")
+    barrier = threading.Barrier(2)
+    manifests: dict[str, dict] = {}
+
+    def concurrently(run_id: str) -> None:
+        barrier.wait()
+        manifests[run_id] = merge(run_id)
+
+    threads = [threading.Thread(target=concurrently, args=(run_id,)) for run_id in ("run-1", "run-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert {run_id: (m["inserted"], m["updated"]) for run_id, m in manifests.items()} == {
+        "run-1": (300, 10), "run-2": (300, 10)}
+    runtime = LocalRuntime(LocalSettings.resolve(lake_root=lake), spark=lambda: spark)
+    assert processed_totals(runtime) == expected_totals(earlier + first + second)
+    assert query(runtime, "SELECT count(*) FROM processed_shipping WHERE shipping_cost IN (1.0, 2.0)") == [(20,)]

@@ -22,6 +22,7 @@ from etl.commits import reading
 from etl.config import LocalSettings
 from etl.generator import write_file
 from etl.glue.crawler import list_data_files
+from etl.glue.iceberg import snapshot_files
 from etl.local.runlog import RUNNING, SUCCEEDED, is_alive
 from etl.local.runtime import LocalRuntime
 
@@ -41,7 +42,8 @@ KILL_POINTS = {
     "inside json_to_parquet while it writes": lambda lake, run_id: _files_under(lake / "raw/shipping/_staging"),
     "between the jobs (json_to_parquet done)": lambda lake, run_id: (
         lake / f"raw/_runs/{run_id}/json_to_parquet.json").is_file(),
-    "inside normalize while it writes": lambda lake, run_id: _files_under(lake / "processed/shipping/_staging"),
+    # Iceberg writes the new data files in place, then commits a snapshot that lists them.
+    "inside normalize while it writes": lambda lake, run_id: _files_under(lake / "processed/shipping/data"),
     "after normalize (crawlers, query)": lambda lake, run_id: (lake / f"raw/_runs/{run_id}/normalize.json").is_file(),
 }
 
@@ -86,15 +88,27 @@ def kill_when(process: subprocess.Popen[bytes], reached, description: str) -> No
 
 def assert_nothing_half_visible(lake: Path) -> None:
     """Every data file a crawler or query would list is complete, and the tables can be queried."""
-    for zone in ("raw", "processed"):
-        dataset = lake / zone / "shipping"
-        with reading([dataset]):
-            for path in list_data_files(dataset, "parquet"):
-                pq.read_metadata(path)  # a half-written Parquet file has no footer
+    dataset = lake / "raw" / "shipping"
+    with reading([dataset]):
+        for path in list_data_files(dataset, "parquet"):
+            pq.read_metadata(path)  # a half-written Parquet file has no footer
     runtime = LocalRuntime(LocalSettings.resolve(lake_root=lake))
+    # The processed table is what its current snapshot lists: files a killed MERGE wrote are not in it.
+    if "processed_shipping" in runtime.catalog.iceberg.table_names(runtime.settings.database):
+        table = runtime.catalog.iceberg.load(runtime.settings.database, "processed_shipping")
+        for path in snapshot_files(table):
+            pq.read_metadata(path)
     athena = LocalAthena(runtime.catalog, database=runtime.settings.database)
     for table in runtime.catalog.tables(runtime.settings.database):
         athena.execute(f"SELECT count(*) FROM {table.name}")
+
+
+def processed_snapshot(lake: Path) -> int | None:
+    runtime = LocalRuntime(LocalSettings.resolve(lake_root=lake))
+    if "processed_shipping" not in runtime.catalog.iceberg.table_names(runtime.settings.database):
+        return None
+    snapshot = runtime.catalog.iceberg.load(runtime.settings.database, "processed_shipping").current_snapshot()
+    return None if snapshot is None else snapshot.snapshot_id
 
 
 def test_a_run_killed_at_each_point_then_rerun_gives_the_uninterrupted_tables(tmp_path, source, uninterrupted):
@@ -106,6 +120,8 @@ def test_a_run_killed_at_each_point_then_rerun_gives_the_uninterrupted_tables(tm
         record = LocalRuntime(LocalSettings.resolve(lake_root=lake)).runs.get(run_id)
         assert record is not None and record.status == RUNNING and not is_alive(record.pid), description
         assert_nothing_half_visible(lake)
+        if description == "inside normalize while it writes":  # the table is still at its previous snapshot
+            assert processed_snapshot(lake) is None
 
     finished = start_run(lake, source)
     assert finished.wait(timeout=600) == 0, finished.stderr.read().decode()[-2000:] if finished.stderr else ""

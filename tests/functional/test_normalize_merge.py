@@ -1,6 +1,7 @@
-"""normalize merges a run into the partitions it touches, including one that holds an older version of a
-key the run re-sends with another date: the key moves, the month it left is rewritten (or removed when it
-held nothing else) and months the run has nothing to do with are left as they were."""
+"""normalize merges a run into the processed Iceberg table, including a month that holds an older version
+of a key the run re-sends with another date: the key moves, the month it left is rewritten (or emptied
+when it held nothing else), months the run has nothing to do with keep their files, and a run merged
+again commits nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import sys
 from pathlib import Path
 
-import pyarrow.dataset as ds
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -16,6 +16,8 @@ sys.path.insert(0, str(ROOT))  # the Glue scripts are run through the benchmark'
 
 from bench.engines.common import EngineJob, StepClock  # noqa: E402
 from bench.engines.pipeline_engine import run as run_glue_scripts  # noqa: E402
+
+from etl.glue.iceberg import CATALOG_FILE, IcebergCatalog, snapshot_files  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -29,14 +31,21 @@ def write_lines(path: Path, records: list[tuple[int, str, float]]) -> Path:
     return path
 
 
+def processed(lake: Path):
+    return IcebergCatalog(lake / "_system" / CATALOG_FILE).load("etl", "processed_shipping")
+
+
 def partitions(lake: Path) -> dict[str, list[tuple[int, float]]]:
-    """Each month folder's (key, cost) rows."""
-    folder = lake / "processed" / "shipping"
-    found = {}
-    for month in sorted(folder.glob("year=*/month=*")):
-        table = ds.dataset(month, format="parquet").to_table(columns=["shipping_id", "shipping_cost"])
-        found[month.relative_to(folder).as_posix()] = sorted(zip(*(c.to_pylist() for c in table.columns)))
-    return found
+    """Each month's (key, cost) rows at the table's current snapshot."""
+    found: dict[str, list[tuple[int, float]]] = {}
+    for row in processed(lake).scan().to_arrow().to_pylist():
+        found.setdefault(f"year={row['year']}/month={row['month']}", []).append(
+            (row["shipping_id"], row["shipping_cost"]))
+    return {month: sorted(rows) for month, rows in sorted(found.items())}
+
+
+def february_files(lake: Path) -> list[Path]:
+    return [p for p in snapshot_files(processed(lake)) if "month=02" in p.as_posix()]
 
 
 def test_a_key_sent_again_with_another_month_moves_out_of_the_month_that_held_it(tmp_path):
@@ -44,6 +53,7 @@ def test_a_key_sent_again_with_another_month_moves_out_of_the_month_that_held_it
     first = write_lines(tmp_path / "first.json", [(1, "2024/01/05", 1.0), (2, "2024/01/06", 2.0),
                                                   (3, "2024/02/01", 3.0), (4, "2024/04/01", 4.0)])
     run_glue_scripts(EngineJob(source=first, lake=lake, run_id="run-1"), StepClock())
+    february = february_files(lake)
     # Key 1 corrected into March and key 4 into May: January and April still hold their old versions.
     second = write_lines(tmp_path / "second.json", [(1, "2024/03/09", 10.0), (4, "2024/05/02", 40.0),
                                                     (5, "2024/03/10", 5.0)])
@@ -55,7 +65,15 @@ def test_a_key_sent_again_with_another_month_moves_out_of_the_month_that_held_it
         "year=2024/month=03": [(1, 10.0), (5, 5.0)],
         "year=2024/month=05": [(4, 40.0)],
     }
-    # April lost its only key and is gone; February, which the run never touched, was not rewritten.
-    assert manifests["normalize"]["partitions_rewritten"] == [
+    # April lost its only key and is empty; February, which the run never touched, kept its file.
+    assert manifests["normalize"]["partitions_written"] == [
         "year=2024/month=01", "year=2024/month=03", "year=2024/month=04", "year=2024/month=05"]
-    assert manifests["normalize"]["records"] == 3
+    assert february_files(lake) == february
+    assert (manifests["normalize"]["records"], manifests["normalize"]["inserted"],
+            manifests["normalize"]["updated"]) == (3, 1, 2)
+    snapshot = processed(lake).current_snapshot().snapshot_id
+
+    # The same run again: every key already holds this version, so nothing is committed.
+    again = run_glue_scripts(EngineJob(source=second, lake=lake, run_id="run-2"), StepClock())
+    assert (again["normalize"]["unchanged"], again["normalize"]["snapshot"]) == (3, None)
+    assert processed(lake).current_snapshot().snapshot_id == snapshot

@@ -131,7 +131,7 @@ def test_runs_show_a_whole_file_quarantine_and_fold_crawler_polls(lake, spark, t
     listing = capsys.readouterr().out
     [scan_row] = [line for line in listing.splitlines() if "scan_json" in line and "FAILED" in line]
     assert "whole file" in scan_row and "binary data" in scan_row
-    assert listing.count("Get Processed crawler") == 1
+    assert listing.count("Get Raw crawler") == 1
     headers = {tuple(line.split()) for line in listing.splitlines() if line.startswith("step ")}
     assert headers == {("step", "status", "seconds", "times", "retries", "error")}
 

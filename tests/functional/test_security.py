@@ -405,7 +405,21 @@ ALLOWED = {
         "schema and view names are catalog identifiers in double quotes; the SELECT comes from _table_select",
     ("athena/local.py", "LocalAthena._table_select"):
         "file paths and partition values of the lake, each written with _sql_string (quotes doubled)",
+    ("athena/local.py", "LocalAthena._create_version_view"):
+        "the time-travel expression is the translator's DuckDB output, like the query itself; the view name is a "
+        "catalog identifier in double quotes",
     ("glue/catalog.py", "Catalog._delete_table"): "the table name comes from the constant _CHILD_TABLES",
+    ("jobs/iceberg.py", "current_snapshot"): "the table name is table_name()'s: catalog, database and table quoted",
+    ("jobs/iceberg.py", "ensure_table"):
+        "names and types from the contract's Spark schema in backquotes, the location through sql_string, "
+        "properties constants",
+    ("jobs/iceberg.py", "merge"):
+        "table, temporary view and key columns are quoted identifiers; the conditions are the job's constants with "
+        "partition values through sql_string",
+    ("jobs/maintain.py", "_call"): "procedure names are constants; their arguments are built by the job's functions",
+    ("jobs/maintain.py", "crowded_partitions"): "the table name is table_name()'s; the numbers are constants",
+    ("jobs/maintain.py", "live_files"): "the table name is table_name()'s",
+    ("jobs/maintain.py", "maintain_table"): "the table name is table_name()'s; the timestamp is formatted by the job",
     ("glue/catalog.py", "Catalog._load_tables"): "the WHERE text is one of three constants with ? placeholders",
 }
 

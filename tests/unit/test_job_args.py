@@ -7,9 +7,11 @@ from etl.jobs.runner import parse_job_args
 
 def test_glue_style_arguments_are_parsed_and_glue_extras_ignored():
     argv = ["script.py", "--JOB_NAME", "j", "--run_id=r", "--dataset", "shipping", "--job-bookmark-option",
-            "job-bookmark-disable", "--raw_uri", "s3://raw/", "--processed_uri", "s3://processed/"]
+            "job-bookmark-disable", "--datalake-formats", "iceberg", "--database", "etl", "--raw_uri", "s3://raw/",
+            "--processed_uri", "s3://processed/"]
     assert parse_job_args(argv, normalize.ARGUMENTS) == {
-        "JOB_NAME": "j", "run_id": "r", "dataset": "shipping", "raw_uri": "s3://raw/", "processed_uri": "s3://processed/",
+        "JOB_NAME": "j", "run_id": "r", "dataset": "shipping", "database": "etl", "raw_uri": "s3://raw/",
+        "processed_uri": "s3://processed/",
     }
 
 

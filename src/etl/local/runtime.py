@@ -36,8 +36,10 @@ logger = logging.getLogger(__name__)
 
 STATE_MACHINE_NAME = "etl-pipeline"
 TOPIC_ARN = "arn:aws:sns:local:000000000000:etl-notifications"
-JOB_SCRIPTS = {"json_to_parquet": "glue_jobs/json_to_parquet.py", "normalize": "glue_jobs/normalize.py"}
-CRAWLER_PREFIXES = {RAW: "raw_", PROCESSED: "processed_", QUARANTINE: "quarantine_"}
+JOB_SCRIPTS = {"json_to_parquet": "glue_jobs/json_to_parquet.py", "normalize": "glue_jobs/normalize.py",
+               "maintain": "glue_jobs/maintain.py"}
+# The processed tables are Iceberg tables, which the normalize job registers itself: no crawler.
+CRAWLER_PREFIXES = {RAW: "raw_", QUARANTINE: "quarantine_"}
 EventCallback = Callable[[str, ExecutionEvent], None]
 
 
@@ -84,7 +86,6 @@ class LocalRuntime:
             "JsonToParquetJobName": "json_to_parquet",
             "NormalizeJobName": "normalize",
             "RawCrawlerName": RAW,
-            "ProcessedCrawlerName": PROCESSED,
             "QuarantineCrawlerName": QUARANTINE,
             "RawBucket": RAW,
             "ProcessedBucket": PROCESSED,
@@ -106,6 +107,15 @@ class LocalRuntime:
             )
             for zone, prefix in CRAWLER_PREFIXES.items()
         }
+
+    def maintain(self, *, retention_hours: float, orphan_hours: float) -> dict[str, Any]:
+        """Run the maintenance job on the processed tables (what infra/ schedules on AWS)."""
+        return self.services.run_job("maintain", {
+            "--database": self.settings.database,
+            "--processed_uri": f"s3://{PROCESSED}/",
+            "--retention_hours": str(retention_hours),
+            "--orphan_hours": str(orphan_hours),
+        })
 
     # --- landing ---------------------------------------------------------------------------
     def drop(self, file: Path, dataset: str | None = None, *, relative_to: Path | None = None) -> SourceObject:

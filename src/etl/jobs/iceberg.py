@@ -1,0 +1,180 @@
+"""The processed tables as Apache Iceberg tables, from the jobs' side: the catalog, the table, the upsert.
+
+On Glue the catalog ``glue_catalog`` is Iceberg's GlueCatalog, configured by the job's parameters
+(``--datalake-formats iceberg`` and ``--conf``, set by infra/). Locally it is Iceberg's JdbcCatalog on
+the lake's SQLite file (see etl.glue.iceberg), configured here on the shared session the first time a
+job of that lake runs.
+
+The table is written copy-on-write: a MERGE rewrites the data files holding keys it replaces, and
+readers never have delete files to apply. Measured (BENCHMARKS.md) on a 10,000-record file into
+tables of 1m and 5m records, merge-on-read saved little on these small upserts and left every
+reader, the local Athena included, to apply position deletes until the next compaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from etl.commits import file_uri, local_path
+from etl.errors import ConfigError
+from etl.glue.iceberg import CATALOG, CATALOG_FILE, SCHEMA_VERSION, jdbc_uri
+from etl.local.lake import SYSTEM
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
+
+CATALOG_CONF = f"spark.sql.catalog.{CATALOG}"
+SPARK_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"  # MERGE INTO, CALL
+PROCESSED_PREFIX = "processed_"  # the processed table of dataset d is processed_<d>
+# Table properties every processed table is created with.
+TABLE_PROPERTIES = {
+    "format-version": "2",
+    # Copy-on-write for every row-level operation (see the module docstring).
+    "write.merge.mode": "copy-on-write",
+    "write.update.mode": "copy-on-write",
+    "write.delete.mode": "copy-on-write",
+    # Each commit writes a new metadata file; keep the last 20 and delete older ones as commits go by.
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "20",
+    # Conflicting commits (another writer got in first) are retried by Iceberg itself a few times first.
+    "commit.retry.num-retries": "6",
+}
+# A MERGE that lost a race to another commit touching the same files is re-run this many times.
+MERGE_ATTEMPTS = 5
+_CONFLICTS = ("ValidationException", "CommitFailedException")
+T = TypeVar("T")
+
+
+def sql_string(value: str) -> str:
+    """A Spark SQL string literal (Spark escapes with backslashes, not by doubling quotes)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def table_name(database: str, table: str) -> str:
+    return f"{CATALOG}.`{database}`.`{table}`"
+
+
+def processed_table(database: str, dataset: str) -> str:
+    return table_name(database, PROCESSED_PREFIX + dataset)
+
+
+def glue_spark_conf(warehouse: str) -> dict[str, str]:
+    """The session settings of ``glue_catalog`` on AWS Glue: Iceberg's GlueCatalog and S3FileIO (infra/ passes them)."""
+    return {
+        "spark.sql.extensions": SPARK_EXTENSIONS,
+        CATALOG_CONF: "org.apache.iceberg.spark.SparkCatalog",
+        f"{CATALOG_CONF}.catalog-impl": "org.apache.iceberg.aws.glue.GlueCatalog",
+        f"{CATALOG_CONF}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        f"{CATALOG_CONF}.warehouse": warehouse,
+    }
+
+
+def use_catalog(spark: SparkSession, processed_uri: str) -> None:
+    """Point ``glue_catalog`` at the lake's local Iceberg catalog, unless the session already has Glue's."""
+    implementation = spark.conf.get(f"{CATALOG_CONF}.catalog-impl", None) or ""
+    if implementation.endswith("GlueCatalog"):
+        return
+    warehouse = local_path(processed_uri)
+    if warehouse is None:
+        raise ConfigError(
+            f"the Iceberg catalog {CATALOG!r} is not configured for {processed_uri}; on Glue the job needs "
+            "--datalake-formats iceberg and the catalog's --conf settings (infra/ sets them)"
+        )
+    catalog_file = warehouse.resolve().parent / SYSTEM / CATALOG_FILE
+    wanted = {
+        "": "org.apache.iceberg.spark.SparkCatalog",
+        ".type": "jdbc",
+        ".uri": jdbc_uri(catalog_file),
+        ".warehouse": file_uri(warehouse),
+        ".jdbc.schema-version": SCHEMA_VERSION,
+    }
+    current = spark.conf.get(f"{CATALOG_CONF}.uri", None)
+    if current == wanted[".uri"]:
+        return
+    catalog_file.parent.mkdir(parents=True, exist_ok=True)
+    for key, value in wanted.items():
+        spark.conf.set(CATALOG_CONF + key, value)
+    if current is not None:
+        # The session already loaded the catalog of another lake (tests, the warm-up): load it anew.
+        spark._jsparkSession.sessionState().catalogManager().reset()  # type: ignore[union-attr]
+
+
+def ensure_table(spark: SparkSession, name: str, schema: Any, partition_columns: Sequence[str], location: str) -> None:
+    """Create the table at ``location`` if it is missing; add columns the schema gained (never rewrites data)."""
+    database = name.rsplit(".", 1)[0]
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {database}")
+    columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in schema.fields)
+    partitions = ", ".join(f"`{p}`" for p in partition_columns)
+    properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING iceberg PARTITIONED BY ({partitions}) "
+        f"LOCATION {sql_string(location)} TBLPROPERTIES ({properties})"
+    )
+    present = {field.name for field in spark.table(name).schema.fields}
+    for field in schema.fields:
+        if field.name not in present:
+            logger.info("table %s gains column %s %s", name, field.name, field.dataType.simpleString())
+            spark.sql(f"ALTER TABLE {name} ADD COLUMN `{field.name}` {field.dataType.simpleString()}")
+
+
+def merge(
+    spark: SparkSession, name: str, source: DataFrame, keys: Sequence[str], newer: str, *, scan_filter: str | None
+) -> None:
+    """MERGE ``source`` into the table: a key's row is replaced when ``newer`` holds, new keys are inserted.
+
+    ``scan_filter`` (on ``t.``) narrows the target rows the MERGE compares with: the partitions that hold
+    the keys being replaced. Iceberg prunes every other file, and checks at commit that no other writer
+    changed those partitions meanwhile.
+    """
+    view = f"_etl_merge_{uuid.uuid4().hex}"
+    source.createOrReplaceTempView(view)
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    if scan_filter:
+        on = f"{on} AND {scan_filter}"
+    try:
+        spark.sql(
+            f"MERGE INTO {name} t USING {view} s ON {on} "
+            f"WHEN MATCHED AND ({newer}) THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+        )
+    finally:
+        spark.catalog.dropTempView(view)
+
+
+def retry_on_conflict(attempt: Callable[[], T], what: str, attempts: int = MERGE_ATTEMPTS) -> T:
+    """Run ``attempt`` again when its commit lost to a concurrent commit of the same table.
+
+    Each attempt reads the table afresh, so the latest version per key still wins.
+    """
+    for number in range(1, attempts + 1):
+        try:
+            return attempt()
+        except Exception as exc:  # py4j/pyspark wrap Iceberg's exceptions; their class name is in the text
+            text = str(exc)
+            if number == attempts or not any(conflict in text for conflict in _CONFLICTS):
+                raise
+            pause = random.uniform(0.5, 1.5) * number
+            logger.warning("%s: a concurrent commit won (attempt %d of %d); retrying in %.1f s: %s",
+                           what, number, attempts, pause, text.splitlines()[0][:200])
+            time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def current_snapshot(spark: SparkSession, name: str) -> dict[str, Any] | None:
+    """The table's current snapshot: id, operation and Iceberg's summary counts."""
+    rows = spark.sql(
+        f"SELECT snapshot_id, operation, summary FROM {name}.snapshots ORDER BY committed_at DESC LIMIT 1"
+    ).collect()
+    if not rows:
+        return None
+    summary = rows[0]["summary"] or {}
+    wanted = ("added-records", "deleted-records", "added-data-files", "deleted-data-files", "total-records",
+              "total-data-files", "changed-partition-count")
+    return {"snapshot_id": rows[0]["snapshot_id"], "operation": rows[0]["operation"],
+            **{key.replace("-", "_"): int(summary[key]) for key in wanted if key in summary}}
