@@ -1,11 +1,12 @@
-"""The Glue Data Catalog side (database, three crawlers) and Athena (workgroup, named queries).
+"""The Glue Data Catalog side (database, two crawlers) and Athena (workgroup, named queries).
 
 Crawlers name tables prefix + folder: ``s3://<raw>/shipping/`` becomes ``raw_shipping``,
 as the local crawler does. Raw and quarantine gain one ``run_id=`` folder per run and
 keep their schema, so they crawl new folders only (which requires LOG for schema
-changes); processed rewrites year/month partitions and follows contract changes, so it
-crawls everything and updates the table. No crawler deletes tables: a missing folder is
-logged, never dropped. Staging/trash folders and marker files are excluded.
+changes). No crawler deletes tables: a missing folder is logged, never dropped.
+Staging/trash folders and marker files are excluded. The processed tables are Apache
+Iceberg tables that the normalize job creates and commits to through Iceberg's
+GlueCatalog: no crawler touches them.
 
 The workgroup enforces its settings: results go to the athena-results bucket, SSE-S3
 encrypted, and a query that would scan more than the per-query cutoff is cancelled.
@@ -27,14 +28,14 @@ from constructs import Construct
 from etl.contracts import available_datasets
 from etl.definition import query_text
 from etl_infra.glue_jobs import grant_glue_logging
-from etl_infra.iam import READ, allow, depend_on_policy, grant_objects
+from etl_infra.iam import READ, allow, catalog_arns, depend_on_policy, grant_objects
 from etl_infra.paths import athena_query_files
 from etl_infra.settings import StageSettings
 from etl_infra.storage import ATHENA_RESULTS_PREFIX, DataLakeBuckets
 
 CRAWLER_EXCLUSIONS = ["_staging/**", "_trash/**", "**/_SUCCESS", "**_$folder$"]
 NEW_FOLDERS_ONLY = "CRAWL_NEW_FOLDERS_ONLY"
-EVERYTHING = "CRAWL_EVERYTHING"
+ATHENA_ENGINE_VERSION = "Athena engine version 3"
 CATALOG_WRITE_ACTIONS = [
     "glue:GetDatabase",
     "glue:GetTable",
@@ -69,12 +70,6 @@ CRAWLER_CONFIGURATION = json.dumps(
     },
     separators=(",", ":"),
 )
-
-
-def catalog_arns(database: str) -> list[str]:
-    """The catalog, one database and its tables: the resources of Glue Data Catalog table actions."""
-    base = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-    return [f"{base}:catalog", f"{base}:database/{database}", f"{base}:table/{database}/*"]
 
 
 class Catalog(Construct):
@@ -112,7 +107,6 @@ class Catalog(Construct):
         self._security_configuration = security_configuration
         self.raw_crawler = self._crawler("Raw", buckets.raw, "raw_", NEW_FOLDERS_ONLY)
         self.quarantine_crawler = self._crawler("Quarantine", buckets.quarantine, "quarantine_", NEW_FOLDERS_ONLY)
-        self.processed_crawler = self._crawler("Processed", buckets.processed, "processed_", EVERYTHING)
         for crawler in self.crawlers:
             depend_on_policy(crawler, self.crawler_role)
 
@@ -127,7 +121,10 @@ class Catalog(Construct):
                 enforce_work_group_configuration=True,
                 publish_cloud_watch_metrics_enabled=True,
                 bytes_scanned_cutoff_per_query=settings.athena_bytes_scanned_cutoff,
-                engine_version=athena.CfnWorkGroup.EngineVersionProperty(selected_engine_version="AUTO"),
+                # Engine v3 reads, MERGEs, time-travels, OPTIMIZEs and VACUUMs the Iceberg tables; pinned, not AUTO.
+                engine_version=athena.CfnWorkGroup.EngineVersionProperty(
+                    selected_engine_version=ATHENA_ENGINE_VERSION
+                ),
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=f"s3://{buckets.athena_results.bucket_name}/{ATHENA_RESULTS_PREFIX}",
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
@@ -139,8 +136,8 @@ class Catalog(Construct):
         self.named_queries = [self._named_query(path.stem, query_text(path)) for path in athena_query_files()]
 
     @property
-    def crawlers(self) -> tuple[glue.CfnCrawler, glue.CfnCrawler, glue.CfnCrawler]:
-        return self.raw_crawler, self.quarantine_crawler, self.processed_crawler
+    def crawlers(self) -> tuple[glue.CfnCrawler, glue.CfnCrawler]:
+        return self.raw_crawler, self.quarantine_crawler
 
     def _crawler(self, zone: str, bucket: s3.IBucket, table_prefix: str, recrawl: str) -> glue.CfnCrawler:
         datasets = available_datasets()

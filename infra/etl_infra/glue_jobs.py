@@ -5,16 +5,23 @@ parse (``etl.jobs.<job>.ARGUMENTS``; Glue sets ``--JOB_NAME`` itself):
 
 - json_to_parquet: stack defaults (static) ``--raw_uri --quarantine_uri``; the ASL per run
   ``--run_id --dataset --source_uri --ingested_at --raw_uri --quarantine_uri``.
-- normalize: stack defaults ``--raw_uri --processed_uri``; the ASL per run
-  ``--run_id --dataset --raw_uri --processed_uri``.
+- normalize: stack defaults ``--raw_uri --processed_uri --database``; the ASL per run
+  ``--run_id --dataset --database --raw_uri --processed_uri``.
+- maintain: stack defaults only (``--database --processed_uri --retention_hours --orphan_hours``); a
+  scheduled Glue trigger starts it daily.
 
 The bucket URIs are defaults so a job can also be started by hand from the console;
 the ASL passes the same values. Everything else in the default arguments is a Glue
 parameter (metrics, logs, Spark UI, temp dir, bookmarks, the etl zip).
 
-normalize merges a run into shared year/month partitions, so it runs one at a time
+normalize merges a run into the shared processed Iceberg table, so it runs one at a time
 (max concurrency 1); json_to_parquet writes only its own run's folders and may run in
 parallel. Both queue runs above the limit (job run queuing) instead of failing them.
+
+normalize and maintain run with Glue's own Iceberg (``--datalake-formats iceberg``: Iceberg 1.7.1
+on Glue 5.0, the version the local runtime fetches) and the ``glue_catalog`` Spark catalog set to
+Iceberg's GlueCatalog (``--conf``); their roles may create and update the database's tables, which
+is how an Iceberg commit is recorded in the Glue Data Catalog.
 """
 
 from __future__ import annotations
@@ -31,11 +38,16 @@ from constructs import Construct
 
 from etl.contracts import available_datasets
 from etl.jobs import SERIAL_JOBS
-from etl_infra.iam import READ, READ_WRITE, allow, depend_on_policy, grant_objects
+from etl.jobs.iceberg import glue_spark_conf
+from etl.jobs.maintain import DEFAULT_ORPHAN_HOURS, DEFAULT_RETENTION_HOURS
+from etl_infra.iam import READ, READ_WRITE, allow, catalog_arns, depend_on_policy, grant_objects
 from etl_infra.paths import GLUE_JOBS_DIR, SRC_DIR
 from etl_infra.settings import StageSettings
 from etl_infra.storage import GLUE_TEMP_PREFIX, SPARK_UI_PREFIX, DataLakeBuckets
 
+# What Iceberg's GlueCatalog calls to read a table and commit a new snapshot (UpdateTable with the new
+# metadata location) or create the table on the first run.
+CATALOG_COMMIT_ACTIONS = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"]
 GLUE_VERSION = "5.0"  # Spark 3.5.4, Python 3.11: what the local runtime pins
 WORKER_TYPE = "G.1X"
 MANIFESTS_PREFIX = "_runs"  # raw/_runs/<run_id>/<job>.json
@@ -71,13 +83,31 @@ class GlueJob:
     role: iam.Role
 
 
-def static_script_arguments(buckets: DataLakeBuckets) -> dict[str, dict[str, str]]:
-    """Per job, the script arguments that are the same for every run (the bucket URIs)."""
+MAINTENANCE_SCHEDULE = "cron(30 3 * * ? *)"  # daily, 03:30 UTC
+CATALOG_COMMIT_REASON = (
+    "An Iceberg commit through GlueCatalog creates and updates the processed tables of this database; "
+    "the grant covers this database's tables only."
+)
+
+
+def static_script_arguments(buckets: DataLakeBuckets, database: str) -> dict[str, dict[str, str]]:
+    """Per job, the script arguments that are the same for every run (the bucket URIs, the database)."""
     raw = f"s3://{buckets.raw.bucket_name}/"
+    processed = f"s3://{buckets.processed.bucket_name}/"
     return {
         "json_to_parquet": {"--raw_uri": raw, "--quarantine_uri": f"s3://{buckets.quarantine.bucket_name}/"},
-        "normalize": {"--raw_uri": raw, "--processed_uri": f"s3://{buckets.processed.bucket_name}/"},
+        "normalize": {"--raw_uri": raw, "--processed_uri": processed, "--database": database,
+                      **iceberg_arguments(processed)},
+        "maintain": {"--processed_uri": processed, "--database": database,
+                     "--retention_hours": str(DEFAULT_RETENTION_HOURS), "--orphan_hours": str(DEFAULT_ORPHAN_HOURS),
+                     **iceberg_arguments(processed)},
     }
+
+
+def iceberg_arguments(warehouse: str) -> dict[str, str]:
+    """Glue's Iceberg libraries and the ``glue_catalog`` settings: several ``--conf`` in one, as Glue takes them."""
+    settings = [f"{key}={value}" for key, value in glue_spark_conf(warehouse).items()]
+    return {"--datalake-formats": "iceberg", "--conf": " --conf ".join(settings)}
 
 
 def grant_glue_logging(role: iam.Role, key: kms.IKey) -> None:
@@ -111,7 +141,7 @@ class GlueJobs(Construct):
         self._security_configuration = security_configuration
         self.etl_package = s3_assets.Asset(self, "EtlPackage", path=str(SRC_DIR), exclude=PACKAGE_EXCLUDES)
         datasets = available_datasets()
-        arguments = static_script_arguments(buckets)
+        arguments = static_script_arguments(buckets, settings.database)
 
         self.json_to_parquet = self._job(
             "json_to_parquet",
@@ -134,11 +164,33 @@ class GlueJobs(Construct):
         grant_objects(role, buckets.raw, datasets, READ)
         grant_objects(role, buckets.raw, [MANIFESTS_PREFIX], READ_WRITE, list_bucket=False)
         grant_objects(role, buckets.processed, datasets, READ_WRITE)
-        for job in self.jobs:
+        allow(role, CATALOG_COMMIT_ACTIONS, catalog_arns(settings.database), wildcard_reason=CATALOG_COMMIT_REASON)
+
+        self.maintain = self._job(
+            "maintain",
+            description="Daily: compact the processed Iceberg tables, expire old snapshots, delete orphan files.",
+            max_concurrent_runs=1,
+            script_arguments=arguments["maintain"],
+        )
+        role = self.maintain.role
+        grant_objects(role, buckets.processed, datasets, READ_WRITE)
+        allow(role, CATALOG_COMMIT_ACTIONS, catalog_arns(settings.database), wildcard_reason=CATALOG_COMMIT_REASON)
+        self.maintenance_schedule = glue.CfnTrigger(
+            self,
+            "MaintainSchedule",
+            name=settings.name("maintain-daily"),
+            description="Starts the maintain job once a day",
+            type="SCHEDULED",
+            schedule=MAINTENANCE_SCHEDULE,
+            start_on_creation=True,
+            actions=[glue.CfnTrigger.ActionProperty(job_name=self.maintain.job.ref)],
+        )
+        for job in (*self.jobs, self.maintain):
             depend_on_policy(job.job, job.role)
 
     @property
     def jobs(self) -> tuple[GlueJob, GlueJob]:
+        """The pipeline's jobs, which the state machine starts (maintain runs on its own schedule)."""
         return self.json_to_parquet, self.normalize
 
     def _job(

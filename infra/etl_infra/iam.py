@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, Aws, Stack, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -103,3 +103,9 @@ def grant_objects(
     allow(role, actions, [bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes], wildcard_reason=reason)
     if list_bucket:
         allow(role, ["s3:ListBucket", "s3:GetBucketLocation"], [bucket.bucket_arn])
+
+
+def catalog_arns(database: str) -> list[str]:
+    """The catalog, one database and its tables: the resources of Glue Data Catalog table actions."""
+    base = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+    return [f"{base}:catalog", f"{base}:database/{database}", f"{base}:table/{database}/*"]

@@ -9,7 +9,8 @@ The role is written by hand because CDK cannot see the tasks inside a file defin
 Per Task resource in the ASL:
 
 - ``glue:startJobRun.sync``: glue:StartJobRun/GetJobRun/GetJobRuns/BatchStopJobRun on the two jobs
-- ``aws-sdk:glue:startCrawler`` / ``getCrawler``: glue:StartCrawler / glue:GetCrawler on the three crawlers
+- ``aws-sdk:glue:startCrawler`` / ``getCrawler``: glue:StartCrawler / glue:GetCrawler on the raw and quarantine
+  crawlers (the processed table is Iceberg: the normalize job registers it, no crawler)
 - ``aws-sdk:s3:getObject``: s3:GetObject on the raw bucket's ``_runs/`` manifests
 - ``athena:startQueryExecution.sync`` and ``getQueryResults``: the Athena query actions on the workgroup,
   athena:GetDataCatalog on AwsDataCatalog, catalog read on the database, read of the processed zone,
@@ -29,9 +30,9 @@ from constructs import Construct
 
 from etl.contracts import available_datasets
 from etl.definition import ASL_PATH, json_string_content, query_text
-from etl_infra.catalog import CATALOG_READ_ACTIONS, TABLES_REASON, Catalog, catalog_arns
+from etl_infra.catalog import CATALOG_READ_ACTIONS, TABLES_REASON, Catalog
 from etl_infra.glue_jobs import MANIFESTS_PREFIX, GlueJobs
-from etl_infra.iam import READ, acknowledge, allow, grant_objects
+from etl_infra.iam import READ, acknowledge, allow, catalog_arns, grant_objects
 from etl_infra.paths import ATHENA_QUERIES_DIR, PROJECT_ROOT
 from etl_infra.settings import StageSettings
 from etl_infra.storage import ATHENA_RESULTS_PREFIX, DataLakeBuckets
@@ -67,7 +68,6 @@ class PipelineStateMachine(Construct):
             "NormalizeJobName": jobs.normalize.job.ref,
             "NotificationTopicArn": topic.topic_arn,
             "ProcessedBucket": buckets.processed.bucket_name,
-            "ProcessedCrawlerName": catalog.processed_crawler.ref,
             "QuarantineBucket": buckets.quarantine.bucket_name,
             "QuarantineCrawlerName": catalog.quarantine_crawler.ref,
             "RawBucket": buckets.raw.bucket_name,

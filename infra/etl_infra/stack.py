@@ -73,7 +73,7 @@ class EtlPipelineStack(Stack):
             state_machine=self.pipeline.state_machine,
             start_pipeline=self.functions.start_pipeline,
             functions=[self.functions.start_pipeline, self.functions.generator],
-            job_names=[job.name for job in self.jobs.jobs],
+            job_names=[job.name for job in (*self.jobs.jobs, self.jobs.maintain)],
             crawler_names=[crawler.ref for crawler in self.catalog.crawlers],
             workgroup_name=self.catalog.workgroup_name,
             topic=self.topic,

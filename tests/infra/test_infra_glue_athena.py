@@ -14,8 +14,9 @@ from .cfn_model import Resolver, allows, bucket_name, role_statements
 from .synthesis import STAGE, Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
-JOBS = {"json_to_parquet": f"etl-{STAGE}-json-to-parquet", "normalize": f"etl-{STAGE}-normalize"}
-CRAWLERS = {"Raw": "raw_", "Quarantine": "quarantine_", "Processed": "processed_"}
+JOBS = {"json_to_parquet": f"etl-{STAGE}-json-to-parquet", "normalize": f"etl-{STAGE}-normalize",
+        "maintain": f"etl-{STAGE}-maintain"}
+CRAWLERS = {"Raw": "raw_", "Quarantine": "quarantine_"}  # the processed tables are Iceberg: no crawler
 
 
 def _by_name(synth: Synthesized, cfn_type: str, name: str) -> dict:
@@ -32,7 +33,7 @@ def _asset_key(location: str) -> str:
     return location.rsplit("/", 1)[-1]
 
 
-@pytest.mark.parametrize(("job", "max_runs"), [("json_to_parquet", 5), ("normalize", 1)])
+@pytest.mark.parametrize(("job", "max_runs"), [("json_to_parquet", 5), ("normalize", 1), ("maintain", 1)])
 def test_glue_jobs_run_glue_5_with_their_script(synth: Synthesized, job: str, max_runs: int):
     props = _by_name(synth, "AWS::Glue::Job", JOBS[job])["Properties"]
     assert props["GlueVersion"] == "5.0"
@@ -56,6 +57,24 @@ def test_glue_job_default_arguments_are_exact(synth: Synthesized, job: str):
     zone_uris = {
         "json_to_parquet": {"--raw_uri": "Raw", "--quarantine_uri": "Quarantine"},
         "normalize": {"--raw_uri": "Raw", "--processed_uri": "Processed"},
+        "maintain": {"--processed_uri": "Processed"},
+    }[job]
+    processed = f"s3://{bucket_name(_bucket_id(synth, 'Processed'))}/"
+    iceberg = {
+        "--datalake-formats": "iceberg",
+        "--conf": " --conf ".join([
+            "spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+            "spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog",
+            "spark.sql.catalog.glue_catalog.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog",
+            "spark.sql.catalog.glue_catalog.io-impl=org.apache.iceberg.aws.s3.S3FileIO",
+            f"spark.sql.catalog.glue_catalog.warehouse={processed}",
+        ]),
+        "--database": f"etl_{STAGE}",
+    }
+    per_job = {
+        "json_to_parquet": {},
+        "normalize": iceberg,
+        "maintain": {**iceberg, "--retention_hours": "168", "--orphan_hours": "24"},
     }[job]
     expected = {
         "--job-language": "python",
@@ -68,6 +87,7 @@ def test_glue_job_default_arguments_are_exact(synth: Synthesized, job: str):
         "--spark-event-logs-path": f"s3://{assets}/spark-ui/{JOBS[job]}/",
         "--extra-py-files": resolve(props["DefaultArguments"]["--extra-py-files"]),
         **{arg: f"s3://{bucket_name(_bucket_id(synth, zone))}/" for arg, zone in zone_uris.items()},
+        **per_job,
     }
     assert resolve(props["DefaultArguments"]) == expected
     assert expected["--extra-py-files"].endswith(".zip")
@@ -112,12 +132,38 @@ def test_crawlers_have_explicit_schema_change_and_recrawl_policies(synth: Synthe
     targets = crawler["Targets"]["S3Targets"]
     assert [resolve(t["Path"]) for t in targets] == [f"s3://{bucket_name(_bucket_id(synth, zone))}/shipping/"]
     assert set(targets[0]["Exclusions"]) >= {"_staging/**", "_trash/**", "**/_SUCCESS"}
-    if zone == "Processed":  # partitions are rewritten and the schema follows the contract
-        assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_EVERYTHING"}
-        assert crawler["SchemaChangePolicy"] == {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"}
-    else:  # one new run_id= folder per run; new-folders-only requires LOG/LOG
-        assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
-        assert crawler["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
+    # One new run_id= folder per run; new-folders-only requires LOG/LOG.
+    assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
+    assert crawler["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
+
+
+def test_no_crawler_targets_the_processed_iceberg_tables(synth: Synthesized):
+    processed = f"s3://{bucket_name(_bucket_id(synth, 'Processed'))}/"
+    resolve = Resolver(synth.template)
+    paths = [resolve(t["Path"]) for c in synth.of_type("AWS::Glue::Crawler").values()
+             for t in c["Properties"]["Targets"]["S3Targets"]]
+    assert len(paths) == 2 and not any(path.startswith(processed) for path in paths)
+
+
+def test_the_maintain_job_runs_daily_on_a_schedule(synth: Synthesized):
+    resolve = Resolver(synth.template)
+    [trigger] = synth.of_type("AWS::Glue::Trigger").values()
+    props = trigger["Properties"]
+    assert props["Type"] == "SCHEDULED" and props["StartOnCreation"] is True
+    assert props["Schedule"].startswith("cron(") and props["Schedule"].split()[2:4] == ["*", "*"]  # every day
+    assert [resolve(action["JobName"]) for action in props["Actions"]] == [JOBS["maintain"]]
+
+
+@pytest.mark.parametrize("job", ["normalize", "maintain"])
+def test_iceberg_jobs_may_commit_to_their_database_tables_only(synth: Synthesized, job: str):
+    resolve = Resolver(synth.template)
+    props = _by_name(synth, "AWS::Glue::Job", JOBS[job])["Properties"]
+    statements = role_statements(synth.template, props["Role"]["Fn::GetAtt"][0])
+    table = f"arn:aws:glue:eu-west-1:123456789012:table/etl_{STAGE}/processed_shipping"
+    for action in ("glue:GetTable", "glue:CreateTable", "glue:UpdateTable"):
+        assert allows(statements, resolve, action, table), action
+    assert not allows(statements, resolve, "glue:UpdateTable", "arn:aws:glue:eu-west-1:123456789012:table/other/t")
+    assert not allows(statements, resolve, "glue:DeleteTable", table)
 
 
 def test_the_workgroup_enforces_its_result_location_encryption_and_cutoff(synth: Synthesized, template: Template):
@@ -126,6 +172,7 @@ def test_the_workgroup_enforces_its_result_location_encryption_and_cutoff(synth:
     assert config["EnforceWorkGroupConfiguration"] is True
     assert config["BytesScannedCutoffPerQuery"] == 1024**3
     assert config["PublishCloudWatchMetricsEnabled"] is True
+    assert config["EngineVersion"] == {"SelectedEngineVersion": "Athena engine version 3"}  # Iceberg MERGE, VACUUM
     results = config["ResultConfiguration"]
     assert resolve(results["OutputLocation"]) == f"s3://{bucket_name(_bucket_id(synth, 'AthenaResults'))}/results/"
     assert results["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}

@@ -74,7 +74,8 @@ def test_glue_failures_are_published_to_the_topic(synth: Synthesized, detail_typ
     rule = rules[0]
     assert rule["EventPattern"]["source"] == ["aws.glue"]
     assert rule["EventPattern"]["detail"]["state"] == states
-    assert len(rule["EventPattern"]["detail"][field]) == (2 if field == "jobName" else 3)
+    # Three jobs (the pipeline's two and the daily maintain), two crawlers (raw, quarantine).
+    assert len(rule["EventPattern"]["detail"][field]) == (3 if field == "jobName" else 2)
     assert rule["State"] == "ENABLED"
     assert [t["Arn"] for t in rule["Targets"]] == [_topic(synth)]
 

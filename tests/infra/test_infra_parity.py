@@ -30,7 +30,7 @@ GLUE_JOB_PARAMETERS = {
     "--job-language", "--job-bookmark-option", "--TempDir", "--enable-metrics", "--enable-observability-metrics",
     "--enable-continuous-cloudwatch-log", "--enable-spark-ui", "--spark-event-logs-path", "--extra-py-files",
     "--additional-python-modules", "--python-modules-installer-option", "--enable-glue-datacatalog",
-    "--enable-job-insights", "--enable-auto-scaling", "--conf", "--extra-jars", "--extra-files",
+    "--enable-job-insights", "--enable-auto-scaling", "--conf", "--extra-jars", "--extra-files", "--datalake-formats",
     "--continuous-log-logGroup", "--enable-continuous-log-filter", "--continuous-log-logStreamPrefix",
 }  # fmt: skip
 
