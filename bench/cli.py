@@ -20,6 +20,7 @@ from bench import machine, report
 from bench.datasets import DEFAULT_SEED, INPUTS, parse_size
 from bench.e2e import MODES
 from bench.engines import ENGINES
+from bench.growth import DEFAULT_LAKE_SIZES, measure_growth
 from bench.runner import Plan, run_plan
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -46,6 +47,16 @@ def _sizes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+def _lake_sizes(text: str) -> list[int]:
+    if text.strip().lower() in ("", "none"):
+        return []
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        return sorted({0 if part == "0" else parse_size(part) for part in parts})
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,6 +71,8 @@ def parser() -> argparse.ArgumentParser:
                    help="end-to-end modes: cold,warm (default both; 'none' to skip)")
     p.add_argument("--e2e-sizes", type=_sizes, default=DEFAULT_E2E_SIZES,
                    help=f"end-to-end sizes (default {DEFAULT_E2E_SIZES})")
+    p.add_argument("--growth", type=_lake_sizes, default=",".join(str(n) for n in DEFAULT_LAKE_SIZES),
+                   help="lake sizes of the growth series, e.g. 0,1m,5m (default; 'none' skips it)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="generator seed of the job datasets")
     p.add_argument("--data-dir", type=Path, default=BENCH_DIR / "data", help="dataset cache (default bench/data)")
     p.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results", help="default bench/results")
@@ -93,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sample_interval=args.sample_interval,
         keep_outputs=args.keep_outputs,
     )
-    if not plan.sizes and not plan.e2e_sizes:
-        parser().error("nothing to measure: give --sizes with --engines, or --e2e with --e2e-sizes")
+    if not plan.sizes and not plan.e2e_sizes and not args.growth:
+        parser().error("nothing to measure: give --sizes with --engines, --e2e with --e2e-sizes, or --growth")
     started_at = datetime.now(UTC)
     results_dir = args.results_dir.resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -109,18 +122,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             "sizes": plan.sizes, "inputs": list(plan.inputs), "reps": plan.reps, "engines": plan.engines,
             "e2e_modes": plan.e2e_modes,
             "e2e_sizes": plan.e2e_sizes, "seed": plan.seed, "watch_interval": plan.watch_interval,
-            "sample_interval": plan.sample_interval, "timeout": plan.timeout,
+            "sample_interval": plan.sample_interval, "timeout": plan.timeout, "growth": args.growth,
         },
     }
     clock = time.monotonic()
-    measurements, datasets = run_plan(plan, progress=lambda text: print(text, file=sys.stderr, flush=True))
+    def progress(text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    measurements, datasets = run_plan(plan, progress=progress)
+    if args.growth:
+        measurements += measure_growth(lake_sizes=args.growth, reps=plan.reps, seed=plan.seed, data_dir=plan.data_dir,
+                                       work_dir=plan.work_dir, timeout=plan.timeout, progress=progress)
     meta.update(
         finished_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         seconds=round(time.monotonic() - clock, 1),
         load_average_end=machine.load_average(),
     )
     rows = report.summarize(measurements)
-    targets = report.evaluate_targets(rows)
+    targets = report.evaluate_targets(rows) + report.growth_targets(measurements)
     checks = report.consistency(measurements)
     results = {
         "meta": meta,

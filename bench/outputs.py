@@ -4,7 +4,8 @@ Read with DuckDB after the measured process has exited (it is not part of any ti
 process of its own: Pss splits shared library pages between every process that maps them, so a
 harness that had loaded DuckDB itself would make the next DuckDB worker look smaller. Only the
 data files under ``year=*/month=*/`` count: the pipeline's staging, commit log and CRC files are
-skipped.
+skipped. The pipeline's processed table is an Iceberg table: its rows are the data files of its
+current snapshot (which hold the year and month columns themselves).
 """
 
 from __future__ import annotations
@@ -39,17 +40,32 @@ class OutputSummary:
             other.rows, other.distinct_keys, other.shipping_cost_sum, other.partitions)
 
 
+def is_iceberg(processed_dataset: Path) -> bool:
+    return (processed_dataset / "metadata").is_dir()
+
+
 def data_files(processed_dataset: Path) -> list[Path]:
-    """The Parquet files an engine wrote under ``year=*/month=*/`` (hidden and ``_`` files skipped)."""
+    """The Parquet files an engine wrote under ``year=*/month=*/`` (hidden and ``_`` files skipped), or the
+    current snapshot's files of the pipeline's Iceberg table."""
+    if is_iceberg(processed_dataset):
+        from etl.glue.iceberg import CATALOG_FILE, IcebergCatalog, snapshot_files
+        from etl.local.lake import SYSTEM
+
+        lake = processed_dataset.parent.parent
+        table = IcebergCatalog(lake / SYSTEM / CATALOG_FILE).load("etl", f"processed_{processed_dataset.name}")
+        return sorted(snapshot_files(table))
     return sorted(p for p in processed_dataset.glob(PARTITIONED_FILES) if not p.name.startswith((".", "_")))
 
 
 def read_table(processed_dataset: Path) -> Any:
-    """The processed rows as a pyarrow Table, with the hive partition columns (for tests; not timed)."""
+    """The processed rows as a pyarrow Table, with the partition columns (for tests; not timed)."""
     import pyarrow.dataset as ds
 
-    return ds.dataset([str(p) for p in data_files(processed_dataset)], format="parquet", partitioning="hive",
-                      partition_base_dir=str(processed_dataset)).to_table()
+    files = [str(p) for p in data_files(processed_dataset)]
+    if is_iceberg(processed_dataset):
+        return ds.dataset(files, format="parquet").to_table()
+    base = str(processed_dataset)
+    return ds.dataset(files, format="parquet", partitioning="hive", partition_base_dir=base).to_table()
 
 
 def summarize(processed_dataset: Path) -> OutputSummary | None:
@@ -60,7 +76,8 @@ def summarize(processed_dataset: Path) -> OutputSummary | None:
 
     with duckdb.connect() as connection:
         connection.execute("SET enable_progress_bar = false")
-        scan = f"read_parquet({[str(p) for p in files]!r}, hive_partitioning = true)"
+        hive = "false" if is_iceberg(processed_dataset) else "true"
+        scan = f"read_parquet({[str(p) for p in files]!r}, hive_partitioning = {hive})"
         totals = connection.execute(
             f"SELECT count(*), count(DISTINCT shipping_id), sum(CAST(shipping_cost AS DECIMAL(38, 2))),"
             f" count(DISTINCT (year, month)) FROM {scan}"

@@ -16,6 +16,9 @@ from typing import Any
 from bench.datasets import CLEAN, INPUTS, REALISTIC, size_label
 from bench.engines import DUCKDB, ENGINES, PIPELINE, SPARK
 from bench.engines.common import NORMALIZE, STARTUP, TO_RAW
+from bench.growth import DROPS as GROWTH_DROPS
+from bench.growth import GROWTH
+from bench.growth import NEW as GROWTH_NEW
 from bench.runner import PROCESS, WORK
 
 E2E = "e2e"
@@ -175,6 +178,47 @@ def evaluate_targets(rows: Sequence[Row]) -> list[Target]:
     return targets
 
 
+GROWTH_TITLE = "Lake growth: one 10k realistic file dropped on a lake already holding N records (median seconds)"
+GROWTH_LIMIT = 1.5  # a drop's normalize (and whole run) on a 5m lake against an empty one
+
+
+def _growth_medians(measurements: Iterable[dict[str, Any]]) -> dict[tuple[str, int, str], float]:
+    """Median seconds per (drop kind, lake records, measure) of the growth series."""
+    values: dict[tuple[str, int, str], list[float]] = defaultdict(list)
+    for m in measurements:
+        if m["kind"] == GROWTH and m["ok"]:
+            for measure in ("normalize_seconds", "drop_seconds"):
+                values[(m["drop"], m["lake_records"], measure)].append(m[measure])
+    return {key: statistics.median(v) for key, v in values.items()}
+
+
+def growth_table(measurements: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    medians = _growth_medians(measurements)
+    lakes = sorted({lake for _, lake, _ in medians})
+    header = ["drop", "step", *[f"lake {size_label(lake) if lake else '0'}" for lake in lakes], "largest ÷ empty"]
+    body = []
+    for drop in GROWTH_DROPS:
+        for measure, step in (("normalize_seconds", "normalize"), ("drop_seconds", "whole drop")):
+            cells = [medians.get((drop, lake, measure)) for lake in lakes]
+            if not any(cells):
+                continue
+            ratio = cells[-1] / cells[0] if len(cells) > 1 and cells[0] and cells[-1] else None
+            body.append([drop, step, *[_number(c, 2) for c in cells], _number(ratio, 2, suffix="×")])
+    return header, body
+
+
+def growth_targets(measurements: Sequence[dict[str, Any]]) -> list[Target]:
+    medians = _growth_medians(measurements)
+    if not medians:
+        return []
+    targets = []
+    for measure, step in (("normalize_seconds", "normalize"), ("drop_seconds", "whole drop")):
+        empty, grown = medians.get((GROWTH_NEW, 0, measure)), medians.get((GROWTH_NEW, 5_000_000, measure))
+        ratio = grown / empty if empty and grown else None
+        targets.append(_at_most(f"{step} of a 10k realistic file, 5m lake ÷ empty lake", ratio, GROWTH_LIMIT))
+    return targets
+
+
 def realistic_lines(rows: Sequence[Row]) -> list[str]:
     """Per engine and size that ran both inputs: the work time of each and their ratio."""
     lines = []
@@ -328,10 +372,14 @@ def render_text(rows: Sequence[Row], targets: Sequence[Target], checks: Sequence
     header, body = state_breakdown(measurements)
     if body:
         parts += ["", "End-to-end: median seconds per task state", text_table(header, body)]
+    header, body = growth_table(measurements)
+    if body:
+        parts += ["", GROWTH_TITLE, text_table(header, body)]
     failures = [m for m in measurements if not m["ok"] and m.get("error")]
     if failures:
         parts += ["", "Failures (log tails are in the results JSON)"]
-        parts += [f"{m['engine']} {m.get('step') or ''} {m['size']} rep {m['rep']}: {m['error'].splitlines()[0]}"
+        parts += [f"{m.get('engine', m['kind'])} {m.get('step') or ''} {m.get('size', m.get('lake_records'))} "
+                  f"rep {m.get('rep', '-')}: {m['error'].splitlines()[0]}"
                   + (f" (log: {m['log']})" if m.get("log") else "") for m in failures]
     return "\n".join(parts)
 
@@ -367,6 +415,9 @@ def render_markdown(rows: Sequence[Row], targets: Sequence[Target], checks: Sequ
     header, body = state_breakdown(measurements)
     if body:
         parts += ["", "**End-to-end: median seconds per task state**", "", markdown_table(header, body)]
+    header, body = growth_table(measurements)
+    if body:
+        parts += ["", f"**{GROWTH_TITLE}**", "", markdown_table(header, body)]
     return "\n".join(parts) + "\n"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 DATASET = "shipping"
+DATABASE = "etl"  # the Glue database (Iceberg namespace) of the processed table, as the local runtime names it
 INGESTED_AT = "2026-11-22T00:00:00Z"  # fixed, so every engine writes the same lineage value
 STARTUP = "startup"
 TO_RAW = "json_to_parquet"

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench.engines.common import DATASET, INGESTED_AT, NORMALIZE, STARTUP, TO_RAW, EngineJob, StepClock
+from bench.engines.common import DATABASE, DATASET, INGESTED_AT, NORMALIZE, STARTUP, TO_RAW, EngineJob, StepClock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,7 +45,8 @@ def run(job: EngineJob, clock: StepClock) -> dict[str, Any]:
         )
     with clock.step(NORMALIZE):
         normalize.main(
-            ["normalize.py", "--JOB_NAME", NORMALIZE, *common, "--processed_uri", (job.lake / "processed").as_uri()],
+            ["normalize.py", "--JOB_NAME", NORMALIZE, *common, "--database", DATABASE,
+             "--processed_uri", (job.lake / "processed").as_uri()],
             spark=spark,
         )
     manifests = job.lake / "raw" / "_runs" / job.run_id

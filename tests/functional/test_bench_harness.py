@@ -34,7 +34,7 @@ def bench_run(tmp_path_factory):
     command = [
         sys.executable, "-m", "bench",
         "--sizes", "2k", "--reps", "1", "--engines", ",".join(ENGINES),
-        "--e2e", "cold,warm", "--e2e-sizes", "1k", "--watch-interval", "0.2",
+        "--e2e", "cold,warm", "--e2e-sizes", "1k", "--watch-interval", "0.2", "--growth", "0,2k",
         "--data-dir", str(base / "data"), "--results-dir", str(base / "results"),
         "--work-dir", str(base / "work"), "--keep-outputs", "--timeout", "600",
     ]
@@ -124,7 +124,13 @@ def test_report_has_every_column_and_target(bench_run):
     assert "pipeline work time at 2k, realistic ÷ clean input" in names
     guarantees = {f"pipeline work time at {size} {kind} ÷ plain Spark" for size in ("1m", "5m") for kind in INPUTS}
     assert guarantees <= set(names)
-    assert len(names) == 10 and len(set(names)) == 10
+    assert len(names) == 12 and len(set(names)) == 12
+    # The growth series ran on an empty lake and a 2k one: its table is there, its 5m targets are not measured.
+    assert report.GROWTH_TITLE in stdout and report.GROWTH_TITLE in markdown
+    growth = [m for m in results["measurements"] if m["kind"] == "growth"]
+    assert {(m["lake_records"], m["drop"]) for m in growth} == {(0, "new"), (0, "corrections"), (2000, "new"),
+                                                               (2000, "corrections")}
+    assert all(m["ok"] and m["normalize_seconds"] > 0 and m["drop_seconds"] >= m["normalize_seconds"] for m in growth)
     for target in results["targets"]:
         assert target["name"] in stdout and target["name"] in markdown
         assert target["verdict"] in ("PASS", "FAIL", "n/a")
