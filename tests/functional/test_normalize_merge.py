@@ -77,3 +77,23 @@ def test_a_key_sent_again_with_another_month_moves_out_of_the_month_that_held_it
     again = run_glue_scripts(EngineJob(source=second, lake=lake, run_id="run-2"), StepClock())
     assert (again["normalize"]["unchanged"], again["normalize"]["snapshot"]) == (3, None)
     assert processed(lake).current_snapshot().snapshot_id == snapshot
+
+
+def test_keys_outside_every_files_key_range_are_appended_without_reading_the_table(tmp_path):
+    lake = tmp_path / "lake"
+    first = write_lines(tmp_path / "first.json", [(10, "2024/01/05", 1.0), (20, "2024/02/06", 2.0)])
+    run_glue_scripts(EngineJob(source=first, lake=lake, run_id="run-1"), StepClock())
+    # Keys above every file's upper bound (Iceberg's column bounds): the table cannot hold them.
+    later = write_lines(tmp_path / "later.json", [(30, "2024/01/07", 3.0), (31, "2024/03/01", 4.0),
+                                                  (30, "2024/01/08", 5.0)])  # 30 re-sent: the later line wins
+    manifest = run_glue_scripts(EngineJob(source=later, lake=lake, run_id="run-2"), StepClock())["normalize"]
+    assert (manifest["raw_records"], manifest["records"], manifest["inserted"], manifest["updated"]) == (3, 2, 2, 0)
+    assert manifest["snapshot"]["operation"] == "append"
+    assert partitions(lake) == {"year=2024/month=01": [(10, 1.0), (30, 5.0)], "year=2024/month=02": [(20, 2.0)],
+                                "year=2024/month=03": [(31, 4.0)]}
+    # A key inside a file's range is looked up: 15 is new (inserted), 20 is newer (updated), not appended twice.
+    inside = write_lines(tmp_path / "inside.json", [(15, "2024/01/09", 6.0), (20, "2024/02/06", 7.0)])
+    manifest = run_glue_scripts(EngineJob(source=inside, lake=lake, run_id="run-3"), StepClock())["normalize"]
+    assert (manifest["inserted"], manifest["updated"]) == (1, 1)
+    assert partitions(lake)["year=2024/month=02"] == [(20, 7.0)]
+    assert partitions(lake)["year=2024/month=01"] == [(10, 1.0), (15, 6.0), (30, 5.0)]

@@ -40,6 +40,8 @@ TABLE_PROPERTIES = {
     "write.merge.mode": "copy-on-write",
     "write.update.mode": "copy-on-write",
     "write.delete.mode": "copy-on-write",
+    # Snappy, like every other Parquet file of the pipeline (Iceberg's default, zstd, took longer to write here).
+    "write.parquet.compression-codec": "snappy",
     # Each commit writes a new metadata file; keep the last 20 and delete older ones as commits go by.
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "20",
@@ -145,6 +147,11 @@ def merge(
         )
     finally:
         spark.catalog.dropTempView(view)
+
+
+def append(name: str, rows: DataFrame) -> None:
+    """Add rows to the table in one commit (the run brings only keys the table does not hold)."""
+    rows.writeTo(name).append()
 
 
 def retry_on_conflict(attempt: Callable[[], T], what: str, attempts: int = MERGE_ATTEMPTS) -> T:

@@ -37,6 +37,9 @@ ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "database", "raw_uri", "processed_
 Partition = tuple[str, ...]
 # What the table holds for a key the run sends: which version, and where.
 _HELD = "_held"
+# What a run's key is to the table: new, a newer version, or (None) one the table holds already or outdated.
+_CHANGE = "_change"
+INSERT, UPDATE = "insert", "update"
 # Whether a run row is newer than the table's row of its key (the table's row is t., the run's s.).
 NEWER = (f"s.`{INGESTED_AT}` > t.`{INGESTED_AT}` OR "
          f"(s.`{INGESTED_AT}` = t.`{INGESTED_AT}` AND s.`{RUN_ID}` > t.`{RUN_ID}`)")
@@ -67,45 +70,129 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     keys = list(contract.primary_key)
     partition_names = [p.name for p in contract.partition_columns]
     raw = spark.read.schema(raw_schema(contract)).parquet(layout.raw_run)
-    read_metric = Observation("read")
-    run_rows = normalize(raw, contract, layout.run_id).observe(read_metric, F.count(F.lit(1)).alias("raw_records"))
+    run_rows = normalize(raw, contract, layout.run_id)
     # The run's latest version of each key (ingestion time and run id are the run's own: the line decides).
     latest = latest_per_key(run_rows, keys, [F.col(LINE_ORDER).desc()]).drop(LINE_ORDER)
-    # The version the table holds of each of those keys, and its partition: one read of the table's key,
-    # lineage and partition columns, joined to the run's keys (broadcast when the run is small).
+    if not _table_may_hold(spark, table, keys[0] if len(keys) == 1 else None, run_rows):
+        return _append_new_keys(table, layout, raw, latest, partition_names)
+    # What the table holds of each of the run's keys, and where: one job over the run's keys (where each key's
+    # last line puts it: a hash aggregate, cheaper than the window the write deduplicates with) and the table's
+    # key, lineage and partition columns, aggregated to a few rows per (change, partition, partition held).
+    last_place = F.max_by(F.struct(*partition_names), F.col(LINE_ORDER))
+    run_keys = run_rows.groupBy(*keys).agg(
+        F.first(INGESTED_AT).alias(INGESTED_AT), F.first(RUN_ID).alias(RUN_ID), last_place.alias("_place")
+    ).select(*keys, INGESTED_AT, RUN_ID, *[F.col(f"_place.{p}").alias(p) for p in partition_names])
     held = spark.table(table).select(
         *keys, F.struct(F.col(INGESTED_AT), F.col(RUN_ID), *[F.col(p) for p in partition_names]).alias(_HELD)
     )
-    compared = latest.join(held, keys, "left")
-    is_new = F.col(_HELD).isNull()
+    versions = run_keys.join(held, keys, "left")
     is_newer = (F.col(INGESTED_AT) > F.col(f"{_HELD}.{INGESTED_AT}")) | (
         (F.col(INGESTED_AT) == F.col(f"{_HELD}.{INGESTED_AT}")) & (F.col(RUN_ID) > F.col(f"{_HELD}.{RUN_ID}"))
     )
-    # Materialised once: the counts, the partitions and the MERGE all use it, and the table may change.
-    classified = compared.withColumn("_change", F.when(is_new, "insert").when(is_newer, "update")).localCheckpoint()
-    counts = {row["_change"]: row["n"] for row in classified.groupBy("_change").agg(F.count("*").alias("n")).collect()}
-    raw_records = int(read_metric.get["raw_records"])
+    change = F.when(F.col(_HELD).isNull(), INSERT).when(is_newer, UPDATE)
+    summary = versions.groupBy(
+        change.alias(_CHANGE), *partition_names, *[F.col(f"{_HELD}.{p}").alias(f"_held_{p}") for p in partition_names]
+    ).agg(F.count(F.lit(1)).alias("n")).collect()
+
+    counts = {kind: sum(row["n"] for row in summary if row[_CHANGE] == kind) for kind in (INSERT, UPDATE, None)}
+    raw_records = _raw_records(layout, raw)
     records = sum(counts.values())
+    replaced = {tuple(str(row[f"_held_{p}"]) for p in partition_names) for row in summary if row[_CHANGE] == UPDATE}
+    written = {tuple(str(row[p]) for p in partition_names) for row in summary if row[_CHANGE] is not None}
+    written |= replaced
     result: dict[str, Any] = {
         "raw_records": raw_records,
         "records": records,
         "duplicates_in_run": raw_records - records,
-        "inserted": counts.get("insert", 0),
-        "updated": counts.get("update", 0),
-        "unchanged": counts.get(None, 0),  # the table already holds this version or a newer one
+        "inserted": counts[INSERT],
+        "updated": counts[UPDATE],
+        "unchanged": counts[None],  # the table already holds this version or a newer one
+        "partitions_written": ["/".join(f"{n}={v}" for n, v in zip(partition_names, p)) for p in sorted(written)],
     }
-    pending = classified.where(F.col("_change").isNotNull())
-    replaced = _partitions(pending.where(F.col("_change") == "update"), [f"{_HELD}.{p}" for p in partition_names])
-    written = _partitions(pending, partition_names) | replaced
-    result["partitions_written"] = ["/".join(f"{n}={v}" for n, v in zip(partition_names, p)) for p in sorted(written)]
-    if not result["inserted"] and not result["updated"]:
+    if not counts[INSERT] and not counts[UPDATE]:
         result["snapshot"] = None  # nothing newer than the table holds: no commit
         return result
-    source = pending.drop(_HELD, "_change")
-    iceberg.merge(spark, table, source, keys, NEWER, scan_filter=_in_partitions(partition_names, replaced))
+    source = latest
+    if counts[None]:  # keys the table holds in this version or a newer one stay out of the MERGE
+        source = latest.join(versions.where(change.isNull()).select(*keys), keys, "left_anti")
+    if counts[UPDATE]:
+        iceberg.merge(spark, table, source, keys, NEWER, scan_filter=_in_partitions(partition_names, replaced))
+    else:  # only new keys: an append, with no target rows to compare against
+        iceberg.append(table, source)
     result["snapshot"] = iceberg.current_snapshot(spark, table)
     result["partitions_compacted"] = _compact_crowded(spark, table, partition_names, written)
     return result
+
+
+def _table_may_hold(spark: SparkSession, table: str, key: str | None, run_rows: DataFrame) -> bool:
+    """Whether the table may hold one of the run's keys; False needs no lookup of the table's rows.
+
+    False when the table has no data file, or (one key column) when no data file's range of keys, from
+    the column bounds Iceberg keeps per file, overlaps the run's: a first load, or producers whose ids
+    grow, skip the comparison with every key the table holds.
+    """
+    if key is None:
+        return bool(spark.sql(f"SELECT 1 FROM {table}.files WHERE content = 0 LIMIT 1").collect())
+    bounds = spark.sql(
+        f"SELECT readable_metrics.`{key}`.lower_bound AS low, readable_metrics.`{key}`.upper_bound AS high "
+        f"FROM {table}.files WHERE content = 0"
+    ).collect()
+    if not bounds:
+        return False
+    if any(row["low"] is None or row["high"] is None for row in bounds):
+        return True
+    low, high = run_rows.agg(F.min(key), F.max(key)).first() or (None, None)
+    if low is None:
+        return False
+    return any(row["low"] <= high and low <= row["high"] for row in bounds)
+
+
+def _append_new_keys(
+    table: str, layout: RunLayout, raw: DataFrame, latest: DataFrame, partition_names: list[str]
+) -> dict[str, Any]:
+    """Every key of the run is new to the table: its latest rows are appended, counted as they are written."""
+    written_metric = Observation("written")
+    iceberg.append(table, latest.observe(written_metric, F.count(F.lit(1)).alias("records")))
+    records = int(written_metric.get["records"])
+    raw_records = _raw_records(layout, raw)
+    spark = raw.sparkSession
+    written = _run_partitions(layout, raw, partition_names) or {
+        tuple(str(v) for v in row) for row in latest.select(*partition_names).distinct().collect()
+    }
+    return {
+        "raw_records": raw_records,
+        "records": records,
+        "duplicates_in_run": raw_records - records,
+        "inserted": records,
+        "updated": 0,
+        "unchanged": 0,
+        "partitions_written": ["/".join(f"{n}={v}" for n, v in zip(partition_names, p)) for p in sorted(written)],
+        "snapshot": iceberg.current_snapshot(spark, table),
+        "partitions_compacted": _compact_crowded(spark, table, partition_names, written),
+    }
+
+
+def _run_partitions(layout: RunLayout, raw: DataFrame, names: list[str]) -> set[Partition] | None:
+    """The partitions json_to_parquet saw the run's records fall into (None: its manifest does not say)."""
+    fs = HadoopFs(raw.sparkSession)
+    manifest = layout.manifest("json_to_parquet")
+    if not fs.exists(manifest):
+        return None
+    partitions = json.loads(fs.read_text(manifest)).get("partitions")
+    if not partitions or any(len(values) != len(names) for values in partitions):
+        return None
+    return {tuple(str(v) for v in values) for values in partitions}
+
+
+def _raw_records(layout: RunLayout, raw: DataFrame) -> int:
+    """The run's raw rows: json_to_parquet counted them (its manifest), else they are counted here."""
+    fs = HadoopFs(raw.sparkSession)
+    manifest = layout.manifest("json_to_parquet")
+    if fs.exists(manifest):
+        loaded = json.loads(fs.read_text(manifest)).get("loaded")
+        if isinstance(loaded, int):
+            return loaded
+    return raw.count()
 
 
 def _compact_crowded(spark: SparkSession, table: str, names: list[str], written: set[Partition]) -> int:
