@@ -41,8 +41,7 @@ def measure_growth(
     progress: Callable[[str], None],
 ) -> list[dict[str, Any]]:
     """One worker per lake size; its records (one per drop and repetition)."""
-    import subprocess
-
+    from bench.measure import run_sampled
     from bench.runner import _fresh, _worker_env, worker_cause
 
     warm_up = ensure_dataset(data_dir, 1_000, seed + 1, REALISTIC)
@@ -57,10 +56,9 @@ def measure_growth(
                    "--base", str(base.path) if base else "",
                    *[f"{rep}:{drop}:{dataset.path}" for (rep, drop), dataset in sorted(drops.items())]]
         log = run_dir / "worker.log"
-        with log.open("w") as handle:
-            finished = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=_worker_env(),
-                                      timeout=timeout * (reps + 1), check=False)
-        if finished.returncode != 0 or not result.is_file():
+        # Sampled like every other worker: it waits for the whole process tree, the JVM included, to end.
+        finished = run_sampled(command, log=log, env=_worker_env(), timeout=timeout * (reps + 1))
+        if finished.exit_code != 0 or not result.is_file():
             cause = worker_cause(log.read_text(encoding="utf-8", errors="replace"))
             records.append({"kind": GROWTH, "lake_records": lake_records, "ok": False, "error": cause})
             progress(f"growth lake {lake_records:>9,}: FAILED: {cause}")
