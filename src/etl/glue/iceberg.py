@@ -12,6 +12,7 @@ commit in progress or one a newer snapshot replaced.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ class IcebergCatalog:
 
     def _open(self) -> SqlCatalog | None:
         if self._catalog is None:
-            if not self.file.is_file():
+            if not self._created_by_spark():
                 return None
             from pyiceberg.catalog.sql import SqlCatalog
 
@@ -97,6 +98,24 @@ class IcebergCatalog:
                 # Read-only use: the layout Spark's JdbcCatalog created is detected, never migrated.
                 self._catalog = SqlCatalog(CATALOG, uri=f"sqlite:///{self.file}")
         return self._catalog
+
+    def _created_by_spark(self) -> bool:
+        """Whether Spark's JdbcCatalog has created its tables in the file (read-only check).
+
+        pyiceberg opened on a file Spark is still initialising would create the tables itself, in its
+        older layout (no ``iceberg_type`` column), under the JdbcCatalog starting in the same moment:
+        a crawler polling the catalog beside the first ``normalize`` of a lake did that.
+        """
+        if not self.file.is_file():
+            return False
+        import sqlite3
+
+        try:
+            with contextlib.closing(sqlite3.connect(f"{self.file.as_uri()}?mode=ro", uri=True, timeout=30)) as con:
+                columns = {row[1] for row in con.execute("PRAGMA table_info(iceberg_tables)")}
+        except sqlite3.Error:
+            return False
+        return "iceberg_type" in columns
 
     def table_names(self, database: str) -> list[str]:
         catalog = self._open()
