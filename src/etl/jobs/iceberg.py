@@ -43,6 +43,10 @@ TABLE_PROPERTIES = {
     "write.delete.mode": "copy-on-write",
     # Snappy, like every other Parquet file of the pipeline (Iceberg's default, zstd, took longer to write here).
     "write.parquet.compression-codec": "snappy",
+    # Row groups of about 1 MB (Iceberg's default is 128 MB): each data file is sorted by the key (the table's
+    # sort order), so a row group holds a narrow range of keys, and the lookup of a run's keys reads only the
+    # row groups whose range meets the run's (Parquet's min/max per row group), not every key of a month.
+    "write.parquet.row-group-size-bytes": str(1024 * 1024),
     # Each commit writes a new metadata file; keep the last 20 and delete older ones as commits go by.
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "20",
@@ -109,17 +113,30 @@ def use_catalog(spark: SparkSession, processed_uri: str) -> None:
         spark._jsparkSession.sessionState().catalogManager().reset()  # type: ignore[union-attr]
 
 
-def ensure_table(spark: SparkSession, name: str, schema: Any, partition_columns: Sequence[str], location: str) -> None:
-    """Create the table at ``location`` if it is missing; add columns the schema gained (never rewrites data)."""
+def ensure_table(
+    spark: SparkSession, name: str, schema: Any, partition_columns: Sequence[str], location: str,
+    sort_columns: Sequence[str] = (),
+) -> None:
+    """Create the table at ``location`` if it is missing; add columns the schema gained (never rewrites data).
+
+    A new table's files are written sorted by ``sort_columns`` (the key) within each write task: no extra
+    shuffle, and each file's row groups then hold narrow key ranges (see TABLE_PROPERTIES).
+    """
     database = name.rsplit(".", 1)[0]
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {database}")
     columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in schema.fields)
     partitions = ", ".join(f"`{p}`" for p in partition_columns)
     properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
+    created = not spark.catalog.tableExists(name.replace("`", ""))
     spark.sql(
         f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING iceberg PARTITIONED BY ({partitions}) "
         f"LOCATION {sql_string(location)} TBLPROPERTIES ({properties})"
     )
+    if created and sort_columns:
+        spark.sql(f"ALTER TABLE {name} WRITE LOCALLY ORDERED BY {', '.join(f'`{c}`' for c in sort_columns)}")
+        # LOCALLY ORDERED also sets the distribution to none; writes stay clustered by partition (one file
+        # per partition and write, not one per partition and task).
+        spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ('write.distribution-mode' = 'hash')")
     present = {field.name for field in spark.table(name).schema.fields}
     for field in schema.fields:
         if field.name not in present:

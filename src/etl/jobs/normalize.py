@@ -10,8 +10,9 @@ and a run killed before its commit leaves the table as it was.
 The run's keys are looked up in the table's key, lineage and partition columns (skipped when the
 key bounds Iceberg keeps per data file show the table cannot hold them), and only the data files of
 the partitions holding the versions they replace are rewritten (copy-on-write). New keys are written
-as new files. The lookup still reads every key of the table when the bounds overlap: BENCHMARKS.md
-has what that costs on a grown lake.
+as new files. The table's files are sorted by key in small row groups, so the lookup reads the row
+groups whose key range meets the run's, not the whole table: its cost follows the run for producers
+whose ids come in runs (growing ids, batches), and stays a scan of the key column for random ids.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
     iceberg.use_catalog(spark, layout.processed_uri)
     table = iceberg.processed_table(args["database"], layout.dataset)
     iceberg.ensure_table(spark, table, processed_schema(contract), [p.name for p in contract.partition_columns],
-                         layout.processed_dataset)
+                         layout.processed_dataset, sort_columns=list(contract.primary_key))
     manifest: dict[str, Any] = {"run_id": layout.run_id, "dataset": layout.dataset, "table": table.replace("`", "")}
     if not fs.exists(layout.raw_run):
         manifest.update(raw_records=0, records=0, duplicates_in_run=0, inserted=0, updated=0, unchanged=0,
@@ -75,7 +76,9 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     run_rows = normalize(raw, contract, layout.run_id)
     # The run's latest version of each key (ingestion time and run id are the run's own: the line decides).
     latest = latest_per_key(run_rows, keys, [F.col(LINE_ORDER).desc()]).drop(LINE_ORDER)
-    if not _table_may_hold(spark, table, keys[0] if len(keys) == 1 else None, run_rows):
+    key = keys[0] if len(keys) == 1 else None
+    key_range = _key_range(run_rows, key)
+    if not _table_may_hold(spark, table, key, key_range):
         return _append_new_keys(table, layout, raw, latest, partition_names)
     # What the table holds of each of the run's keys, and where: one job over the run's keys (where each key's
     # last line puts it: a hash aggregate, cheaper than the window the write deduplicates with) and the table's
@@ -84,7 +87,12 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     run_keys = run_rows.groupBy(*keys).agg(
         F.first(INGESTED_AT).alias(INGESTED_AT), F.first(RUN_ID).alias(RUN_ID), last_place.alias("_place")
     ).select(*keys, INGESTED_AT, RUN_ID, *[F.col(f"_place.{p}").alias(p) for p in partition_names])
-    held = spark.table(table).select(
+    held = spark.table(table)
+    if key is not None and key_range is not None:
+        # Only rows in the run's key range can match: Iceberg skips the files, and its Parquet reader the row
+        # groups, whose key bounds lie outside it (the files are sorted by key, in row groups of about 1 MB).
+        held = held.where(F.col(key).between(*key_range))
+    held = held.select(
         *keys, F.struct(F.col(INGESTED_AT), F.col(RUN_ID), *[F.col(p) for p in partition_names]).alias(_HELD)
     )
     versions = run_keys.join(held, keys, "left")
@@ -118,7 +126,10 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     if counts[None]:  # keys the table holds in this version or a newer one stay out of the MERGE
         source = latest.join(versions.where(change.isNull()).select(*keys), keys, "left_anti")
     if counts[UPDATE]:
-        iceberg.merge(spark, table, source, keys, NEWER, scan_filter=_in_partitions(partition_names, replaced))
+        scan_filter = _in_partitions(partition_names, replaced)
+        if key is not None and key_range is not None:  # files whose keys all lie outside the run's range: not compared
+            scan_filter += f" AND t.`{key}` BETWEEN {_literal(key_range[0])} AND {_literal(key_range[1])}"
+        iceberg.merge(spark, table, source, keys, NEWER, scan_filter=scan_filter)
     else:  # only new keys: an append, with no target rows to compare against
         iceberg.append(table, source)
     result["snapshot"] = iceberg.current_snapshot(spark, table)
@@ -126,11 +137,19 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     return result
 
 
-def _table_may_hold(spark: SparkSession, table: str, key: str | None, run_rows: DataFrame) -> bool:
+def _key_range(run_rows: DataFrame, key: str | None) -> tuple[Any, Any] | None:
+    """The run's lowest and highest key (None for a composite key, or a run without keys)."""
+    if key is None:
+        return None
+    low, high = run_rows.agg(F.min(key), F.max(key)).first() or (None, None)
+    return None if low is None else (low, high)
+
+
+def _table_may_hold(spark: SparkSession, table: str, key: str | None, key_range: tuple[Any, Any] | None) -> bool:
     """Whether the table may hold one of the run's keys; False needs no lookup of the table's rows.
 
     False when the table has no data file, or (one key column) when no data file's range of keys, from
-    the column bounds Iceberg keeps per file, overlaps the run's: a first load, or producers whose ids
+    the column bounds Iceberg keeps per data file, overlaps the run's: a first load, or producers whose ids
     grow, skip the comparison with every key the table holds.
     """
     if key is None:
@@ -143,10 +162,17 @@ def _table_may_hold(spark: SparkSession, table: str, key: str | None, run_rows: 
         return False
     if any(row["low"] is None or row["high"] is None for row in bounds):
         return True
-    low, high = run_rows.agg(F.min(key), F.max(key)).first() or (None, None)
-    if low is None:
+    if key_range is None:
         return False
+    low, high = key_range
     return any(row["low"] <= high and low <= row["high"] for row in bounds)
+
+
+def _literal(value: Any) -> str:
+    """A key value as a Spark SQL literal: numbers as they are, anything else as a string."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return iceberg.sql_string(str(value))
+    return repr(value)
 
 
 def _append_new_keys(
