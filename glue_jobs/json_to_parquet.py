@@ -1,6 +1,6 @@
 """Glue job entry point: convert one landing object (JSON) to Parquet in the raw zone.
 
-Arguments: --JOB_NAME --run_id --dataset --source_uri --ingested_at --raw_uri --quarantine_uri
+Arguments: --JOB_NAME --run_id --dataset --database --source_uri --ingested_at --raw_uri --quarantine_uri
 The logic lives in etl.jobs.json_to_parquet (shipped with --extra-py-files on Glue).
 """
 

@@ -36,7 +36,7 @@ def run(job: EngineJob, clock: StepClock) -> dict[str, Any]:
 
         spark = local_session("bench")
     raw_uri = (job.lake / "raw").as_uri()
-    common = ["--run_id", job.run_id, "--dataset", DATASET, "--raw_uri", raw_uri]
+    common = ["--run_id", job.run_id, "--dataset", DATASET, "--database", DATABASE, "--raw_uri", raw_uri]
     with clock.step(TO_RAW):
         to_raw.main(
             ["json_to_parquet.py", "--JOB_NAME", TO_RAW, *common, "--source_uri", job.source.resolve().as_uri(),
@@ -45,7 +45,7 @@ def run(job: EngineJob, clock: StepClock) -> dict[str, Any]:
         )
     with clock.step(NORMALIZE):
         normalize.main(
-            ["normalize.py", "--JOB_NAME", NORMALIZE, *common, "--database", DATABASE,
+            ["normalize.py", "--JOB_NAME", NORMALIZE, *common,
              "--processed_uri", (job.lake / "processed").as_uri()],
             spark=spark,
         )

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from etl.contracts import available_datasets
 from etl.definition import query_text
+from etl.glue.partitions import TABLE_PREFIXES
 from etl_infra.glue_jobs import grant_glue_logging
 from etl_infra.iam import READ, allow, catalog_arns, depend_on_policy, grant_objects
 from etl_infra.paths import athena_query_files
@@ -105,8 +106,9 @@ class Catalog(Construct):
 
         self._settings = settings
         self._security_configuration = security_configuration
-        self.raw_crawler = self._crawler("Raw", buckets.raw, "raw_", NEW_FOLDERS_ONLY)
-        self.quarantine_crawler = self._crawler("Quarantine", buckets.quarantine, "quarantine_", NEW_FOLDERS_ONLY)
+        self.raw_crawler = self._crawler("Raw", buckets.raw, TABLE_PREFIXES["raw"], NEW_FOLDERS_ONLY)
+        self.quarantine_crawler = self._crawler(
+            "Quarantine", buckets.quarantine, TABLE_PREFIXES["quarantine"], NEW_FOLDERS_ONLY)
         for crawler in self.crawlers:
             depend_on_policy(crawler, self.crawler_role)
 

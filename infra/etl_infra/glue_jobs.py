@@ -3,8 +3,8 @@
 Job arguments come from two places, and together they are exactly what the scripts
 parse (``etl.jobs.<job>.ARGUMENTS``; Glue sets ``--JOB_NAME`` itself):
 
-- json_to_parquet: stack defaults (static) ``--raw_uri --quarantine_uri``; the ASL per run
-  ``--run_id --dataset --source_uri --ingested_at --raw_uri --quarantine_uri``.
+- json_to_parquet: stack defaults (static) ``--raw_uri --quarantine_uri --database``; the ASL per run
+  ``--run_id --dataset --database --source_uri --ingested_at --raw_uri --quarantine_uri``.
 - normalize: stack defaults ``--raw_uri --processed_uri --database``; the ASL per run
   ``--run_id --dataset --database --raw_uri --processed_uri``.
 - maintain: stack defaults only (``--database --processed_uri --retention_hours --orphan_hours``); a
@@ -37,6 +37,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from etl.contracts import available_datasets
+from etl.glue.partitions import TABLE_PREFIXES, crawled_table_name
 from etl.jobs import SERIAL_JOBS
 from etl.jobs.iceberg import glue_spark_conf
 from etl.jobs.maintain import DEFAULT_ORPHAN_HOURS, DEFAULT_RETENTION_HOURS
@@ -47,6 +48,7 @@ from etl_infra.storage import GLUE_TEMP_PREFIX, SPARK_UI_PREFIX, DataLakeBuckets
 
 # What Iceberg's GlueCatalog calls to read a table and commit a new snapshot (UpdateTable with the new
 # metadata location) or create the table on the first run.
+PARTITION_ACTIONS = ["glue:GetTable", "glue:BatchCreatePartition"]
 CATALOG_COMMIT_ACTIONS = ["glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:CreateTable", "glue:UpdateTable"]
 GLUE_VERSION = "5.0"  # Spark 3.5.4, Python 3.11: what the local runtime pins
 WORKER_TYPE = "G.1X"
@@ -95,13 +97,21 @@ def static_script_arguments(buckets: DataLakeBuckets, database: str) -> dict[str
     raw = f"s3://{buckets.raw.bucket_name}/"
     processed = f"s3://{buckets.processed.bucket_name}/"
     return {
-        "json_to_parquet": {"--raw_uri": raw, "--quarantine_uri": f"s3://{buckets.quarantine.bucket_name}/"},
+        "json_to_parquet": {"--raw_uri": raw, "--quarantine_uri": f"s3://{buckets.quarantine.bucket_name}/",
+                            "--database": database},
         "normalize": {"--raw_uri": raw, "--processed_uri": processed, "--database": database,
                       **iceberg_arguments(processed)},
         "maintain": {"--processed_uri": processed, "--database": database,
                      "--retention_hours": str(DEFAULT_RETENTION_HOURS), "--orphan_hours": str(DEFAULT_ORPHAN_HOURS),
                      **iceberg_arguments(processed)},
     }
+
+
+def partition_table_arns(database: str, datasets: list[str]) -> list[str]:
+    """The catalog, the database and each dataset's raw and quarantine table: where a run adds its partitions."""
+    base = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+    tables = [crawled_table_name(zone, dataset) for dataset in datasets for zone in TABLE_PREFIXES]
+    return [f"{base}:catalog", f"{base}:database/{database}", *(f"{base}:table/{database}/{t}" for t in tables)]
 
 
 def iceberg_arguments(warehouse: str) -> dict[str, str]:
@@ -153,6 +163,8 @@ class GlueJobs(Construct):
         grant_objects(role, buckets.landing, [""], READ, reason=LANDING_REASON)
         grant_objects(role, buckets.raw, [*datasets, MANIFESTS_PREFIX], READ_WRITE)
         grant_objects(role, buckets.quarantine, [*datasets, WHOLE_FILES_PREFIX], READ_WRITE)
+        # The run adds its raw and quarantine folders to their crawled tables (etl.glue.partitions): those tables only.
+        allow(role, PARTITION_ACTIONS, partition_table_arns(settings.database, datasets))
 
         self.normalize = self._job(
             "normalize",

@@ -89,6 +89,10 @@ class CatalogError(EtlError):
     """The embedded catalog does not hold what was asked for."""
 
 
+class CatalogBusyError(CatalogError):
+    """The local catalog file stayed in use by another process for longer than the caller would wait."""
+
+
 class QueryError(EtlError):
     """A query failed to run on the local engine."""
 

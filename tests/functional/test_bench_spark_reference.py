@@ -103,7 +103,7 @@ def test_every_engine_quarantines_the_same_lines_of_a_realistic_file(spark, tmp_
     lake = tmp_path / "pipeline"
     run_job(json_to_parquet.run, json_to_parquet.ARGUMENTS, [
         "json_to_parquet.py", "--JOB_NAME", TO_RAW, "--run_id", "run-1", "--dataset", "shipping",
-        "--source_uri", source.as_uri(), "--ingested_at", "2026-12-01T00:00:00Z",
+        "--database", "etl", "--source_uri", source.as_uri(), "--ingested_at", "2026-12-01T00:00:00Z",
         "--raw_uri", (lake / "raw").as_uri(), "--quarantine_uri", (lake / "quarantine").as_uri()], spark)
     numbers["pipeline"] = [number for number, _ in quarantined(EngineJob(source=source, lake=lake, run_id="run-1"))]
 

@@ -206,7 +206,7 @@ def test_two_merges_committing_into_the_same_iceberg_table_at_once_lose_nothing(
 
     lake = tmp_path / "lake"
     to_raw, normalize = load_glue_script("json_to_parquet"), load_glue_script("normalize")
-    common = ["--dataset", "shipping", "--raw_uri", (lake / "raw").as_uri()]
+    common = ["--dataset", "shipping", "--database", "etl", "--raw_uri", (lake / "raw").as_uri()]
     earlier = shipments(1, 200, seed=6)
     first = shipments(1_000, 300, seed=7) + [{**r, "shipping_cost": 1.0} for r in earlier[:10]]
     second = shipments(2_000, 300, seed=8) + [{**r, "shipping_cost": 2.0} for r in earlier[10:20]]
@@ -218,7 +218,7 @@ def test_two_merges_committing_into_the_same_iceberg_table_at_once_lose_nothing(
                      "--quarantine_uri", (lake / "quarantine").as_uri()], spark=spark)
 
     def merge(run_id: str) -> dict:
-        return normalize.main(["--JOB_NAME", "normalize", "--run_id", run_id, *common, "--database", "etl",
+        return normalize.main(["--JOB_NAME", "normalize", "--run_id", run_id, *common,
                                "--processed_uri", (lake / "processed").as_uri()], spark=spark)
 
     merge("run-0")

@@ -279,3 +279,42 @@ def test_watch_processes_files_as_they_land(runtime):
         runtime, "SELECT count(*) FROM processed_shipping WHERE shipping_id IN (920000, 920001, 920002)"
     ).rows
     assert count == [(3,)]
+
+
+def catalog_actions(runtime: LocalRuntime, run_id: str) -> dict:
+    """What json_to_parquet's manifest says it did with the run's folders in the catalog."""
+    manifest = runtime.lake.path("raw", f"_runs/{run_id}/json_to_parquet.json")
+    return json.loads(manifest.read_text(encoding="utf-8"))["catalog"]
+
+
+def test_a_later_run_adds_its_folders_to_the_tables_instead_of_crawling(spark, tmp_path):
+    runtime = LocalRuntime(LocalSettings.resolve(lake_root=tmp_path / "lake"), spark=lambda: spark)
+    write_file(tmp_path / "first.json", 300, seed=7, bad_rate=0.02)
+    runtime.drop(tmp_path / "first.json", "shipping")
+    first = runtime.runs.get(runtime.process_landing().started[0]["run_id"])
+    # The first run met no tables: both crawled, and the manifest says why.
+    assert {"Start Raw crawler", "Start Quarantine crawler"} <= {step.state for step in first.steps}
+    assert catalog_actions(runtime, first.run_id)["raw"]["action"] == "crawl"
+    assert "not in the catalog yet" in catalog_actions(runtime, first.run_id)["raw"]["reason"]
+
+    source = tmp_path / "shipping_data.json-2026-11-22-13-00-00.json"
+    stats = write_file(source, 500, seed=11, duplicate_rate=0.0, bad_rate=0.02)
+    assert stats.bad_lines > 0
+    runtime.drop(source, "shipping")
+    [started] = runtime.process_landing().started
+    later = runtime.runs.get(started["run_id"])
+    states = {step.state for step in later.steps}
+    assert later.status == "SUCCEEDED"
+    # The Choice skipped both crawls; the run log shows where each branch ended.
+    assert {"Raw partition registered", "Quarantine partition registered"} <= states
+    assert not any("crawler" in state for state in states)
+    assert catalog_actions(runtime, later.run_id) == {"raw": {"table": "raw_shipping", "action": "registered"},
+                                       "quarantine": {"table": "quarantine_shipping", "action": "registered"}}
+    # The new partitions are in the catalog, and queries read them.
+    run_id = started["run_id"]
+    assert later.counts["loaded"] == stats.records
+    for table, rows in (("raw_shipping", stats.records), ("quarantine_shipping", later.counts["quarantined"])):
+        partitions = runtime.catalog.partitions(runtime.settings.database, table)
+        assert [p.values for p in partitions].count((run_id,)) == 1
+        counted = runtime_query(runtime, f"SELECT count(*) FROM {table} WHERE run_id = ?", run_id)
+        assert counted.rows == [(rows,)]

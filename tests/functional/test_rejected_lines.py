@@ -57,7 +57,7 @@ def lines_with_bad(records: int, every: int) -> tuple[list[bytes], dict[int, tup
 def run_to_raw(spark, tmp_path: Path, source: Path) -> dict:
     lake = tmp_path / "lake"
     argv = ["json_to_parquet.py", "--JOB_NAME", "json_to_parquet", "--run_id", "r1", "--dataset", "shipping",
-            "--source_uri", source.as_uri(), "--ingested_at", "2026-12-01T00:00:00Z",
+            "--database", "etl", "--source_uri", source.as_uri(), "--ingested_at", "2026-12-01T00:00:00Z",
             "--raw_uri", (lake / "raw").as_uri(), "--quarantine_uri", (lake / "quarantine").as_uri()]
     return run_job(json_to_parquet.run, json_to_parquet.ARGUMENTS, argv, spark)
 

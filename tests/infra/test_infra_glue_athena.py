@@ -72,7 +72,7 @@ def test_glue_job_default_arguments_are_exact(synth: Synthesized, job: str):
         "--database": f"etl_{STAGE}",
     }
     per_job = {
-        "json_to_parquet": {},
+        "json_to_parquet": {"--database": f"etl_{STAGE}"},
         "normalize": iceberg,
         "maintain": {**iceberg, "--retention_hours": "168", "--orphan_hours": "24"},
     }[job]
@@ -164,6 +164,20 @@ def test_iceberg_jobs_may_commit_to_their_database_tables_only(synth: Synthesize
         assert allows(statements, resolve, action, table), action
     assert not allows(statements, resolve, "glue:UpdateTable", "arn:aws:glue:eu-west-1:123456789012:table/other/t")
     assert not allows(statements, resolve, "glue:DeleteTable", table)
+
+
+def test_json_to_parquet_may_add_partitions_to_its_crawled_tables_only(synth: Synthesized):
+    resolve = Resolver(synth.template)
+    props = _by_name(synth, "AWS::Glue::Job", JOBS["json_to_parquet"])["Properties"]
+    statements = role_statements(synth.template, props["Role"]["Fn::GetAtt"][0])
+    tables = "arn:aws:glue:eu-west-1:123456789012:table/etl_" + STAGE
+    for table in ("raw_shipping", "quarantine_shipping"):
+        for action in ("glue:GetTable", "glue:BatchCreatePartition"):
+            assert allows(statements, resolve, action, f"{tables}/{table}"), (action, table)
+    # Not the Iceberg table, not another table, and no other catalog change.
+    assert not allows(statements, resolve, "glue:BatchCreatePartition", f"{tables}/processed_shipping")
+    assert not allows(statements, resolve, "glue:UpdateTable", f"{tables}/raw_shipping")
+    assert not allows(statements, resolve, "glue:DeletePartition", f"{tables}/raw_shipping")
 
 
 def test_the_workgroup_enforces_its_result_location_encryption_and_cutoff(synth: Synthesized, template: Template):

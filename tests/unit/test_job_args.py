@@ -17,5 +17,6 @@ def test_glue_style_arguments_are_parsed_and_glue_extras_ignored():
 
 def test_missing_arguments_are_named():
     with pytest.raises(ConfigError, match="--source_uri, --ingested_at"):
-        argv = ["--JOB_NAME", "j", "--run_id", "r", "--dataset", "d", "--raw_uri", "x", "--quarantine_uri", "q"]
+        argv = ["--JOB_NAME", "j", "--run_id", "r", "--dataset", "d", "--database", "etl", "--raw_uri", "x",
+                "--quarantine_uri", "q"]
         parse_job_args(argv, json_to_parquet.ARGUMENTS)

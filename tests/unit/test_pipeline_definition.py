@@ -55,7 +55,7 @@ def _crawler_branch(definition: dict[str, Any], crawler: str) -> dict[str, Any]:
     """The branch of a Parallel that starts and polls ``crawler``, as a machine of its own."""
     for _, state in _walk(definition["States"]):
         for branch in state.get("Branches", []):
-            if branch["StartAt"] == f"Start {crawler} crawler":
+            if f"Start {crawler} crawler" in branch["States"]:
                 return copy.deepcopy(branch)
     raise AssertionError(f"no branch starts the {crawler} crawler")
 
@@ -84,6 +84,28 @@ def test_a_crawler_poll_ends_by_its_last_crawl_and_never_on_a_missing_status(
     machine = StateMachine(_crawler_branch(definition, crawler), _poll(answers), sleep=lambda seconds: None)
     result = machine.execute({"polls": {"count": 0}}, name="poll")
     assert (result.status, result.error) == (status, error), result.cause
+
+
+@pytest.mark.parametrize("crawler", ["Raw", "Quarantine"])
+@pytest.mark.parametrize(("catalog", "crawled", "ended"), [
+    ({"action": "registered", "table": "t"}, False, "{zone} partition registered"),
+    ({"action": "none", "table": "t"}, False, "No {key} folder to catalog"),
+    ({"action": "crawl", "table": "t", "reason": "table t is not in the catalog yet"}, True, "{zone} catalog updated"),
+    ({"action": "something new"}, True, "{zone} catalog updated"),  # a value it does not know: crawl
+    (None, True, "{zone} catalog updated"),  # a manifest of an older job, without the decision: crawl
+])
+def test_a_crawl_runs_only_when_the_job_could_not_add_the_runs_folder(definition, crawler, catalog, crawled, ended):
+    started: list[str] = []
+    services = _poll([{"State": "READY", "LastCrawl": {"Status": "SUCCEEDED"}}])
+    start = services[GLUE_START_CRAWLER]
+    services[GLUE_START_CRAWLER] = lambda params, context: started.append(params["Name"]) or start(params, context)
+    counts = {"loaded": 1} if catalog is None else {"loaded": 1, "catalog": {crawler.lower(): catalog}}
+    machine = StateMachine(_crawler_branch(definition, crawler), services, sleep=lambda seconds: None)
+    result = machine.execute({"manifest": {"counts": counts}}, name="choice")
+    assert result.status == "SUCCEEDED", result.cause
+    assert bool(started) == crawled
+    entered = [event.state for event in result.events if event.state]
+    assert entered[-1] == ended.format(zone=crawler, key=crawler.lower())
 
 
 def test_a_crawler_that_never_finishes_times_out_after_its_polls(definition):

@@ -17,10 +17,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from etl.errors import CatalogError
+from etl.errors import CatalogBusyError, CatalogError
 from etl.glue.iceberg import CATALOG_FILE as ICEBERG_CATALOG_FILE
 from etl.glue.iceberg import FORMAT as ICEBERG
 from etl.glue.iceberg import IcebergCatalog
@@ -105,8 +106,10 @@ def _naive_utc(moment: datetime) -> datetime:
 class Catalog:
     """A Glue-like catalog kept in one DuckDB file (created with its schema when absent)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, wait_seconds: float | None = None) -> None:
+        """``wait_seconds``: how long a call waits for another process's use of the file (None: as long as it takes)."""
         self.path = Path(path).resolve()
+        self._wait_seconds = wait_seconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = _process_lock(self.path)
         self._lock_file = self.path.with_name(self.path.name + ".lock")
@@ -123,16 +126,37 @@ class Catalog:
     # --- connections ------------------------------------------------------------------------
     @contextlib.contextmanager
     def _connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._lock, self._lock_file.open("a") as lock_handle:
-            fcntl.flock(lock_handle, fcntl.LOCK_EX)
-            try:
-                con = self._open()
+        if not self._lock.acquire(timeout=-1 if self._wait_seconds is None else self._wait_seconds):
+            raise CatalogBusyError(f"catalog {self.path} is busy (in use for over {self._wait_seconds} s)")
+        try:
+            with self._lock_file.open("a") as lock_handle:
+                self._flock(lock_handle)
                 try:
-                    yield con
+                    con = self._open()
+                    try:
+                        yield con
+                    finally:
+                        con.close()
                 finally:
-                    con.close()
-            finally:
-                fcntl.flock(lock_handle, fcntl.LOCK_UN)
+                    fcntl.flock(lock_handle, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
+
+    def _flock(self, handle: Any) -> None:
+        if self._wait_seconds is None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            return
+        deadline = time.monotonic() + self._wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise CatalogBusyError(
+                        f"catalog {self.path} is busy (another process has held it for over {self._wait_seconds} s)"
+                    ) from None
+                time.sleep(_CONNECT_PAUSE_SECONDS)
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         """Open the file, waiting a while if a process outside this module holds it."""
@@ -204,6 +228,45 @@ class Catalog:
                 con.execute("ROLLBACK")
                 raise
         logger.debug("catalog: put %s with %d partitions", table.qualified_name, len(partitions))
+
+    def add_partition(self, database: str, name: str, partition: Partition) -> bool:
+        """Add one partition to a crawled table (Glue's BatchCreatePartition); False when its values exist already."""
+        database, name = database.lower(), name.lower()
+        with self._connect() as con:
+            if not con.execute("SELECT 1 FROM tables WHERE database = ? AND name = ?", [database, name]).fetchone():
+                raise CatalogError(f"table {database}.{name} is not in the catalog; crawl it first")
+            keys = con.execute(
+                "SELECT count(*) FROM columns WHERE database = ? AND table_name = ? AND is_partition_key",
+                [database, name],
+            ).fetchone()
+            if keys is None or not partition.values or keys[0] != len(partition.values):
+                raise CatalogError(
+                    f"table {database}.{name}: partition {partition.location} has {len(partition.values)} values "
+                    f"but the table has {keys[0] if keys else 0} partition keys"
+                )
+            held = con.execute(
+                """SELECT p.ordinal, list(v.value ORDER BY v.key_ordinal) FROM partitions p
+                   JOIN partition_values v ON v.database = p.database AND v.table_name = p.table_name
+                    AND v.partition_ordinal = p.ordinal
+                   WHERE p.database = ? AND p.table_name = ? GROUP BY p.ordinal""",
+                [database, name],
+            ).fetchall()
+            if any(tuple(values) == partition.values for _, values in held):
+                return False
+            ordinal = max((row[0] for row in held), default=-1) + 1
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute("INSERT INTO partitions VALUES (?, ?, ?, ?)", [database, name, ordinal, partition.location])
+                con.executemany(
+                    "INSERT INTO partition_values VALUES (?, ?, ?, ?, ?)",
+                    [[database, name, ordinal, k, value] for k, value in enumerate(partition.values)],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        logger.debug("catalog: added partition %s to %s.%s", partition.values, database, name)
+        return True
 
     @staticmethod
     def _delete_table(con: duckdb.DuckDBPyConnection, database: str, name: str) -> None:

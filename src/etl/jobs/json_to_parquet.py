@@ -3,8 +3,10 @@
 Good lines go to ``raw/<dataset>/run_id=<run>/``, rejected lines verbatim with their
 reason to ``quarantine/<dataset>/run_id=<run>/``; each is written to a staging folder and
 committed (etl.commits), so a re-run replaces exactly this run's output and a killed run
-leaves nothing half-written. The counts go to a
-manifest the state machine reads for the notification. A file that cannot be read at
+leaves nothing half-written. Each folder is then added to its crawled table as a ``run_id``
+partition when the table already has its schema (etl.glue.partitions), so most runs need no
+crawl. The counts, and what was cataloged, go to a manifest the state machine reads for its
+crawl Choices and the notification. A file that cannot be read at
 all is copied whole to ``quarantine/_files/`` and the job fails with the reason.
 """
 
@@ -20,10 +22,12 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from etl.commits import Swap, commit, recover
 from etl.contracts import Contract, load_contract
 from etl.errors import InputFileError, NothingLoadedError, SourceChangedError, SourceGoneError
+from etl.glue import partitions
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
 from etl.sniff import HEAD_BYTES, Sniffed, head_text, looks_like, sniff
@@ -41,7 +45,7 @@ from etl.transforms import (
 logger = logging.getLogger(__name__)
 
 JOB = "json_to_parquet"
-ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "source_uri", "ingested_at", "raw_uri", "quarantine_uri")
+ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "database", "source_uri", "ingested_at", "raw_uri", "quarantine_uri")
 _PARTITION_SHIFT = 33  # monotonically_increasing_id puts the partition index above bit 33
 ONE_FILE_BELOW_BYTES = 64 * 1024**2  # a smaller source is written as one Parquet file
 MAX_SPLIT_BYTES = 128 * 1024**2  # Spark's default split size: the upper bound of a task's share of the file
@@ -91,7 +95,9 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
         fs.write_text(layout.manifest(JOB), json.dumps(manifest))
         raise
     fs.delete(layout.raw_staging)
+    written = counts.pop("_written")
     manifest.update(format=sniffed.format + (".gz" if sniffed.gzip else ""), **counts, quarantined_file=False,
+                    catalog=_catalog_run_folders(layout, args["database"], written),
                     seconds=round(time.monotonic() - started, 3))
     fs.write_text(layout.manifest(JOB), json.dumps(manifest))
     logger.info("json_to_parquet %s: %s", layout.run_id, counts)
@@ -236,17 +242,36 @@ def _load(
     raw = Swap(layout.raw_run, layout.raw_staging + "/data" if records > rejected else None)
 
     quarantine = Swap(layout.quarantine_run)
+    written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
     if rejected:
         line_number = _line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
         positions = rejected_metric.get["positions"] if rejected <= REJECTED_BY_POSITION else None
         candidates = _rejected_candidates(spark, lines, positions)
-        _write_rejected(candidates, contract, source, line_number, rejected, layout.quarantine_staging, file_bytes)
+        written["quarantine"] = _write_rejected(
+            candidates, contract, source, line_number, rejected, layout.quarantine_staging, file_bytes)
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
     touched = [text.split("/") for text in (partition_metric.get["partitions"] or "").split(",") if text]
     return {"records_read": records, "loaded": records - rejected, "quarantined": rejected, "blank_lines": blank,
-            "partitions": touched}
+            "partitions": touched, "_written": written}
+
+
+def _catalog_run_folders(layout: RunLayout, database: str, written: Mapping[str, StructType]) -> dict[str, Any]:
+    """Register the run's raw and quarantine folders with their tables, or say why they need a crawl."""
+    decisions: dict[str, Any] = {}
+    for zone, zone_uri, folder in (
+        ("raw", layout.raw_uri, layout.raw_run), ("quarantine", layout.quarantine_uri, layout.quarantine_run),
+    ):
+        table = partitions.crawled_table_name(zone, layout.dataset)
+        if zone not in written:
+            decisions[zone] = partitions.nothing_written(table)
+            continue
+        catalog, style = partitions.catalog_for(zone_uri)
+        decisions[zone] = partitions.register_run_folder(
+            catalog, database, table, written[zone], layout.run_id, partitions.partition_location(folder, style))
+    return decisions
+
 
 
 def _rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | None) -> DataFrame:
@@ -276,7 +301,7 @@ def _write_rejected(
     rejected: int,
     target: str,
     file_bytes: int,
-) -> None:
+) -> StructType:
     """Classify ``candidates`` again and write the rejected ones, verbatim with their reason, as one file."""
     found = Observation("found")
     again = classify(prepare_lines(candidates).where(~F.col("is_blank")).drop("is_blank"), contract)
@@ -289,6 +314,7 @@ def _write_rejected(
     bad.write.mode("overwrite").option("ignoreNullFields", "false").json(target)
     if int(found.get["rejected"]) != rejected:  # the two reads must agree, or a line would be lost
         raise SourceChangedError(source, f"{rejected} lines rejected, {found.get['rejected']} found again")
+    return bad.schema
 
 
 def _line_counts(partitions: int) -> list[Column]:

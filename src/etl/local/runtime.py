@@ -20,6 +20,7 @@ from etl.errors import ConfigError
 from etl.events import RunRequest, SourceObject
 from etl.glue.catalog import Catalog
 from etl.glue.crawler import CrawlerConfig
+from etl.glue.partitions import TABLE_PREFIXES
 from etl.local.handlers import LocalServices
 from etl.local.lake import LANDING, PROCESSED, QUARANTINE, RAW, Lake
 from etl.local.outbox import Notification, Outbox
@@ -39,7 +40,7 @@ TOPIC_ARN = "arn:aws:sns:local:000000000000:etl-notifications"
 JOB_SCRIPTS = {"json_to_parquet": "glue_jobs/json_to_parquet.py", "normalize": "glue_jobs/normalize.py",
                "maintain": "glue_jobs/maintain.py"}
 # The processed tables are Iceberg tables, which the normalize job registers itself: no crawler.
-CRAWLER_PREFIXES = {RAW: "raw_", QUARANTINE: "quarantine_"}
+CRAWLER_PREFIXES = {RAW: TABLE_PREFIXES["raw"], QUARANTINE: TABLE_PREFIXES["quarantine"]}
 EventCallback = Callable[[str, ExecutionEvent], None]
 
 
@@ -76,8 +77,10 @@ class LocalRuntime:
         )
         self.definition = load_definition(settings.project_root, self.substitutions())
         self.task_states = _state_names(self.definition, "Task")
-        # The run log shows the tasks and the Fail state a failed run ended in (e.g. a crawler's timeout).
-        self.logged_states = self.task_states | _state_names(self.definition, "Fail")
+        # The run log shows the tasks, the Fail state a failed run ended in (e.g. a crawler's timeout), and the
+        # Succeed states that end a branch early (a crawl skipped because the job registered the run's folder).
+        self.logged_states = (self.task_states | _state_names(self.definition, "Fail")
+                              | _state_names(self.definition, "Succeed"))
 
     def substitutions(self) -> dict[str, str]:
         """The local value of every ${Placeholder} in the ASL (infra/ supplies the AWS ones)."""
