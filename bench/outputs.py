@@ -48,22 +48,30 @@ def data_files(processed_dataset: Path) -> list[Path]:
     """The Parquet files an engine wrote under ``year=*/month=*/`` (hidden and ``_`` files skipped), or the
     current snapshot's files of the pipeline's Iceberg table."""
     if is_iceberg(processed_dataset):
-        from etl.glue.iceberg import CATALOG_FILE, IcebergCatalog, snapshot_files
-        from etl.local.lake import SYSTEM
+        from etl.glue.iceberg import snapshot_scan
 
-        lake = processed_dataset.parent.parent
-        table = IcebergCatalog(lake / SYSTEM / CATALOG_FILE).load("etl", f"processed_{processed_dataset.name}")
-        return sorted(snapshot_files(table))
+        scan = snapshot_scan(_iceberg_table(processed_dataset))
+        if scan.position_deletes:  # a measured run loads one file into an empty lake: an append, no deletes
+            raise ValueError(f"{processed_dataset}: the snapshot has delete files; its data files are not its rows")
+        return sorted(scan.data)
     return sorted(p for p in processed_dataset.glob(PARTITIONED_FILES) if not p.name.startswith((".", "_")))
+
+
+def _iceberg_table(processed_dataset: Path) -> Any:
+    from etl.glue.iceberg import CATALOG_FILE, IcebergCatalog
+    from etl.local.lake import SYSTEM
+
+    lake = processed_dataset.parent.parent
+    return IcebergCatalog(lake / SYSTEM / CATALOG_FILE).load("etl", f"processed_{processed_dataset.name}")
 
 
 def read_table(processed_dataset: Path) -> Any:
     """The processed rows as a pyarrow Table, with the partition columns (for tests; not timed)."""
     import pyarrow.dataset as ds
 
-    files = [str(p) for p in data_files(processed_dataset)]
     if is_iceberg(processed_dataset):
-        return ds.dataset(files, format="parquet").to_table()
+        return _iceberg_table(processed_dataset).scan().to_arrow()  # pyiceberg applies any delete files
+    files = [str(p) for p in data_files(processed_dataset)]
     base = str(processed_dataset)
     return ds.dataset(files, format="parquet", partitioning="hive", partition_base_dir=base).to_table()
 

@@ -1,7 +1,7 @@
 """normalize merges a run into the processed Iceberg table, including a month that holds an older version
-of a key the run re-sends with another date: the key moves, the month it left is rewritten (or emptied
-when it held nothing else), months the run has nothing to do with keep their files, and a run merged
-again commits nothing."""
+of a key the run re-sends with another date: the key moves, its old row is marked deleted in the month it
+left (merge-on-read), months the run has nothing to do with keep their files, the local Athena reads the
+rows pyiceberg reads, and a run merged again commits nothing."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ sys.path.insert(0, str(ROOT))  # the Glue scripts are run through the benchmark'
 from bench.engines.common import EngineJob, StepClock  # noqa: E402
 from bench.engines.pipeline_engine import run as run_glue_scripts  # noqa: E402
 
-from etl.glue.iceberg import CATALOG_FILE, IcebergCatalog, snapshot_files  # noqa: E402
+from etl.athena.local import LocalAthena  # noqa: E402
+from etl.glue.catalog import Catalog  # noqa: E402
+from etl.glue.iceberg import CATALOG_FILE, IcebergCatalog, snapshot_files, snapshot_scan  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +46,13 @@ def partitions(lake: Path) -> dict[str, list[tuple[int, float]]]:
     return {month: sorted(rows) for month, rows in sorted(found.items())}
 
 
+def _months(rows: list[tuple]) -> dict[str, list[tuple[int, float]]]:
+    found: dict[str, list[tuple[int, float]]] = {}
+    for year, month, key, cost in rows:
+        found.setdefault(f"year={year}/month={month}", []).append((key, cost))
+    return {month: sorted(keys) for month, keys in sorted(found.items())}
+
+
 def february_files(lake: Path) -> list[Path]:
     return [p for p in snapshot_files(processed(lake)) if "month=02" in p.as_posix()]
 
@@ -54,6 +63,7 @@ def test_a_key_sent_again_with_another_month_moves_out_of_the_month_that_held_it
                                                   (3, "2024/02/01", 3.0), (4, "2024/04/01", 4.0)])
     run_glue_scripts(EngineJob(source=first, lake=lake, run_id="run-1"), StepClock())
     february = february_files(lake)
+    first_files, first_snapshot = snapshot_files(processed(lake)), processed(lake).current_snapshot().snapshot_id
     # Key 1 corrected into March and key 4 into May: January and April still hold their old versions.
     second = write_lines(tmp_path / "second.json", [(1, "2024/03/09", 10.0), (4, "2024/05/02", 40.0),
                                                     (5, "2024/03/10", 5.0)])
@@ -65,6 +75,16 @@ def test_a_key_sent_again_with_another_month_moves_out_of_the_month_that_held_it
         "year=2024/month=03": [(1, 10.0), (5, 5.0)],
         "year=2024/month=05": [(4, 40.0)],
     }
+    # The replaced rows are position deletes against the old files, which stay: nothing was rewritten.
+    scan = snapshot_scan(processed(lake))
+    assert scan.position_deletes and set(snapshot_files(processed(lake))) >= set(first_files)
+    # The local Athena applies them: the same rows as pyiceberg's reader, and the old ones as of the first snapshot.
+    athena = LocalAthena(Catalog(lake / "_system" / "catalog.duckdb"), database="etl")
+    local = athena.execute("SELECT year, month, shipping_id, shipping_cost FROM processed_shipping").rows
+    assert _months(local) == partitions(lake)
+    before = athena.execute(f"SELECT shipping_id, shipping_cost FROM processed_shipping FOR VERSION AS OF "
+                            f"{first_snapshot} ORDER BY shipping_id").rows
+    assert before == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]
     # April lost its only key and is empty; February, which the run never touched, kept its file.
     assert manifests["normalize"]["partitions_written"] == [
         "year=2024/month=01", "year=2024/month=03", "year=2024/month=04", "year=2024/month=05"]

@@ -113,7 +113,7 @@ def test_run_succeeds_and_notification_carries_counts_and_results(runtime, first
 def test_processed_zone_has_no_pii_date_types_and_year_month_partitions(runtime, first_run):
     iceberg = runtime.catalog.iceberg.load(runtime.settings.database, "processed_shipping")
     assert [(f.name, str(f.transform)) for f in iceberg.spec().fields] == [("year", "identity"), ("month", "identity")]
-    assert iceberg.format_version == 2 and iceberg.properties["write.merge.mode"] == "copy-on-write"
+    assert iceberg.format_version == 2 and iceberg.properties["write.merge.mode"] == "merge-on-read"
     files = snapshot_files(iceberg)
     processed = runtime.lake.path("processed", "shipping")
     assert files and all(processed / "data" in path.parents for path in files)

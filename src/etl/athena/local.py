@@ -27,7 +27,7 @@ from etl.errors import CatalogError, QueryError, QueryRefusedError
 from etl.glue.catalog import Catalog, Column, Table
 from etl.glue.crawler import list_data_files
 from etl.glue.iceberg import FORMAT as ICEBERG
-from etl.glue.iceberg import METADATA_TABLES, check_snapshot, metadata_table, snapshot_at, snapshot_files
+from etl.glue.iceberg import METADATA_TABLES, SnapshotScan, check_snapshot, metadata_table, snapshot_at, snapshot_scan
 
 logger = logging.getLogger(__name__)
 
@@ -182,17 +182,23 @@ class LocalAthena:
             if not isinstance(moment, datetime):
                 moment = datetime.combine(moment, time.min)
             snapshot = snapshot_at(iceberg_table, moment)
-        select = self._table_select(con, table, snapshot_files(iceberg_table, snapshot))
+        select = self._table_select(con, table, snapshot_scan(iceberg_table, snapshot))
         con.execute(f'CREATE OR REPLACE VIEW "{table.database}"."{version.view}" AS {select}')
 
-    def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table, at: list[Path] | None = None) -> str:
+    def _table_select(self, con: duckdb.DuckDBPyConnection, table: Table, at: SnapshotScan | None = None) -> str:
         """The view's SELECT; file paths and partition values are our own, written as escaped literals.
 
-        ``at``: the data files of an Iceberg snapshot other than the current one.
+        ``at``: the files of an Iceberg snapshot other than the current one.
         """
         if table.format.startswith(f"{ICEBERG}$"):
             return self._metadata_select(con, table)
-        files = self._files(table) if at is None else [(path, ()) for path in at]
+        deletes: list[Path] = []
+        if table.format == ICEBERG:  # a snapshot's rows: its data files' rows less those its position deletes name
+            scan = at or snapshot_scan(self.catalog.iceberg.load(table.database, table.name))
+            files: list[tuple[Path, tuple[str, ...]]] = [(path, ()) for path in scan.data]
+            deletes = scan.position_deletes
+        else:
+            files = self._files(table)
         if not files:
             nulls = ", ".join(
                 f'CAST(NULL AS {_duck_type(c.type)}) AS "{c.name}"' for c in table.all_columns
@@ -202,7 +208,7 @@ class LocalAthena:
         if table.format in ("parquet", ICEBERG):
             reader = (
                 f"read_parquet({file_list}, union_by_name = true, hive_partitioning = false, "
-                f"filename = '{_FILE_COLUMN}')"
+                f"filename = '{_FILE_COLUMN}'{', file_row_number = true' if deletes else ''})"
             )
             present = {name.lower() for name in con.sql(f"SELECT * FROM {reader} LIMIT 0").columns}
         else:
@@ -221,6 +227,15 @@ class LocalAthena:
                 projections.append(f'CAST(NULL AS {_duck_type(column.type)}) AS "{column.name}"')
         projections += [f'p."{key.name}" AS "{key.name}"' for key in table.partition_keys]
         source = f"{reader} AS d"
+        if deletes:
+            # Iceberg names the data file by its location (file:/…); the reader by the path it was given.
+            delete_list = "[" + ", ".join(_sql_string(str(path)) for path in deletes) + "]"
+            located = "CASE WHEN starts_with(x.file_path, 'file:') THEN '/' || ltrim(substr(x.file_path, 6), '/') " \
+                      "ELSE x.file_path END"
+            source += (
+                f" ANTI JOIN read_parquet({delete_list}) AS x"
+                f" ON d.{_FILE_COLUMN} = {located} AND d.file_row_number = x.pos"
+            )
         if table.partition_keys:
             rows = ", ".join(
                 "(" + ", ".join(_sql_string(v) for v in (str(path), *values)) + ")" for path, values in files
@@ -246,8 +261,7 @@ class LocalAthena:
         return f"SELECT {', '.join(projections)} FROM {relation}"
 
     def _files(self, table: Table) -> list[tuple[Path, tuple[str, ...]]]:
-        if table.format == ICEBERG:  # the data files of the current snapshot: exactly its rows
-            return [(p, ()) for p in snapshot_files(self.catalog.iceberg.load(table.database, table.name))]
+        """The files of a crawled table, with their partition values."""
         wanted = table.format
         if not table.partition_keys:
             return [(p, ()) for p in list_data_files(Path(table.location), wanted)]

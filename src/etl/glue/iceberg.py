@@ -161,20 +161,41 @@ class IcebergCatalog:
 def snapshot_files(table: PyIcebergTable, snapshot_id: int | None = None) -> list[Path]:
     """The data files of the table at a snapshot (the current one by default); [] for a table with no data.
 
-    The tables are written copy-on-write, so a snapshot's rows are exactly its data files' rows; a delete
-    file (another writer using merge-on-read) would need applying, which the local reader refuses to guess.
+    A snapshot's rows are these files' rows less the rows its position delete files name (snapshot_scan).
+    """
+    return snapshot_scan(table, snapshot_id).data
+
+
+@dataclass(frozen=True)
+class SnapshotScan:
+    """What a reader needs for a snapshot's rows: its data files, and the position deletes to apply to them."""
+
+    data: list[Path]
+    position_deletes: list[Path]
+
+
+def snapshot_scan(table: PyIcebergTable, snapshot_id: int | None = None) -> SnapshotScan:
+    """The data files and position delete files of a snapshot (merge-on-read writes the latter).
+
+    A position delete file lists (data file location, row position) pairs: those rows are no longer in
+    the table. Equality deletes (which Spark's MERGE never writes) are refused rather than guessed at.
     """
     if snapshot_id is None and table.current_snapshot() is None:
-        return []
-    files = []
+        return SnapshotScan([], [])
+    from pyiceberg.manifest import DataFileContent
+
+    data: list[Path] = []
+    deletes: dict[str, Path] = {}
     for task in table.scan(snapshot_id=snapshot_id).plan_files():
-        if task.delete_files:
-            raise QueryError(
-                f"table {'.'.join(table.name())} has delete files (merge-on-read) at this snapshot; "
-                "the local Athena reads copy-on-write tables only, run `etl maintain` or query on Athena"
-            )
-        files.append(data_file_path(task.file.file_path))
-    return files
+        data.append(data_file_path(task.file.file_path))
+        for delete in task.delete_files:
+            if delete.content != DataFileContent.POSITION_DELETES:
+                raise QueryError(
+                    f"table {'.'.join(table.name())} has equality delete files at this snapshot, which the local "
+                    "Athena does not apply; run `etl maintain` or query on Athena"
+                )
+            deletes.setdefault(delete.file_path, data_file_path(delete.file_path))
+    return SnapshotScan(data, sorted(deletes.values()))
 
 
 def snapshot_at(table: PyIcebergTable, moment: datetime) -> int:

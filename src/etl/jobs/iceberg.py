@@ -5,11 +5,11 @@ On Glue the catalog ``glue_catalog`` is Iceberg's GlueCatalog, configured by the
 the lake's SQLite file (see etl.glue.iceberg), configured here on the shared session the first time a
 job of that lake runs.
 
-The table is written copy-on-write: a MERGE rewrites the data files holding keys it replaces, and
-readers never have delete files to apply, which is what the local Athena reads exactly. Measured
-(BENCHMARKS.md, 1m-record lake): merge-on-read made a file re-sending 100 old records cheaper (4.2
-against 7.3-9.8 s) and a full read dearer (0.84 against 0.31 s); switching needs the local reader
-to apply position deletes first.
+The table is written merge-on-read: a MERGE that replaces rows writes position delete files (which
+rows of which data file are gone) beside the new rows, instead of rewriting every data file holding
+a replaced key. Copy-on-write rewrote whole months for a few re-sent records, so a correction's cost
+grew with the table (BENCHMARKS.md: 31 s for 100 old records on a 5m-record lake). Readers apply the
+deletes (Spark, Athena, and the local Athena by an anti-join); compaction folds them back in.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ PROCESSED_PREFIX = "processed_"  # the processed table of dataset d is processed
 # Table properties every processed table is created with.
 TABLE_PROPERTIES = {
     "format-version": "2",
-    # Copy-on-write for every row-level operation (see the module docstring).
-    "write.merge.mode": "copy-on-write",
-    "write.update.mode": "copy-on-write",
-    "write.delete.mode": "copy-on-write",
+    # Merge-on-read for every row-level operation (see the module docstring).
+    "write.merge.mode": "merge-on-read",
+    "write.update.mode": "merge-on-read",
+    "write.delete.mode": "merge-on-read",
     # Snappy, like every other Parquet file of the pipeline (Iceberg's default, zstd, took longer to write here).
     "write.parquet.compression-codec": "snappy",
     # Row groups of about 1 MB (Iceberg's default is 128 MB): each data file is sorted by the key (the table's

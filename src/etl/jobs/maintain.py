@@ -11,9 +11,10 @@ Every run adds at least one data file to each month it writes and one snapshot. 
    period (a run killed inside normalize leaves such files) are deleted.
 
 Between two maintenance runs the normalize job compacts a partition it wrote once that partition
-holds more than ``COMPACT_ABOVE_FILES`` small files (under ``SMALL_FILE_BYTES``), bin-packing only
-those. So however often files arrive, a partition holds at most ``COMPACT_ABOVE_FILES`` small files
-plus its large ones (each at least ``SMALL_FILE_BYTES``, so at most its bytes ÷ that).
+holds more than ``COMPACT_ABOVE_FILES`` small files (under ``SMALL_FILE_BYTES``) or position delete
+files, bin-packing only those and the data files with deletes. So however often files arrive, a
+partition holds at most ``COMPACT_ABOVE_FILES`` small files and delete files, plus its large ones
+(each at least ``SMALL_FILE_BYTES``, so at most its bytes ÷ that).
 """
 
 from __future__ import annotations
@@ -73,8 +74,10 @@ def maintain_table(spark: SparkSession, name: str, retention: timedelta, orphan_
     plain = name.replace("`", "")
     database_table = plain.split(".", 1)[1]
     before = live_files(spark, name)
+    # A data file with any delete is rewritten without its deleted rows, so no delete file outlives a compaction.
+    options = "map('min-input-files', '2', 'delete-file-threshold', '1')"
     compacted = iceberg.retry_on_conflict(lambda: _call(
-        spark, "rewrite_data_files", f"table => '{database_table}', options => map('min-input-files', '2')"), plain)
+        spark, "rewrite_data_files", f"table => '{database_table}', options => {options}"), plain)
     _call(spark, "rewrite_manifests", f"table => '{database_table}'")
     now = datetime.now(UTC)
     expired = _call(
@@ -101,16 +104,16 @@ def compact_partitions(spark: SparkSession, name: str, where: str) -> dict[str, 
     """Bin-pack the data files of the partitions ``where`` selects (a SQL condition on partition columns)."""
     plain = name.replace("`", "")
     database_table = plain.split(".", 1)[1]
-    options = f"map('min-input-files', '2', 'min-file-size-bytes', '{SMALL_FILE_BYTES}')"
+    options = f"map('min-input-files', '2', 'min-file-size-bytes', '{SMALL_FILE_BYTES}', 'delete-file-threshold', '1')"
     return _call(spark, "rewrite_data_files",
                  f"table => '{database_table}', where => {iceberg.sql_string(where)}, options => {options}")
 
 
 def crowded_partitions(spark: SparkSession, name: str, names: list[str]) -> list[tuple[str, ...]]:
-    """The partitions holding more than ``COMPACT_ABOVE_FILES`` small live data files."""
+    """The partitions holding more than ``COMPACT_ABOVE_FILES`` small live data files or delete files."""
     rows = spark.sql(
-        f"SELECT partition, count(*) AS small FROM {name}.files WHERE content = 0 AND file_size_in_bytes < "
-        f"{SMALL_FILE_BYTES} GROUP BY partition HAVING count(*) > {COMPACT_ABOVE_FILES}"
+        f"SELECT partition, count(*) AS small FROM {name}.files WHERE (content = 0 AND file_size_in_bytes < "
+        f"{SMALL_FILE_BYTES}) OR content = 1 GROUP BY partition HAVING count(*) > {COMPACT_ABOVE_FILES}"
     ).collect()
     return sorted(tuple(str(row["partition"][n]) for n in names) for row in rows)
 

@@ -8,11 +8,12 @@ commits nothing. The MERGE is one Iceberg commit: a query sees the table before 
 and a run killed before its commit leaves the table as it was.
 
 The run's keys are looked up in the table's key, lineage and partition columns (skipped when the
-key bounds Iceberg keeps per data file show the table cannot hold them), and only the data files of
-the partitions holding the versions they replace are rewritten (copy-on-write). New keys are written
-as new files. The table's files are sorted by key in small row groups, so the lookup reads the row
-groups whose key range meets the run's, not the whole table: its cost follows the run for producers
-whose ids come in runs (growing ids, batches), and stays a scan of the key column for random ids.
+key bounds Iceberg keeps per data file show the table cannot hold them). The rows a run replaces are
+marked deleted (merge-on-read: position delete files), the MERGE's scan narrowed to the replaced
+keys' partitions and keys; new keys are written as new files. The table's files are sorted by key
+in small row groups, so the lookup reads the row groups whose key range meets the run's, not the
+whole table: its cost follows the run for producers whose ids come in runs (growing ids, batches),
+and stays a scan of the key column for random ids.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ _HELD = "_held"
 # What a run's key is to the table: new, a newer version, or (None) one the table holds already or outdated.
 _CHANGE = "_change"
 INSERT, UPDATE = "insert", "update"
+# Up to this many replaced keys narrow the MERGE's target scan by an IN list; Iceberg evaluates column bounds
+# for IN lists of up to 200 values only (InclusiveMetricsEvaluator), so more are narrowed by the key range.
+REPLACED_BY_KEY = 200
 # Whether a run row is newer than the table's row of its key (the table's row is t., the run's s.).
 NEWER = (f"s.`{INGESTED_AT}` > t.`{INGESTED_AT}` OR "
          f"(s.`{INGESTED_AT}` = t.`{INGESTED_AT}` AND s.`{RUN_ID}` > t.`{RUN_ID}`)")
@@ -100,9 +104,12 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
         (F.col(INGESTED_AT) == F.col(f"{_HELD}.{INGESTED_AT}")) & (F.col(RUN_ID) > F.col(f"{_HELD}.{RUN_ID}"))
     )
     change = F.when(F.col(_HELD).isNull(), INSERT).when(is_newer, UPDATE)
+    # With one key column, up to REPLACED_BY_KEY of the keys being replaced come back too (see the MERGE below).
+    replaced_keys = (F.slice(F.collect_list(F.when(change == UPDATE, F.col(key))), 1, REPLACED_BY_KEY + 1)
+                     if key is not None else F.array())
     summary = versions.groupBy(
         change.alias(_CHANGE), *partition_names, *[F.col(f"{_HELD}.{p}").alias(f"_held_{p}") for p in partition_names]
-    ).agg(F.count(F.lit(1)).alias("n")).collect()
+    ).agg(F.count(F.lit(1)).alias("n"), replaced_keys.alias("_replaced")).collect()
 
     counts = {kind: sum(row["n"] for row in summary if row[_CHANGE] == kind) for kind in (INSERT, UPDATE, None)}
     raw_records = _raw_records(layout, raw)
@@ -126,8 +133,14 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     if counts[None]:  # keys the table holds in this version or a newer one stay out of the MERGE
         source = latest.join(versions.where(change.isNull()).select(*keys), keys, "left_anti")
     if counts[UPDATE]:
+        # The MERGE compares with the target rows of the replaced versions only: their partitions, and their keys
+        # (a few: Iceberg and its Parquet reader skip the files and row groups whose key bounds hold none of them)
+        # or else the run's key range. Only replaced keys are in the table; the run's other keys are new.
         scan_filter = _in_partitions(partition_names, replaced)
-        if key is not None and key_range is not None:  # files whose keys all lie outside the run's range: not compared
+        replaced_keys_found = [k for row in summary for k in (row["_replaced"] or [])]
+        if key is not None and len(replaced_keys_found) == counts[UPDATE] <= REPLACED_BY_KEY:
+            scan_filter += f" AND t.`{key}` IN ({', '.join(_literal(k) for k in sorted(replaced_keys_found))})"
+        elif key is not None and key_range is not None:
             scan_filter += f" AND t.`{key}` BETWEEN {_literal(key_range[0])} AND {_literal(key_range[1])}"
         iceberg.merge(spark, table, source, keys, NEWER, scan_filter=scan_filter)
     else:  # only new keys: an append, with no target rows to compare against
