@@ -117,3 +117,23 @@ def test_keys_outside_every_files_key_range_are_appended_without_reading_the_tab
     assert (manifest["inserted"], manifest["updated"]) == (1, 1)
     assert partitions(lake)["year=2024/month=02"] == [(20, 7.0)]
     assert partitions(lake)["year=2024/month=01"] == [(10, 1.0), (15, 6.0), (30, 5.0)]
+
+
+def test_corrections_leave_a_bounded_number_of_delete_files_and_exact_rows(tmp_path):
+    lake = tmp_path / "lake"
+    first = write_lines(tmp_path / "first.json", [(key, "2024/01/05", 1.0) for key in range(1, 51)])
+    run_glue_scripts(EngineJob(source=first, lake=lake, run_id="run-00"), StepClock())
+    for run in range(1, 13):  # each run re-sends one old key with a new cost: a delete file and a small data file
+        fix = write_lines(tmp_path / f"fix-{run}.json", [(run, "2024/01/05", 100.0 + run)])
+        manifest = run_glue_scripts(EngineJob(source=fix, lake=lake, run_id=f"run-{run:02}"), StepClock())["normalize"]
+        assert manifest["updated"] == 1
+        scan = snapshot_scan(processed(lake))
+        # The run that crowds the month merges its delete files and packs its small files; the first file stays.
+        assert len(scan.position_deletes) + len(scan.data) - 1 <= 8 + 1
+    # Twelve corrections, fewer files: all of them small, the crowded month was packed with its deletes applied.
+    assert len(scan.position_deletes) < 12 and len(scan.data) < 13
+    expected = sorted([(key, 100.0 + key) for key in range(1, 13)] + [(key, 1.0) for key in range(13, 51)])
+    assert partitions(lake) == {"year=2024/month=01": expected}
+    athena = LocalAthena(Catalog(lake / "_system" / "catalog.duckdb"), database="etl")
+    rows = athena.execute("SELECT shipping_id, shipping_cost FROM processed_shipping ORDER BY shipping_id").rows
+    assert rows == expected

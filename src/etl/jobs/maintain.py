@@ -12,8 +12,8 @@ Every run adds at least one data file to each month it writes and one snapshot. 
 
 Between two maintenance runs the normalize job compacts a partition it wrote once that partition
 holds more than ``COMPACT_ABOVE_FILES`` small files (under ``SMALL_FILE_BYTES``) or position delete
-files, bin-packing only those and the data files with deletes. So however often files arrive, a
-partition holds at most ``COMPACT_ABOVE_FILES`` small files and delete files, plus its large ones
+files, bin-packing its small data files and merging its delete files. So however often files
+arrive, a partition holds at most ``COMPACT_ABOVE_FILES`` small files and delete files, plus its large ones
 (each at least ``SMALL_FILE_BYTES``, so at most its bytes ÷ that).
 """
 
@@ -101,12 +101,21 @@ def maintain_table(spark: SparkSession, name: str, retention: timedelta, orphan_
 
 
 def compact_partitions(spark: SparkSession, name: str, where: str) -> dict[str, Any]:
-    """Bin-pack the data files of the partitions ``where`` selects (a SQL condition on partition columns)."""
+    """Compact the partitions ``where`` selects (a SQL condition on partition columns), rewriting small files only.
+
+    Their small data files are bin-packed (any deletes against them applied), and their position delete
+    files merged into one per partition. A large data file with deletes is left as it is: folding those
+    deletes in would rewrite the month (the daily maintenance does it).
+    """
     plain = name.replace("`", "")
     database_table = plain.split(".", 1)[1]
-    options = f"map('min-input-files', '2', 'min-file-size-bytes', '{SMALL_FILE_BYTES}', 'delete-file-threshold', '1')"
-    return _call(spark, "rewrite_data_files",
-                 f"table => '{database_table}', where => {iceberg.sql_string(where)}, options => {options}")
+    options = f"map('min-input-files', '2', 'min-file-size-bytes', '{SMALL_FILE_BYTES}')"
+    result = _call(spark, "rewrite_data_files",
+                   f"table => '{database_table}', where => {iceberg.sql_string(where)}, options => {options}")
+    _call(spark, "rewrite_position_delete_files",
+          f"table => '{database_table}', where => {iceberg.sql_string(where)}, "
+          "options => map('min-input-files', '2')")
+    return result
 
 
 def crowded_partitions(spark: SparkSession, name: str, names: list[str]) -> list[tuple[str, ...]]:
