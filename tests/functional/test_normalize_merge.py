@@ -137,3 +137,19 @@ def test_corrections_leave_a_bounded_number_of_delete_files_and_exact_rows(tmp_p
     athena = LocalAthena(Catalog(lake / "_system" / "catalog.duckdb"), database="etl")
     rows = athena.execute("SELECT shipping_id, shipping_cost FROM processed_shipping ORDER BY shipping_id").rows
     assert rows == expected
+
+
+def test_a_runs_keys_are_looked_up_in_ranges_around_its_clusters(spark):
+    from etl.jobs.normalize import KEY_RANGES, _key_ranges
+
+    block = list(range(5_000, 6_000))  # a producer's block of new ids
+    resent = [17, 40_000, 90_001, 90_002]  # and a few old ones, re-sent
+    rows = spark.createDataFrame([(k,) for k in block + resent], "shipping_id long")
+    ranges = _key_ranges(rows, "shipping_id", (17, 90_002))
+    assert ranges == [(17, 17), (5_000, 5_999), (40_000, 40_000), (90_001, 90_002)]
+    scattered = spark.createDataFrame([(k * 10,) for k in range(500)], "shipping_id long")
+    ranges = _key_ranges(scattered, "shipping_id", (0, 4_990))
+    assert len(ranges) == KEY_RANGES and ranges[0][0] == 0 and ranges[-1][1] == 4_990
+    assert all(any(low <= k * 10 <= high for low, high in ranges) for k in range(500))
+    words = spark.createDataFrame([("a",), ("b",)], "shipping_id string")
+    assert _key_ranges(words, "shipping_id", ("a", "b")) == [("a", "b")]

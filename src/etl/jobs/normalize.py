@@ -24,7 +24,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from etl.contracts import Contract, load_contract
@@ -47,6 +47,8 @@ INSERT, UPDATE = "insert", "update"
 # Up to this many replaced keys narrow the MERGE's target scan by an IN list; Iceberg evaluates column bounds
 # for IN lists of up to 200 values only (InclusiveMetricsEvaluator), so more are narrowed by the key range.
 REPLACED_BY_KEY = 200
+# A run with up to RANGED_KEYS_UP_TO integer keys looks them up in up to KEY_RANGES ranges around them.
+RANGED_KEYS_UP_TO, KEY_RANGES = 200_000, 64
 # Whether a run row is newer than the table's row of its key (the table's row is t., the run's s.).
 NEWER = (f"s.`{INGESTED_AT}` > t.`{INGESTED_AT}` OR "
          f"(s.`{INGESTED_AT}` = t.`{INGESTED_AT}` AND s.`{RUN_ID}` > t.`{RUN_ID}`)")
@@ -93,9 +95,9 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     ).select(*keys, INGESTED_AT, RUN_ID, *[F.col(f"_place.{p}").alias(p) for p in partition_names])
     held = spark.table(table)
     if key is not None and key_range is not None:
-        # Only rows in the run's key range can match: Iceberg skips the files, and its Parquet reader the row
-        # groups, whose key bounds lie outside it (the files are sorted by key, in row groups of about 1 MB).
-        held = held.where(F.col(key).between(*key_range))
+        # Only rows in the run's key ranges can match: Iceberg skips the files, and its Parquet reader the row
+        # groups, whose key bounds lie outside them (the files are sorted by key, in row groups of about 1 MB).
+        held = held.where(_in_ranges(F.col(key), _key_ranges(run_rows, key, key_range)))
     held = held.select(
         *keys, F.struct(F.col(INGESTED_AT), F.col(RUN_ID), *[F.col(p) for p in partition_names]).alias(_HELD)
     )
@@ -156,6 +158,32 @@ def _key_range(run_rows: DataFrame, key: str | None) -> tuple[Any, Any] | None:
         return None
     low, high = run_rows.agg(F.min(key), F.max(key)).first() or (None, None)
     return None if low is None else (low, high)
+
+
+def _key_ranges(run_rows: DataFrame, key: str, key_range: tuple[Any, Any]) -> list[tuple[Any, Any]]:
+    """The run's integer keys as at most KEY_RANGES ranges that hold them all; else its one key range.
+
+    A producer's file is a block of new ids plus some re-sent old ones: a range per cluster keeps the
+    lookup on the row groups near them, where one range from lowest to highest would span the table.
+    """
+    low = key_range[0]
+    if not isinstance(low, int) or isinstance(low, bool):
+        return [key_range]
+    keys = [row[0] for row in run_rows.select(key).distinct().orderBy(key).limit(RANGED_KEYS_UP_TO + 1).collect()]
+    if len(keys) > RANGED_KEYS_UP_TO or not keys:
+        return [key_range]
+    gaps = sorted(range(1, len(keys)), key=lambda i: keys[i] - keys[i - 1], reverse=True)[: KEY_RANGES - 1]
+    splits = sorted(i for i in gaps if keys[i] - keys[i - 1] > 1)
+    starts = [0, *splits]
+    ends = [*splits, len(keys)]
+    return [(keys[start], keys[end - 1]) for start, end in zip(starts, ends, strict=True)]
+
+
+def _in_ranges(column: Column, ranges: list[tuple[Any, Any]]) -> Column:
+    condition = column.between(*ranges[0])
+    for low, high in ranges[1:]:
+        condition = condition | column.between(low, high)
+    return condition
 
 
 def _table_may_hold(spark: SparkSession, table: str, key: str | None, key_range: tuple[Any, Any] | None) -> bool:
