@@ -25,7 +25,8 @@ Semantics, as documented by AWS:
   Wait/Fail/Timeout paths) is ``States.Runtime``. A ResultPath that cannot be applied is
   ``States.ResultPathMatchFailure``; an intrinsic function given bad values ``States.IntrinsicFailure``;
   a Choice without a match or Default ``States.NoChoiceMatched``; a Task over ``TimeoutSeconds``
-  ``States.Timeout`` (the handler runs in a worker thread, abandoned when it times out).
+  ``States.Timeout`` with an empty cause, as AWS gives it (the handler runs in a worker thread,
+  abandoned when it times out).
 * A handler raising ``TaskFailedError`` fails with that error and cause; any other exception fails
   with ``States.TaskFailed`` and cause ``"<ExceptionType>: <message>"``; a result that is not JSON
   fails with ``States.TaskFailed`` too. Handler inputs and results are copies, as JSON would be.

@@ -498,10 +498,7 @@ def _call(handler: TaskHandler, payload: Any, context: TaskContext, timeout: int
         logger.warning(
             "task %r timed out after %s s; its worker thread is abandoned", context.state_name, timeout
         )
-        raise StatesError(
-            TIMEOUT,
-            f"The task '{context.state_name}' did not finish within {timeout} seconds (TimeoutSeconds)",
-        )
+        raise StatesError(TIMEOUT)  # AWS gives States.Timeout no cause
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
