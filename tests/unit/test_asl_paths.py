@@ -91,6 +91,14 @@ def test_indefinite_paths_return_a_list(path: str, expected: Any) -> None:
     assert evaluate(path) == expected
 
 
+def test_a_backslash_in_a_quoted_name_escapes_only_the_quote_and_itself() -> None:
+    # AWS reads $['a\""b"'] as the key a\""b": a backslash before the other kind of quote stays.
+    assert evaluate("""$['a\\""b"']""", {'a\\""b"': 1}) == 1
+    assert evaluate(r"$['it\'s']", {"it's": 2}) == 2
+    assert evaluate(r"$['back\\slash']", {"back\\slash": 3}) == 3
+    assert evaluate(r'$["say \"hi\""]', {'say "hi"': 4}) == 4
+
+
 def test_context_paths_read_the_context_object() -> None:
     context = {"Execution": {"Name": "run-1"}, "State": {"RetryCount": 2}}
     assert evaluate("$$.Execution.Name", {"Execution": "data"}, context) == "run-1"

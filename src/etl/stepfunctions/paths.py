@@ -4,9 +4,10 @@ Step Functions evaluates paths with Jayway JsonPath. This module implements the 
 executor accepts, with Jayway's result shape:
 
 * ``$`` (the state's data) and ``$$`` (the context object) roots;
-* ``.name`` and ``['name']`` children, ``[0]`` and ``[-1]`` indexes (negative counts from the end,
-  as in Jayway), ``[0,2]`` index unions, ``.*`` / ``[*]`` wildcards, ``[1:]``, ``[:2]``, ``[1:3]``
-  slices and the ``..`` deep scan.
+* ``.name`` and ``['name']`` children (inside the quotes a backslash escapes the quote and itself;
+  before any other character it is kept, so ``$['a\\"b']`` names the key ``a\\"b``, as recorded on
+  AWS), ``[0]`` and ``[-1]`` indexes (negative counts from the end, as in Jayway), ``[0,2]`` index
+  unions, ``.*`` / ``[*]`` wildcards, ``[1:]``, ``[:2]``, ``[1:3]`` slices and the ``..`` deep scan.
 * A *definite* path (only names and single indexes) yields one value and fails when nothing is
   found; any other path yields a list of every match, empty when nothing matches: Step Functions
   answers ``[]`` for ``$.missing[*]`` or ``$.missing[1:]`` (recorded on AWS), where Jayway alone
@@ -358,7 +359,7 @@ class _PathParser:
         chars: list[str] = []
         while self.pos < len(text):
             char = text[self.pos]
-            if char == "\\" and self.pos + 1 < len(text):
+            if char == "\\" and self.pos + 1 < len(text) and text[self.pos + 1] in (quote, "\\"):
                 chars.append(text[self.pos + 1])
                 self.pos += 2
             elif char == quote:
