@@ -22,11 +22,15 @@ Semantics, as documented by AWS:
 * Delay before retry *n* (0-based, per retrier): ``IntervalSeconds * BackoffRate ** n``, capped at
   ``MaxDelaySeconds``; with ``JitterStrategy: FULL`` a uniform random value in ``[0, delay]``.
 * A path that matches nothing (InputPath, OutputPath, Parameters, ResultSelector, Choice variables,
-  Wait/Fail/Timeout paths) is ``States.Runtime``. A ResultPath that cannot be applied is
-  ``States.ResultPathMatchFailure``; an intrinsic function given bad values ``States.IntrinsicFailure``;
-  a Choice without a match or Default ``States.NoChoiceMatched``; a Task over ``TimeoutSeconds``
-  ``States.Timeout`` with an empty cause, as AWS gives it (the handler runs in a worker thread,
-  abandoned when it times out).
+  Wait/Fail/Timeout/Heartbeat paths) is ``States.Runtime``. Its cause is worded as AWS words it and
+  starts like AWS's: "An error occurred while executing the state 'X' (entered at the event id #n). ",
+  where n is the id AWS's execution history would give the state's Entered event (ExecutionStarted
+  is #1; each state adds Entered and Exited, each Task attempt Scheduled, Started and its outcome,
+  a Parallel Started and its outcome around the branches).
+* A ResultPath that cannot be applied is ``States.ResultPathMatchFailure``; an intrinsic function
+  given bad values ``States.IntrinsicFailure``; a Choice without a match or Default
+  ``States.NoChoiceMatched``; a Task over ``TimeoutSeconds`` ``States.Timeout`` with an empty cause,
+  as AWS gives it (the handler runs in a worker thread, abandoned when it times out).
 * A handler raising ``TaskFailedError`` fails with that error and cause; any other exception fails
   with ``States.TaskFailed`` and cause ``"<ExceptionType>: <message>"``; a result that is not JSON
   fails with ``States.TaskFailed`` too. Handler inputs and results are copies, as JSON would be.
@@ -48,7 +52,8 @@ JSONPath filters and scripts, malformed intrinsic calls, unknown intrinsic funct
 argument counts.
 
 Accepted and ignored: ``HeartbeatSeconds`` / ``HeartbeatSecondsPath`` (there are no activity
-workers to send heartbeats locally), a Task's ``Credentials`` (handlers run with the local
+workers to send heartbeats locally; the path must still select a positive integer, or the state
+fails before its task runs), a Task's ``Credentials`` (handlers run with the local
 identity), the machine-level ``TimeoutSeconds`` and ``Version``, and ``Comment`` everywhere.
 
 Events: every step is reported as an ``ExecutionEvent`` to the optional listener (serialized under a

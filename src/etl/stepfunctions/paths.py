@@ -43,12 +43,17 @@ RESULT_PATH_MATCH_FAILURE: Final = "States.ResultPathMatchFailure"
 
 
 class StatesError(AslError):
-    """A Step Functions error raised while a state runs: ``error`` is the name Retry/Catch match."""
+    """A Step Functions error raised while a state runs: ``error`` is the name Retry/Catch match.
 
-    def __init__(self, error: str | None, cause: str = "") -> None:
+    ``located`` is true once the cause says which state failed (AWS's prefix of a States.Runtime
+    cause), so an enclosing Parallel does not prefix it again.
+    """
+
+    def __init__(self, error: str | None, cause: str = "", *, located: bool = False) -> None:
         super().__init__(f"{error}: {cause}" if cause else str(error))
         self.error = error
         self.cause = cause
+        self.located = located
 
 
 class PathSyntaxError(AslError):
@@ -430,11 +435,11 @@ class Expression:
         if self.path is not None:
             try:
                 return self.path.evaluate(data, context)
-            except PathNotFoundError as exc:
+            except PathNotFoundError:
                 raise StatesError(
                     RUNTIME,
                     f"The JSONPath '{self.text}' specified for the field '{self.field}' "
-                    f"could not be found in the input '{_dump(data)}' ({exc})",
+                    f"could not be found in the input '{_dump(data)}'",
                 ) from None
         assert self.call is not None
 
@@ -512,14 +517,19 @@ class PayloadTemplate:
         return lambda data, context, rng: template
 
 
-def select(path: JsonPath | None, data: Any, context: Any, field: str) -> Any:
+def select(path: JsonPath | None, data: Any, context: Any) -> Any:
     """``InputPath`` / ``OutputPath``: ``None`` (the JSON ``null``) gives ``{}``; a miss is States.Runtime."""
     if path is None:
         return {}
+    return reference_value(path, data, context)
+
+
+def reference_value(path: JsonPath, data: Any, context: Any) -> Any:
+    """The value at ``path``; a miss is States.Runtime worded as AWS words it (Jayway's reason after the path)."""
     try:
         return path.evaluate(data, context)
     except PathNotFoundError as exc:
-        raise StatesError(RUNTIME, f"Invalid path '{path.text}' in {field}: {exc}") from None
+        raise StatesError(RUNTIME, f"Invalid path '{path.text}' : {exc}") from None
 
 
 def place(path: JsonPath | None, raw_input: Any, result: Any, field: str = "ResultPath") -> Any:

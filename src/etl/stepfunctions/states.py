@@ -118,6 +118,7 @@ class _State:
     handler: TaskHandler | None = None
     timeout: int | None = None
     timeout_path: JsonPath | None = None
+    heartbeat_path: JsonPath | None = None
     branches: list[_Scope] = field(default_factory=list)
     choices: list[tuple[_Rule, str]] = field(default_factory=list)
     default: str | None = None
