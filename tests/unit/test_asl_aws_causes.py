@@ -1,8 +1,9 @@
 """Failures worded as AWS words them: the States.Runtime prefix and its event id, Wait and path causes,
-and HeartbeatSecondsPath."""
+HeartbeatSecondsPath and Wait delays past AWS's limit."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -124,6 +125,20 @@ def test_wait_paths_selecting_bad_values_fail_with_aws_words(field: str, value: 
     sleeps: list[float] = []
     result = execute({"W": {"Type": "Wait", field: "$.w", "End": True}}, {"w": value}, sleep=sleeps.append)
     assert (result.error, result.cause, sleeps) == ("States.Runtime", prefix("W", 2) + detail, [])
+
+
+def test_a_wait_past_two_to_the_31_seconds_is_too_long() -> None:
+    now = datetime(2024, 6, 3, 10, 0, 0, tzinfo=UTC)
+    sleeps: list[float] = []
+    limit = {"Type": "Wait", "SecondsPath": "$.s", "End": True}
+    assert execute({"W": limit}, {"s": 2**31 - 1}, sleep=sleeps.append).status == "SUCCEEDED"
+    assert sleeps == [2**31 - 1]
+    result = execute({"W": limit}, {"s": 2**31}, sleep=sleeps.append)
+    assert (result.error, result.cause) == ("States.Runtime", prefix("W", 2) + "Wait state delay is too long.")
+    far = {"Type": "Wait", "TimestampPath": "$.at", "End": True}
+    result = execute({"W": far}, {"at": "2092-06-22T10:00:00Z"}, clock=lambda: now)  # 24,856 days ahead
+    assert result.cause == prefix("W", 2) + "Wait state delay is too long."
+    assert sleeps == [2**31 - 1]
 
 
 # --- HeartbeatSecondsPath -------------------------------------------------------------------------

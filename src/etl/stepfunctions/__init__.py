@@ -37,7 +37,8 @@ Semantics, as documented by AWS:
 * Parallel runs its branches in threads; its result is the list of branch outputs in branch order.
   When a branch fails, its siblings start no further state and the Parallel fails with that error
   (a nested Parallel stopped that way reports ``StateFailed`` with ``States.BranchFailed``).
-* Wait calls the injected ``sleep`` with the seconds to wait (never negative); ``Timestamp`` waits
+* Wait calls the injected ``sleep`` with the seconds to wait (never negative; more than 2**31 - 1,
+  about 24,855 days, is ``States.Runtime`` "Wait state delay is too long."); ``Timestamp`` waits
   are measured from the injected ``clock`` (default: the UTC wall clock), which also stamps events
   and the context object's times. An execution input that is not JSON fails with States.Runtime.
 * Choice string comparisons order by UTF-16 code units, like Java's ``String.compareTo``; timestamps

@@ -25,6 +25,7 @@ from etl.stepfunctions.states import (
     BRANCH_FAILED,
     FAILED,
     MAX_DELAY_SECONDS,
+    MAX_WAIT_SECONDS,
     SUCCEEDED,
     TASK_FAILED,
     TIMEOUT,
@@ -469,6 +470,8 @@ class _Execution:
                 if value < 0:
                     raise StatesError(RUNTIME, f"The SecondsPath parameter references a negative value: {found}")
                 seconds = value
+        if seconds > MAX_WAIT_SECONDS:
+            raise StatesError(RUNTIME, "Wait state delay is too long.")
         self.machine._sleep(max(0.0, float(seconds)))
         return select(state.output_path, effective, visit.context), state.next
 

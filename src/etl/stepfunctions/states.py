@@ -31,6 +31,7 @@ TIMEOUT: Final = "States.Timeout"
 BRANCH_FAILED: Final = "States.BranchFailed"
 UNCATCHABLE: Final = frozenset({RUNTIME, "States.DataLimitExceeded"})
 MAX_SECONDS: Final = 99_999_999
+MAX_WAIT_SECONDS: Final = 2**31 - 1  # AWS: "Wait state delay is too long." beyond (about 24,855 days)
 MAX_DELAY_SECONDS: Final = 31_622_400  # a Standard execution lasts at most one year
 FAIL_INTRINSICS: Final = (
     "States.Format",
