@@ -1,5 +1,5 @@
 """Failures worded as AWS words them: the States.Runtime prefix and its event id, Wait and path causes,
-HeartbeatSecondsPath and Wait delays past AWS's limit."""
+States.DataLimitExceeded, HeartbeatSecondsPath and Wait delays past AWS's limit."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from etl.errors import TaskFailedError
 from etl.stepfunctions import ExecutionResult, StateMachine, TaskContext
 
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:work"
+INVOKE = "arn:aws:states:::lambda:invoke"
+LIMIT = 262_144  # bytes of JSON a state may return
 
 
 def execute(
@@ -154,3 +156,52 @@ def test_a_missing_heartbeat_seconds_path_fails_before_the_task_runs() -> None:
         [],
     )
     assert execute({"T": task}, {"beat": 5}, {FUNCTION: lambda payload, context: "ran"}).output == "ran"
+
+
+# --- States.DataLimitExceeded ---------------------------------------------------------------------
+
+
+def big_task(resource: str, result: Any, catch: str) -> dict[str, Any]:
+    return {
+        "T": {
+            "Type": "Task",
+            "Resource": resource,
+            "Catch": [{"ErrorEquals": [catch], "Next": "Caught"}],
+            "End": True,
+        },
+        "Caught": {"Type": "Pass", "End": True},
+    }
+
+
+@pytest.mark.parametrize(
+    ("resource", "catch", "named"),
+    [(FUNCTION, "States.DataLimitExceeded", FUNCTION), (INVOKE, "States.ALL", "lambda")],
+)
+def test_a_task_result_over_256_kib_is_data_limit_exceeded_and_can_be_caught(
+    resource: str, catch: str, named: str
+) -> None:
+    too_big = "a" * (LIMIT - 1)  # with its two quotes, one byte over
+    result = execute(big_task(resource, too_big, catch), handlers={resource: lambda payload, context: too_big})
+    assert result.output == {
+        "Error": "States.DataLimitExceeded",
+        "Cause": f"The state/task '{named}' returned a result with a size exceeding the maximum number of "
+        "bytes service limit.",
+    }
+
+
+def test_the_limit_counts_utf8_bytes_and_a_result_of_exactly_256_kib_passes() -> None:
+    def run(value: str) -> ExecutionResult:
+        states = {"T": {"Type": "Task", "Resource": FUNCTION, "End": True}}
+        return execute(states, handlers={FUNCTION: lambda payload, context: value})
+
+    assert run("a" * (LIMIT - 2)).status == "SUCCEEDED"
+    assert run("é" * ((LIMIT - 2) // 2)).status == "SUCCEEDED"
+    assert run("é" * ((LIMIT - 2) // 2 + 1)).error == "States.DataLimitExceeded"
+
+
+def test_a_pass_result_over_256_kib_fails_the_execution_naming_the_state() -> None:
+    result = execute({"Big": {"Type": "Pass", "Result": {"Arg1": "a" * LIMIT}, "End": True}})
+    assert (result.error, result.cause) == (
+        "States.DataLimitExceeded",
+        "The state/task 'Big' returned a result with a size exceeding the maximum number of bytes service limit.",
+    )

@@ -27,6 +27,11 @@ Semantics, as documented by AWS:
   where n is the id AWS's execution history would give the state's Entered event (ExecutionStarted
   is #1; each state adds Entered and Exited, each Task attempt Scheduled, Started and its outcome,
   a Parallel Started and its outcome around the branches).
+* A state whose result or output is over 256 KiB of JSON (262,144 bytes) fails with
+  ``States.DataLimitExceeded``, cause "The state/task '<name>' returned a result with a size
+  exceeding the maximum number of bytes service limit." (a Task's result names its Resource ARN,
+  or the service of an optimized integration such as ``lambda``); as recorded on AWS a catcher for
+  it or for ``States.ALL`` catches it.
 * A ResultPath that cannot be applied is ``States.ResultPathMatchFailure``; an intrinsic function
   given bad values ``States.IntrinsicFailure``; a Choice without a match or Default
   ``States.NoChoiceMatched``; a Task over ``TimeoutSeconds`` ``States.Timeout`` with an empty cause,

@@ -23,6 +23,8 @@ from etl.stepfunctions.paths import RUNTIME, Expression, JsonPath, StatesError, 
 from etl.stepfunctions.states import (
     ALL,
     BRANCH_FAILED,
+    DATA_LIMIT_BYTES,
+    DATA_LIMIT_EXCEEDED,
     FAILED,
     MAX_DELAY_SECONDS,
     MAX_WAIT_SECONDS,
@@ -237,6 +239,7 @@ class _Execution:
             )
             try:
                 output, target = self.runners[state.type](visit)
+                _check_size(output, state.name)
                 break
             except _Cancelled:  # a nested Parallel whose enclosing branch was stopped
                 self.emit(
@@ -355,6 +358,7 @@ class _Execution:
     def run_pass(self, visit: _Visit) -> tuple[Any, str | None]:
         effective = self.parameters(visit, self.effective_input(visit))
         result = copy.deepcopy(visit.state.result) if visit.state.has_result else effective
+        _check_size(result, visit.state.name)
         return self.finish(visit, result), visit.state.next
 
     def run_task(self, visit: _Visit) -> tuple[Any, str | None]:
@@ -387,11 +391,13 @@ class _Execution:
         finally:
             self.next_event_id()  # TaskSucceeded, TaskFailed or TaskTimedOut
         try:
-            return _json_copy(result)
+            result = _json_copy(result)
         except (TypeError, ValueError) as exc:
             raise StatesError(
                 TASK_FAILED, f"the handler of {state.resource} returned a value that is not JSON: {exc}"
             ) from None
+        _check_size(result, _task_label(state.resource))
+        return result
 
     def run_parallel(self, visit: _Visit) -> tuple[Any, str | None]:
         payload = self.parameters(visit, self.effective_input(visit))
@@ -507,6 +513,25 @@ def _positive_seconds(path: JsonPath, data: Any, context: Any, field_name: str) 
             RUNTIME, f"{field_name} '{path.text}' must select a positive integer, not {seconds!r}"
         )
     return int(seconds)
+
+
+def _check_size(value: Any, label: str) -> None:
+    """States.DataLimitExceeded when ``value``'s JSON is over the 256 KiB a state may pass on."""
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > DATA_LIMIT_BYTES:
+        raise StatesError(
+            DATA_LIMIT_EXCEEDED,
+            f"The state/task '{label}' returned a result with a size exceeding the maximum number "
+            "of bytes service limit.",
+        )
+
+
+def _task_label(resource: str) -> str:
+    """How AWS names a task in a States.DataLimitExceeded cause: the service of an integration
+    (``arn:aws:states:::lambda:invoke`` -> ``lambda``, recorded), else the Resource ARN (recorded
+    for a Lambda function ARN)."""
+    integration = resource.partition(":states:::")[2]
+    return integration.split(":")[0] if integration else resource
 
 
 def _call(handler: TaskHandler, payload: Any, context: TaskContext, timeout: int | None) -> Any:
