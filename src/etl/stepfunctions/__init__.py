@@ -22,17 +22,28 @@ Semantics, as documented by AWS:
 * Delay before retry *n* (0-based, per retrier): ``IntervalSeconds * BackoffRate ** n``, capped at
   ``MaxDelaySeconds``; with ``JitterStrategy: FULL`` a uniform random value in ``[0, delay]``.
 * A path that matches nothing (InputPath, OutputPath, Parameters, ResultSelector, Choice variables,
-  Wait/Fail/Timeout paths) is ``States.Runtime``. A ResultPath that cannot be applied is
-  ``States.ResultPathMatchFailure``; an intrinsic function given bad values ``States.IntrinsicFailure``;
-  a Choice without a match or Default ``States.NoChoiceMatched``; a Task over ``TimeoutSeconds``
-  ``States.Timeout`` (the handler runs in a worker thread, abandoned when it times out).
+  Wait/Fail/Timeout/Heartbeat paths) is ``States.Runtime``. Its cause is worded as AWS words it and
+  starts like AWS's: "An error occurred while executing the state 'X' (entered at the event id #n). ",
+  where n is the id AWS's execution history would give the state's Entered event (ExecutionStarted
+  is #1; each state adds Entered and Exited, each Task attempt Scheduled, Started and its outcome,
+  a Parallel Started and its outcome around the branches).
+* A state whose result or output is over 256 KiB of JSON (262,144 bytes) fails with
+  ``States.DataLimitExceeded``, cause "The state/task '<name>' returned a result with a size
+  exceeding the maximum number of bytes service limit." (a Task's result names its Resource ARN,
+  or the service of an optimized integration such as ``lambda``); as recorded on AWS a catcher for
+  it or for ``States.ALL`` catches it.
+* A ResultPath that cannot be applied is ``States.ResultPathMatchFailure``; an intrinsic function
+  given bad values ``States.IntrinsicFailure``; a Choice without a match or Default
+  ``States.NoChoiceMatched``; a Task over ``TimeoutSeconds`` ``States.Timeout`` with an empty cause,
+  as AWS gives it (the handler runs in a worker thread, abandoned when it times out).
 * A handler raising ``TaskFailedError`` fails with that error and cause; any other exception fails
   with ``States.TaskFailed`` and cause ``"<ExceptionType>: <message>"``; a result that is not JSON
   fails with ``States.TaskFailed`` too. Handler inputs and results are copies, as JSON would be.
 * Parallel runs its branches in threads; its result is the list of branch outputs in branch order.
   When a branch fails, its siblings start no further state and the Parallel fails with that error
   (a nested Parallel stopped that way reports ``StateFailed`` with ``States.BranchFailed``).
-* Wait calls the injected ``sleep`` with the seconds to wait (never negative); ``Timestamp`` waits
+* Wait calls the injected ``sleep`` with the seconds to wait (never negative; more than 2**31 - 1,
+  about 24,855 days, is ``States.Runtime`` "Wait state delay is too long."); ``Timestamp`` waits
   are measured from the injected ``clock`` (default: the UTC wall clock), which also stamps events
   and the context object's times. An execution input that is not JSON fails with States.Runtime.
 * Choice string comparisons order by UTF-16 code units, like Java's ``String.compareTo``; timestamps
@@ -47,7 +58,8 @@ JSONPath filters and scripts, malformed intrinsic calls, unknown intrinsic funct
 argument counts.
 
 Accepted and ignored: ``HeartbeatSeconds`` / ``HeartbeatSecondsPath`` (there are no activity
-workers to send heartbeats locally), a Task's ``Credentials`` (handlers run with the local
+workers to send heartbeats locally; the path must still select a positive integer, or the state
+fails before its task runs), a Task's ``Credentials`` (handlers run with the local
 identity), the machine-level ``TimeoutSeconds`` and ``Version``, and ``Comment`` everywhere.
 
 Events: every step is reported as an ``ExecutionEvent`` to the optional listener (serialized under a

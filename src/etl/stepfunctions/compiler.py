@@ -220,7 +220,7 @@ class _Compiler:
             )
         state.resource, state.handler = resource, self.handlers[resource]
         state.timeout, state.timeout_path = self.seconds_pair(state.name, raw, "TimeoutSeconds")
-        heartbeat, _ = self.seconds_pair(state.name, raw, "HeartbeatSeconds")
+        heartbeat, state.heartbeat_path = self.seconds_pair(state.name, raw, "HeartbeatSeconds")
         if heartbeat is not None and state.timeout is not None and heartbeat >= state.timeout:
             raise AslDefinitionError(state.name, "HeartbeatSeconds must be smaller than TimeoutSeconds")
 

@@ -18,12 +18,16 @@ from typing import Any
 
 from etl.errors import TaskFailedError
 from etl.stepfunctions.compiler import _RETRYING, _Compiler, _is_int, parse_timestamp
-from etl.stepfunctions.paths import RUNTIME, Expression, JsonPath, PathNotFoundError, StatesError, place, select
+from etl.stepfunctions.intrinsics import java_text
+from etl.stepfunctions.paths import RUNTIME, Expression, JsonPath, StatesError, place, reference_value, select
 from etl.stepfunctions.states import (
     ALL,
     BRANCH_FAILED,
+    DATA_LIMIT_BYTES,
+    DATA_LIMIT_EXCEEDED,
     FAILED,
     MAX_DELAY_SECONDS,
+    MAX_WAIT_SECONDS,
     SUCCEEDED,
     TASK_FAILED,
     TIMEOUT,
@@ -130,6 +134,7 @@ class _Execution:
         self.start_time = machine._clock()
         self.events: list[ExecutionEvent] = []
         self.lock = threading.Lock()
+        self.history = 1  # the id of the last event AWS would have recorded (ExecutionStarted is #1)
         self.runners: dict[str, Callable[[_Visit], tuple[Any, str | None]]] = {
             "Pass": self.run_pass,
             "Task": self.run_task,
@@ -181,6 +186,17 @@ class _Execution:
                 except Exception:
                     logger.exception("the execution listener failed on %s of %r", kind, state)
 
+    def next_event_id(self, count: int = 1) -> int:
+        """Count ``count`` more events of AWS's execution history; the id of the last one.
+
+        AWS numbers them: ExecutionStarted #1, then per state Entered and Exited, Scheduled, Started
+        and Succeeded/Failed/TimedOut per Task attempt, ParallelStateStarted and Succeeded/Failed
+        around the branches. The id of a state's Entered event is quoted in States.Runtime causes.
+        """
+        with self.lock:
+            self.history += count
+            return self.history
+
     def context(self, state: str, entered: datetime, retry_count: int | None) -> dict[str, Any]:
         """The context object ``$$``; ``State.RetryCount`` only where the state can retry (AWS omits it in a Pass)."""
         entered_state: dict[str, Any] = {"EnteredTime": _iso(entered), "Name": state}
@@ -212,6 +228,7 @@ class _Execution:
     def run_state(self, state: _State, raw: Any, cancel: _Cancel, branch: str) -> tuple[Any, str | None]:
         entered = self.machine._clock()
         started = time.perf_counter()
+        entered_event = self.next_event_id()
         self.emit("StateEntered", state.name, branch, {"input": raw})
         attempts = [0] * len(state.retriers)
         retries = 0
@@ -222,6 +239,7 @@ class _Execution:
             )
             try:
                 output, target = self.runners[state.type](visit)
+                _check_size(output, state.name)
                 break
             except _Cancelled:  # a nested Parallel whose enclosing branch was stopped
                 self.emit(
@@ -236,6 +254,13 @@ class _Execution:
                 )
                 raise
             except StatesError as err:
+                if err.error == RUNTIME and not err.located:
+                    err = StatesError(
+                        RUNTIME,
+                        f"An error occurred while executing the state '{state.name}' "
+                        f"(entered at the event id #{entered_event}). {err.cause}",
+                        located=True,
+                    )
                 index = _match(state.retriers, err.error)
                 if (
                     index is not None
@@ -260,6 +285,7 @@ class _Execution:
                     self.machine._sleep(delay)
                     continue
                 return self.fail_state(state, raw, err, started, branch)
+        self.next_event_id()
         self.emit(
             "StateExited",
             state.name,
@@ -291,6 +317,7 @@ class _Execution:
         )
         if index is None:
             raise err
+        self.next_event_id()  # the state exits to the catcher's Next
         target = state.catchers[index].next
         self.emit(
             "TaskCaught",
@@ -314,7 +341,7 @@ class _Execution:
     # --- the state types ---
 
     def effective_input(self, visit: _Visit) -> Any:
-        return select(visit.state.input_path, visit.raw, visit.context, "InputPath")
+        return select(visit.state.input_path, visit.raw, visit.context)
 
     def parameters(self, visit: _Visit, effective: Any) -> Any:
         if visit.state.parameters is None:
@@ -326,11 +353,12 @@ class _Execution:
         if state.result_selector is not None:
             result = state.result_selector.evaluate(result, visit.context, self.machine._random)
         output = place(state.result_path, visit.raw, result)
-        return select(state.output_path, output, visit.context, "OutputPath")
+        return select(state.output_path, output, visit.context)
 
     def run_pass(self, visit: _Visit) -> tuple[Any, str | None]:
         effective = self.parameters(visit, self.effective_input(visit))
         result = copy.deepcopy(visit.state.result) if visit.state.has_result else effective
+        _check_size(result, visit.state.name)
         return self.finish(visit, result), visit.state.next
 
     def run_task(self, visit: _Visit) -> tuple[Any, str | None]:
@@ -338,13 +366,9 @@ class _Execution:
         effective = self.effective_input(visit)
         timeout = state.timeout
         if state.timeout_path is not None:
-            timeout = _reference_value(state.timeout_path, effective, visit.context, "TimeoutSecondsPath")
-            if not _is_int(timeout) or timeout <= 0:
-                raise StatesError(
-                    RUNTIME,
-                    f"TimeoutSecondsPath '{state.timeout_path.text}' must select a positive "
-                    f"integer, not {timeout!r}",
-                )
+            timeout = _positive_seconds(state.timeout_path, effective, visit.context, "TimeoutSecondsPath")
+        if state.heartbeat_path is not None:  # checked like AWS does, then unused (no heartbeats locally)
+            _positive_seconds(state.heartbeat_path, effective, visit.context, "HeartbeatSecondsPath")
         payload = self.parameters(visit, effective)
         return self.finish(visit, self.invoke(visit, payload, timeout)), state.next
 
@@ -354,6 +378,7 @@ class _Execution:
         task_context = TaskContext(
             self.name, state.name, visit.retry_count, copy.deepcopy(self.input), visit.entered, state.resource
         )
+        self.next_event_id(2)  # TaskScheduled, TaskStarted
         try:
             result = _call(state.handler, copy.deepcopy(payload), task_context, timeout)
         except StatesError:
@@ -363,16 +388,25 @@ class _Execution:
         except Exception as exc:
             logger.warning("the handler of %r (%s) raised", state.name, state.resource, exc_info=True)
             raise StatesError(TASK_FAILED, f"{type(exc).__name__}: {exc}") from None
+        finally:
+            self.next_event_id()  # TaskSucceeded, TaskFailed or TaskTimedOut
         try:
-            return _json_copy(result)
+            result = _json_copy(result)
         except (TypeError, ValueError) as exc:
             raise StatesError(
                 TASK_FAILED, f"the handler of {state.resource} returned a value that is not JSON: {exc}"
             ) from None
+        _check_size(result, _task_label(state.resource))
+        return result
 
     def run_parallel(self, visit: _Visit) -> tuple[Any, str | None]:
         payload = self.parameters(visit, self.effective_input(visit))
-        return self.finish(visit, self.run_branches(visit, payload)), visit.state.next
+        self.next_event_id()  # ParallelStateStarted
+        try:
+            results = self.run_branches(visit, payload)
+        finally:
+            self.next_event_id()  # ParallelStateSucceeded or ParallelStateFailed
+        return self.finish(visit, results), visit.state.next
 
     def run_branches(self, visit: _Visit, payload: Any) -> list[Any]:
         state = visit.state
@@ -412,7 +446,7 @@ class _Execution:
                 "States.NoChoiceMatched",
                 f"No Choice Rule matched and there is no Default in the Choice state '{state.name}'",
             )
-        return select(state.output_path, effective, visit.context, "OutputPath"), target
+        return select(state.output_path, effective, visit.context), target
 
     def run_wait(self, visit: _Visit) -> tuple[Any, str | None]:
         state = visit.state
@@ -423,27 +457,29 @@ class _Execution:
             seconds = self.until(state.wait_timestamp)
         else:
             assert state.wait_path is not None
-            key = "TimestampPath" if state.wait_path_is_timestamp else "SecondsPath"
-            value = _reference_value(state.wait_path, effective, visit.context, key)
+            value = reference_value(state.wait_path, effective, visit.context)
+            found = f"{state.wait_path.text} == {java_text(value)}"
             if state.wait_path_is_timestamp:
                 moment = parse_timestamp(value)
                 if moment is None:
                     raise StatesError(
                         RUNTIME,
-                        f"TimestampPath '{state.wait_path.text}' must select an RFC 3339 "
-                        f"timestamp, not {value!r}",
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended "
+                        f"offset date-time format string: {found}",
                     )
                 seconds = self.until(moment)
             else:
-                if not _is_int(value) or value < 0:
+                if not _is_int(value) or not -(2**63) <= value < 2**63:
                     raise StatesError(
-                        RUNTIME,
-                        f"SecondsPath '{state.wait_path.text}' must select a non-negative "
-                        f"integer, not {value!r}",
+                        RUNTIME, f"The SecondsPath parameter cannot be parsed as a long value: {found}"
                     )
+                if value < 0:
+                    raise StatesError(RUNTIME, f"The SecondsPath parameter references a negative value: {found}")
                 seconds = value
+        if seconds > MAX_WAIT_SECONDS:
+            raise StatesError(RUNTIME, "Wait state delay is too long.")
         self.machine._sleep(max(0.0, float(seconds)))
-        return select(state.output_path, effective, visit.context, "OutputPath"), state.next
+        return select(state.output_path, effective, visit.context), state.next
 
     def until(self, moment: Decimal) -> float:
         now = self.machine._clock()
@@ -451,7 +487,7 @@ class _Execution:
 
     def run_succeed(self, visit: _Visit) -> tuple[Any, str | None]:
         effective = self.effective_input(visit)
-        return select(visit.state.output_path, effective, visit.context, "OutputPath"), None
+        return select(visit.state.output_path, effective, visit.context), None
 
     def run_fail(self, visit: _Visit) -> tuple[Any, str | None]:
         state = visit.state
@@ -470,11 +506,32 @@ class _Execution:
         return value
 
 
-def _reference_value(path: JsonPath, data: Any, context: Any, field_name: str) -> Any:
-    try:
-        return path.evaluate(data, context)
-    except PathNotFoundError as exc:
-        raise StatesError(RUNTIME, f"Invalid path '{path.text}' in {field_name}: {exc}") from None
+def _positive_seconds(path: JsonPath, data: Any, context: Any, field_name: str) -> int:
+    seconds = reference_value(path, data, context)
+    if not _is_int(seconds) or seconds <= 0:
+        raise StatesError(
+            RUNTIME, f"{field_name} '{path.text}' must select a positive integer, not {seconds!r}"
+        )
+    return int(seconds)
+
+
+def _check_size(value: Any, label: str) -> None:
+    """States.DataLimitExceeded when ``value``'s JSON is over the 256 KiB a state may pass on."""
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > DATA_LIMIT_BYTES:
+        raise StatesError(
+            DATA_LIMIT_EXCEEDED,
+            f"The state/task '{label}' returned a result with a size exceeding the maximum number "
+            "of bytes service limit.",
+        )
+
+
+def _task_label(resource: str) -> str:
+    """How AWS names a task in a States.DataLimitExceeded cause: the service of an integration
+    (``arn:aws:states:::lambda:invoke`` -> ``lambda``, recorded), else the Resource ARN (recorded
+    for a Lambda function ARN)."""
+    integration = resource.partition(":states:::")[2]
+    return integration.split(":")[0] if integration else resource
 
 
 def _call(handler: TaskHandler, payload: Any, context: TaskContext, timeout: int | None) -> Any:
@@ -498,10 +555,7 @@ def _call(handler: TaskHandler, payload: Any, context: TaskContext, timeout: int
         logger.warning(
             "task %r timed out after %s s; its worker thread is abandoned", context.state_name, timeout
         )
-        raise StatesError(
-            TIMEOUT,
-            f"The task '{context.state_name}' did not finish within {timeout} seconds (TimeoutSeconds)",
-        )
+        raise StatesError(TIMEOUT)  # AWS gives States.Timeout no cause
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]

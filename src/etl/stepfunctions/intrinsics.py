@@ -13,8 +13,10 @@ Refused when the definition is validated (``IntrinsicSyntaxError``): malformed s
 function name and a wrong number of arguments. Wrong argument values or types fail at run time with
 ``IntrinsicFailure`` (the executor reports ``States.IntrinsicFailure``).
 
-Choices where AWS documents no behaviour: ``States.Format`` refuses objects and arrays as values
-(the spec says they MUST NOT be used); ``States.MathRandom`` returns ``start <= n < end`` and, with a
+``States.Format`` prints an object or array value the way AWS does (recorded), Java-style:
+``{Arg1=1, Arg2=[]}``, strings inside it unquoted.
+
+Choices where AWS documents no behaviour: ``States.MathRandom`` returns ``start <= n < end`` and, with a
 seed, Python's generator (AWS's seeded sequence cannot be reproduced); ``States.MathAdd`` rounds a
 non-integer half up like Java's ``Math.round``, as AWS documents rounding to the nearest integer;
 array equality (``ArrayContains``, ``ArrayUnique``) treats ``1`` and ``1.0`` as equal and booleans as
@@ -371,15 +373,19 @@ def _format(template: Any, escaped: frozenset[int], values: list[Any]) -> str:
 
 
 def _format_value(value: Any, position: int) -> str:
-    _need(
-        not isinstance(value, dict | list),
-        f"argument {position} of States.Format is {json_kind(value)}; only strings, numbers, booleans and null "
-        "can be formatted (use States.JsonToString first)",
-    )
-    if isinstance(value, str):
-        return value
     if isinstance(value, float) and not math.isfinite(value):
         raise IntrinsicFailure(f"argument {position} of States.Format is not a finite number")
+    return java_text(value)
+
+
+def java_text(value: Any) -> str:
+    """A JSON value as AWS's Java runtime prints it: strings bare, objects ``{a=1, b=[x, y]}`` (Map/List toString)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={java_text(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(java_text(item) for item in value) + "]"
     return json.dumps(value)
 
 

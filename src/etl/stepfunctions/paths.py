@@ -4,9 +4,10 @@ Step Functions evaluates paths with Jayway JsonPath. This module implements the 
 executor accepts, with Jayway's result shape:
 
 * ``$`` (the state's data) and ``$$`` (the context object) roots;
-* ``.name`` and ``['name']`` children, ``[0]`` and ``[-1]`` indexes (negative counts from the end,
-  as in Jayway), ``[0,2]`` index unions, ``.*`` / ``[*]`` wildcards, ``[1:]``, ``[:2]``, ``[1:3]``
-  slices and the ``..`` deep scan.
+* ``.name`` and ``['name']`` children (inside the quotes a backslash escapes the quote and itself;
+  before any other character it is kept, so ``$['a\\"b']`` names the key ``a\\"b``, as recorded on
+  AWS), ``[0]`` and ``[-1]`` indexes (negative counts from the end, as in Jayway), ``[0,2]`` index
+  unions, ``.*`` / ``[*]`` wildcards, ``[1:]``, ``[:2]``, ``[1:3]`` slices and the ``..`` deep scan.
 * A *definite* path (only names and single indexes) yields one value and fails when nothing is
   found; any other path yields a list of every match, empty when nothing matches: Step Functions
   answers ``[]`` for ``$.missing[*]`` or ``$.missing[1:]`` (recorded on AWS), where Jayway alone
@@ -42,12 +43,17 @@ RESULT_PATH_MATCH_FAILURE: Final = "States.ResultPathMatchFailure"
 
 
 class StatesError(AslError):
-    """A Step Functions error raised while a state runs: ``error`` is the name Retry/Catch match."""
+    """A Step Functions error raised while a state runs: ``error`` is the name Retry/Catch match.
 
-    def __init__(self, error: str | None, cause: str = "") -> None:
+    ``located`` is true once the cause says which state failed (AWS's prefix of a States.Runtime
+    cause), so an enclosing Parallel does not prefix it again.
+    """
+
+    def __init__(self, error: str | None, cause: str = "", *, located: bool = False) -> None:
         super().__init__(f"{error}: {cause}" if cause else str(error))
         self.error = error
         self.cause = cause
+        self.located = located
 
 
 class PathSyntaxError(AslError):
@@ -358,7 +364,7 @@ class _PathParser:
         chars: list[str] = []
         while self.pos < len(text):
             char = text[self.pos]
-            if char == "\\" and self.pos + 1 < len(text):
+            if char == "\\" and self.pos + 1 < len(text) and text[self.pos + 1] in (quote, "\\"):
                 chars.append(text[self.pos + 1])
                 self.pos += 2
             elif char == quote:
@@ -429,11 +435,11 @@ class Expression:
         if self.path is not None:
             try:
                 return self.path.evaluate(data, context)
-            except PathNotFoundError as exc:
+            except PathNotFoundError:
                 raise StatesError(
                     RUNTIME,
                     f"The JSONPath '{self.text}' specified for the field '{self.field}' "
-                    f"could not be found in the input '{_dump(data)}' ({exc})",
+                    f"could not be found in the input '{_dump(data)}'",
                 ) from None
         assert self.call is not None
 
@@ -511,14 +517,19 @@ class PayloadTemplate:
         return lambda data, context, rng: template
 
 
-def select(path: JsonPath | None, data: Any, context: Any, field: str) -> Any:
+def select(path: JsonPath | None, data: Any, context: Any) -> Any:
     """``InputPath`` / ``OutputPath``: ``None`` (the JSON ``null``) gives ``{}``; a miss is States.Runtime."""
     if path is None:
         return {}
+    return reference_value(path, data, context)
+
+
+def reference_value(path: JsonPath, data: Any, context: Any) -> Any:
+    """The value at ``path``; a miss is States.Runtime worded as AWS words it (Jayway's reason after the path)."""
     try:
         return path.evaluate(data, context)
     except PathNotFoundError as exc:
-        raise StatesError(RUNTIME, f"Invalid path '{path.text}' in {field}: {exc}") from None
+        raise StatesError(RUNTIME, f"Invalid path '{path.text}' : {exc}") from None
 
 
 def place(path: JsonPath | None, raw_input: Any, result: Any, field: str = "ResultPath") -> Any:

@@ -29,8 +29,11 @@ ALL: Final = "States.ALL"
 TASK_FAILED: Final = "States.TaskFailed"
 TIMEOUT: Final = "States.Timeout"
 BRANCH_FAILED: Final = "States.BranchFailed"
-UNCATCHABLE: Final = frozenset({RUNTIME, "States.DataLimitExceeded"})
+DATA_LIMIT_EXCEEDED: Final = "States.DataLimitExceeded"
+UNCATCHABLE: Final = frozenset({RUNTIME})  # AWS catches DataLimitExceeded with it or States.ALL (recorded)
+DATA_LIMIT_BYTES: Final = 262_144  # 256 KiB of JSON: the most a state may return or pass on
 MAX_SECONDS: Final = 99_999_999
+MAX_WAIT_SECONDS: Final = 2**31 - 1  # AWS: "Wait state delay is too long." beyond (about 24,855 days)
 MAX_DELAY_SECONDS: Final = 31_622_400  # a Standard execution lasts at most one year
 FAIL_INTRINSICS: Final = (
     "States.Format",
@@ -118,6 +121,7 @@ class _State:
     handler: TaskHandler | None = None
     timeout: int | None = None
     timeout_path: JsonPath | None = None
+    heartbeat_path: JsonPath | None = None
     branches: list[_Scope] = field(default_factory=list)
     choices: list[tuple[_Rule, str]] = field(default_factory=list)
     default: str | None = None
