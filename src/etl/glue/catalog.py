@@ -287,6 +287,12 @@ class Catalog:
             )
         return tables[0]
 
+    def crawled_table(self, database: str, name: str) -> Table | None:
+        """A table the crawlers made (never an Iceberg table), or None: no Iceberg catalog is opened."""
+        with self._connect() as con:
+            tables = self._load_tables(con, "t.database = ? AND t.name = ?", [database.lower(), name.lower()])
+        return tables[0] if tables else None
+
     def tables(self, database: str | None = None) -> list[Table]:
         """Every table, the Iceberg ones included (one of them wins over a crawled table of its name)."""
         with self._connect() as con:

@@ -153,16 +153,10 @@ class LocalPartitionCatalog:
         return Catalog(self.path, wait_seconds=LOCAL_CATALOG_WAIT_SECONDS)
 
     def table(self, database: str, name: str) -> CatalogedTable | None:
-        from etl.errors import CatalogBusyError, CatalogError
-
         if not self.path.is_file():
             return None
-        catalog = self._catalog()
-        try:
-            table = catalog.get_table(database, name)
-        except CatalogBusyError:
-            raise
-        except CatalogError:  # not in the catalog
+        table = self._catalog().crawled_table(database, name)
+        if table is None:
             return None
         return CatalogedTable(
             columns={c.name: c.type for c in table.columns},

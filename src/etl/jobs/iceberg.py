@@ -133,10 +133,10 @@ def ensure_table(
         f"LOCATION {sql_string(location)} TBLPROPERTIES ({properties})"
     )
     if created and sort_columns:
-        spark.sql(f"ALTER TABLE {name} WRITE LOCALLY ORDERED BY {', '.join(f'`{c}`' for c in sort_columns)}")
-        # LOCALLY ORDERED also sets the distribution to none; writes stay clustered by partition (one file
-        # per partition and write, not one per partition and task).
-        spark.sql(f"ALTER TABLE {name} SET TBLPROPERTIES ('write.distribution-mode' = 'hash')")
+        # One commit: writes clustered by partition (one file per partition and write, not one per partition
+        # and task), each task's rows sorted by the key.
+        columns = ", ".join(f"`{c}`" for c in sort_columns)
+        spark.sql(f"ALTER TABLE {name} WRITE DISTRIBUTED BY PARTITION LOCALLY ORDERED BY {columns}")
     present = {field.name for field in spark.table(name).schema.fields}
     for field in schema.fields:
         if field.name not in present:
