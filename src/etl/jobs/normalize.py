@@ -83,8 +83,8 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     # The run's latest version of each key (ingestion time and run id are the run's own: the line decides).
     latest = latest_per_key(run_rows, keys, [F.col(LINE_ORDER).desc()]).drop(LINE_ORDER)
     key = keys[0] if len(keys) == 1 else None
-    key_range = _key_range(run_rows, key)
-    if not _table_may_hold(spark, table, key, key_range):
+    may_hold, key_range = _table_may_hold(spark, table, key, run_rows)
+    if not may_hold:
         return _append_new_keys(table, layout, raw, latest, partition_names)
     # What the table holds of each of the run's keys, and where: one job over the run's keys (where each key's
     # last line puts it: a hash aggregate, cheaper than the window the write deduplicates with) and the table's
@@ -152,10 +152,8 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     return result
 
 
-def _key_range(run_rows: DataFrame, key: str | None) -> tuple[Any, Any] | None:
-    """The run's lowest and highest key (None for a composite key, or a run without keys)."""
-    if key is None:
-        return None
+def _key_range(run_rows: DataFrame, key: str) -> tuple[Any, Any] | None:
+    """The run's lowest and highest key (None for a run without keys)."""
     low, high = run_rows.agg(F.min(key), F.max(key)).first() or (None, None)
     return None if low is None else (low, high)
 
@@ -186,27 +184,31 @@ def _in_ranges(column: Column, ranges: list[tuple[Any, Any]]) -> Column:
     return condition
 
 
-def _table_may_hold(spark: SparkSession, table: str, key: str | None, key_range: tuple[Any, Any] | None) -> bool:
-    """Whether the table may hold one of the run's keys; False needs no lookup of the table's rows.
+def _table_may_hold(
+    spark: SparkSession, table: str, key: str | None, run_rows: DataFrame
+) -> tuple[bool, tuple[Any, Any] | None]:
+    """Whether the table may hold one of the run's keys (False needs no lookup of its rows); the run's key range.
 
     False when the table has no data file, or (one key column) when no data file's range of keys, from
     the column bounds Iceberg keeps per data file, overlaps the run's: a first load, or producers whose ids
-    grow, skip the comparison with every key the table holds.
+    grow, skip the comparison with every key the table holds. The run's keys are read only when the table
+    has data files (a first load runs no job for them).
     """
     if key is None:
-        return bool(spark.sql(f"SELECT 1 FROM {table}.files WHERE content = 0 LIMIT 1").collect())
+        return bool(spark.sql(f"SELECT 1 FROM {table}.files WHERE content = 0 LIMIT 1").collect()), None
     bounds = spark.sql(
         f"SELECT readable_metrics.`{key}`.lower_bound AS low, readable_metrics.`{key}`.upper_bound AS high "
         f"FROM {table}.files WHERE content = 0"
     ).collect()
     if not bounds:
-        return False
-    if any(row["low"] is None or row["high"] is None for row in bounds):
-        return True
+        return False, None
+    key_range = _key_range(run_rows, key)
     if key_range is None:
-        return False
+        return False, None
+    if any(row["low"] is None or row["high"] is None for row in bounds):
+        return True, key_range
     low, high = key_range
-    return any(row["low"] <= high and low <= row["high"] for row in bounds)
+    return any(row["low"] <= high and low <= row["high"] for row in bounds), key_range
 
 
 def _literal(value: Any) -> str:
