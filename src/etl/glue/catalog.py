@@ -211,18 +211,7 @@ class Catalog:
                 ]
                 if column_rows:
                     con.executemany("INSERT INTO columns VALUES (?, ?, ?, ?, ?, ?)", column_rows)
-                if partitions:
-                    con.executemany(
-                        "INSERT INTO partitions VALUES (?, ?, ?, ?)",
-                        [[table.database, table.name, i, p.location] for i, p in enumerate(partitions)],
-                    )
-                    value_rows = [
-                        [table.database, table.name, i, k, value]
-                        for i, p in enumerate(partitions)
-                        for k, value in enumerate(p.values)
-                    ]
-                    if value_rows:
-                        con.executemany("INSERT INTO partition_values VALUES (?, ?, ?, ?, ?)", value_rows)
+                self._insert_partitions(con, table.database, table.name, partitions)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -256,17 +245,28 @@ class Catalog:
             ordinal = max((row[0] for row in held), default=-1) + 1
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute("INSERT INTO partitions VALUES (?, ?, ?, ?)", [database, name, ordinal, partition.location])
-                con.executemany(
-                    "INSERT INTO partition_values VALUES (?, ?, ?, ?, ?)",
-                    [[database, name, ordinal, k, value] for k, value in enumerate(partition.values)],
-                )
+                self._insert_partitions(con, database, name, [partition], first_ordinal=ordinal)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
         logger.debug("catalog: added partition %s to %s.%s", partition.values, database, name)
         return True
+
+    @staticmethod
+    def _insert_partitions(
+        con: duckdb.DuckDBPyConnection, database: str, name: str, partitions: Sequence[Partition],
+        first_ordinal: int = 0,
+    ) -> None:
+        """Write ``partitions`` and their values, numbered from ``first_ordinal`` (inside the caller's transaction)."""
+        numbered = list(enumerate(partitions, start=first_ordinal))
+        if not numbered:
+            return
+        con.executemany("INSERT INTO partitions VALUES (?, ?, ?, ?)",
+                        [[database, name, i, p.location] for i, p in numbered])
+        value_rows = [[database, name, i, k, value] for i, p in numbered for k, value in enumerate(p.values)]
+        if value_rows:
+            con.executemany("INSERT INTO partition_values VALUES (?, ?, ?, ?, ?)", value_rows)
 
     @staticmethod
     def _delete_table(con: duckdb.DuckDBPyConnection, database: str, name: str) -> None:

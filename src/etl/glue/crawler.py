@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from duckdb.sqltypes import DuckDBPyType
 from etl.commits import reading
 from etl.errors import CatalogError
 from etl.glue.catalog import Catalog, Column, Partition, Table
+from etl.glue.partitions import table_name
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +56,6 @@ class CrawlResult:
 class _DataFile:
     path: Path
     partition: tuple[tuple[str, str], ...]  # ((key, value), ...) from the hive folders
-
-
-def table_name(prefix: str, folder: str) -> str:
-    """The Glue table name for a dataset folder: lower-cased, other characters than [a-z0-9_] as ``_``."""
-    return re.sub(r"[^a-z0-9_]", "_", (prefix + folder).lower())
 
 
 def crawl(config: CrawlerConfig, catalog: Catalog) -> CrawlResult:

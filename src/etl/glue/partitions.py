@@ -56,9 +56,17 @@ class PartitionCatalog(Protocol):
                       location: str) -> bool: ...
 
 
+def table_name(prefix: str, folder: str) -> str:
+    """The Glue table name a crawler gives a dataset folder: lower-cased, other characters than [a-z0-9_] as ``_``.
+
+    Here rather than in etl.glue.crawler, so the Glue jobs (which ship without DuckDB) name tables by it too.
+    """
+    return re.sub(r"[^a-z0-9_]", "_", (prefix + folder).lower())
+
+
 def crawled_table_name(zone: str, dataset: str) -> str:
-    """The table a zone's crawler makes of a dataset folder: prefix + folder, other than [a-z0-9_] as ``_``."""
-    return re.sub(r"[^a-z0-9_]", "_", (TABLE_PREFIXES[zone] + dataset).lower())
+    """The table a zone's crawler makes of a dataset folder."""
+    return table_name(TABLE_PREFIXES[zone], dataset)
 
 
 def register_run_folder(
@@ -145,12 +153,15 @@ class LocalPartitionCatalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._opened: Catalog | None = None
 
     def _catalog(self) -> Catalog:
-        from etl.glue.catalog import Catalog  # DuckDB: imported only where the local catalog is used
+        if self._opened is None:
+            from etl.glue.catalog import Catalog  # DuckDB: imported only where the local catalog is used
 
-        # A run waits a few seconds at most for a crawl's hold on the file, then leaves the folder to the crawler.
-        return Catalog(self.path, wait_seconds=LOCAL_CATALOG_WAIT_SECONDS)
+            # A run waits a few seconds at most for a crawl's hold on the file, then leaves the folder to the crawler.
+            self._opened = Catalog(self.path, wait_seconds=LOCAL_CATALOG_WAIT_SECONDS)
+        return self._opened
 
     def table(self, database: str, name: str) -> CatalogedTable | None:
         if not self.path.is_file():

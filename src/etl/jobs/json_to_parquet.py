@@ -27,7 +27,13 @@ from pyspark.sql.types import StructType
 from etl.commits import Swap, commit, recover
 from etl.contracts import Contract, load_contract
 from etl.errors import InputFileError, NothingLoadedError, SourceChangedError, SourceGoneError
-from etl.glue import partitions
+from etl.glue.partitions import (
+    catalog_for,
+    crawled_table_name,
+    nothing_written,
+    partition_location,
+    register_run_folder,
+)
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
 from etl.sniff import HEAD_BYTES, Sniffed, head_text, looks_like, sniff
@@ -83,7 +89,7 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
         try:
             file_bytes = fs.size(read_uri)
             with _reading_settings(spark, file_bytes):
-                counts = _load(spark, fs, lines, contract, layout, source, args["ingested_at"], file_bytes)
+                counts, written = _load(spark, fs, lines, contract, layout, source, args["ingested_at"], file_bytes)
         except Exception as exc:
             if sniffed.gzip and _is_corrupt_compression(exc):
                 raise InputFileError(source, CORRUPT_GZIP) from None
@@ -95,7 +101,6 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
         fs.write_text(layout.manifest(JOB), json.dumps(manifest))
         raise
     fs.delete(layout.raw_staging)
-    written = counts.pop("_written")
     manifest.update(format=sniffed.format + (".gz" if sniffed.gzip else ""), **counts, quarantined_file=False,
                     catalog=_catalog_run_folders(layout, args["database"], written),
                     seconds=round(time.monotonic() - started, 3))
@@ -209,8 +214,10 @@ def _load(
     source: str,
     ingested_at: str,
     file_bytes: int,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[str, StructType]]:
     """Write the good records in one pass over the file, counting as it goes; then the rejected lines.
+
+    Returns the counts, and the schema of what was written to each zone ("raw", "quarantine").
 
     The counts come from observed metrics of that pass, not from extra reads. The same pass notes
     which lines it rejected (their ``line_order``), so the rejected lines are then taken from the
@@ -254,7 +261,7 @@ def _load(
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
     touched = [text.split("/") for text in (partition_metric.get["partitions"] or "").split(",") if text]
     return {"records_read": records, "loaded": records - rejected, "quarantined": rejected, "blank_lines": blank,
-            "partitions": touched, "_written": written}
+            "partitions": touched}, written
 
 
 def _catalog_run_folders(layout: RunLayout, database: str, written: Mapping[str, StructType]) -> dict[str, Any]:
@@ -263,13 +270,13 @@ def _catalog_run_folders(layout: RunLayout, database: str, written: Mapping[str,
     for zone, zone_uri, folder in (
         ("raw", layout.raw_uri, layout.raw_run), ("quarantine", layout.quarantine_uri, layout.quarantine_run),
     ):
-        table = partitions.crawled_table_name(zone, layout.dataset)
+        table = crawled_table_name(zone, layout.dataset)
         if zone not in written:
-            decisions[zone] = partitions.nothing_written(table)
+            decisions[zone] = nothing_written(table)
             continue
-        catalog, style = partitions.catalog_for(zone_uri)
-        decisions[zone] = partitions.register_run_folder(
-            catalog, database, table, written[zone], layout.run_id, partitions.partition_location(folder, style))
+        catalog, style = catalog_for(zone_uri)
+        decisions[zone] = register_run_folder(
+            catalog, database, table, written[zone], layout.run_id, partition_location(folder, style))
     return decisions
 
 

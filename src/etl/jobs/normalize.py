@@ -79,13 +79,14 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     keys = list(contract.primary_key)
     partition_names = [p.name for p in contract.partition_columns]
     raw = spark.read.schema(raw_schema(contract)).parquet(layout.raw_run)
+    to_raw = _to_raw_manifest(layout, spark)
     run_rows = normalize(raw, contract, layout.run_id)
     # The run's latest version of each key (ingestion time and run id are the run's own: the line decides).
     latest = latest_per_key(run_rows, keys, [F.col(LINE_ORDER).desc()]).drop(LINE_ORDER)
     key = keys[0] if len(keys) == 1 else None
     may_hold, key_range = _table_may_hold(spark, table, key, run_rows)
     if not may_hold:
-        return _append_new_keys(table, layout, raw, latest, partition_names)
+        return _append_new_keys(table, to_raw, raw, latest, partition_names)
     # What the table holds of each of the run's keys, and where: one job over the run's keys (where each key's
     # last line puts it: a hash aggregate, cheaper than the window the write deduplicates with) and the table's
     # key, lineage and partition columns, aggregated to a few rows per (change, partition, partition held).
@@ -114,7 +115,7 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     ).agg(F.count(F.lit(1)).alias("n"), replaced_keys.alias("_replaced")).collect()
 
     counts = {kind: sum(row["n"] for row in summary if row[_CHANGE] == kind) for kind in (INSERT, UPDATE, None)}
-    raw_records = _raw_records(layout, raw)
+    raw_records = _raw_records(to_raw, raw)
     records = sum(counts.values())
     replaced = {tuple(str(row[f"_held_{p}"]) for p in partition_names) for row in summary if row[_CHANGE] == UPDATE}
     written = {tuple(str(row[p]) for p in partition_names) for row in summary if row[_CHANGE] is not None}
@@ -219,15 +220,15 @@ def _literal(value: Any) -> str:
 
 
 def _append_new_keys(
-    table: str, layout: RunLayout, raw: DataFrame, latest: DataFrame, partition_names: list[str]
+    table: str, to_raw: Mapping[str, Any], raw: DataFrame, latest: DataFrame, partition_names: list[str]
 ) -> dict[str, Any]:
     """Every key of the run is new to the table: its latest rows are appended, counted as they are written."""
     written_metric = Observation("written")
     iceberg.append(table, latest.observe(written_metric, F.count(F.lit(1)).alias("records")))
     records = int(written_metric.get["records"])
-    raw_records = _raw_records(layout, raw)
+    raw_records = _raw_records(to_raw, raw)
     spark = raw.sparkSession
-    written = _run_partitions(layout, raw, partition_names) or {
+    written = _run_partitions(to_raw, partition_names) or {
         tuple(str(v) for v in row) for row in latest.select(*partition_names).distinct().collect()
     }
     return {
@@ -243,27 +244,25 @@ def _append_new_keys(
     }
 
 
-def _run_partitions(layout: RunLayout, raw: DataFrame, names: list[str]) -> set[Partition] | None:
-    """The partitions json_to_parquet saw the run's records fall into (None: its manifest does not say)."""
-    fs = HadoopFs(raw.sparkSession)
+def _to_raw_manifest(layout: RunLayout, spark: SparkSession) -> dict[str, Any]:
+    """What json_to_parquet wrote about the run (its counts, the partitions it saw); {} without a manifest."""
+    fs = HadoopFs(spark)
     manifest = layout.manifest("json_to_parquet")
-    if not fs.exists(manifest):
-        return None
-    partitions = json.loads(fs.read_text(manifest)).get("partitions")
+    return json.loads(fs.read_text(manifest)) if fs.exists(manifest) else {}
+
+
+def _run_partitions(to_raw: Mapping[str, Any], names: list[str]) -> set[Partition] | None:
+    """The partitions json_to_parquet saw the run's records fall into (None: its manifest does not say)."""
+    partitions = to_raw.get("partitions")
     if not partitions or any(len(values) != len(names) for values in partitions):
         return None
     return {tuple(str(v) for v in values) for values in partitions}
 
 
-def _raw_records(layout: RunLayout, raw: DataFrame) -> int:
+def _raw_records(to_raw: Mapping[str, Any], raw: DataFrame) -> int:
     """The run's raw rows: json_to_parquet counted them (its manifest), else they are counted here."""
-    fs = HadoopFs(raw.sparkSession)
-    manifest = layout.manifest("json_to_parquet")
-    if fs.exists(manifest):
-        loaded = json.loads(fs.read_text(manifest)).get("loaded")
-        if isinstance(loaded, int):
-            return loaded
-    return raw.count()
+    loaded = to_raw.get("loaded")
+    return loaded if isinstance(loaded, int) else raw.count()
 
 
 def _compact_crowded(spark: SparkSession, table: str, names: list[str], written: set[Partition]) -> int:
