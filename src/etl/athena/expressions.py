@@ -28,6 +28,8 @@ from etl.athena.results import (
     timestamp_type,
 )
 from etl.athena.translation import (
+    _COMPARISONS,
+    Handlers,
     Typed,
     _call,
     _cast,
@@ -46,6 +48,22 @@ from etl.errors import QueryError
 
 class Expressions(TranslatorCore):
     """Operators, predicates and conditional expressions, with Trino's types."""
+
+    def _expression_handlers(self) -> Handlers:
+        return {
+            exp.Literal: self._literal, exp.Null: lambda n, c: Typed(exp.Null(), UNKNOWN),
+            exp.Boolean: lambda n, c: Typed(exp.Boolean(this=n.this), BOOLEAN),
+            exp.Placeholder: self._placeholder, exp.Column: self._column,
+            exp.Paren: lambda n, c: self._paren(n, c), exp.Neg: self._neg, exp.Add: self._arithmetic,
+            exp.Sub: self._arithmetic, exp.Mul: self._arithmetic, exp.Div: self._arithmetic,
+            exp.Mod: self._arithmetic, exp.NullSafeEQ: self._comparison, exp.NullSafeNEQ: self._comparison,
+            exp.And: self._logical, exp.Or: self._logical, exp.Not: self._not, exp.Is: self._is,
+            exp.In: self._in, exp.Exists: self._exists, exp.Subquery: self._scalar_subquery,
+            exp.Between: self._between, exp.Like: self._like, exp.Escape: self._escape, exp.Case: self._case,
+            exp.If: self._if, exp.Coalesce: self._coalesce, exp.Nullif: self._nullif,
+            exp.Greatest: self._greatest, exp.Least: self._greatest,
+            **{comparison: self._comparison for comparison in _COMPARISONS},
+        }
 
     def _paren(self, node: exp.Paren, ctx: _Ctx) -> Typed:
         inner = self._expr(node.this, ctx)

@@ -16,13 +16,17 @@ MAX_DECIMAL_PRECISION = 38
 # --- Athena (Trino) types ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SqlType:
-    """A Trino type. ``precision`` is a decimal's precision or a timestamp's fractional digits."""
+    """A Trino type. ``precision`` is a decimal's precision or a timestamp's fractional digits;
+    ``args`` are a parametric type's element types (an array's element, a map's key and value)."""
 
     base: str
     precision: int = 0
     scale: int = 0
+    args: tuple[SqlType, ...] = ()
 
     def __str__(self) -> str:
+        if self.args:
+            return f"{self.base}({', '.join(str(a) for a in self.args)})"
         if self.base == "decimal":
             return f"decimal({self.precision},{self.scale})"
         if self.base == "timestamp":
@@ -32,6 +36,10 @@ class SqlType:
     @property
     def duck(self) -> str:
         """The DuckDB type holding exactly this type's values."""
+        if self.base == "array":
+            return f"{self.args[0].duck}[]"
+        if self.base == "map":
+            return f"MAP({self.args[0].duck}, {self.args[1].duck})"
         if self.base == "decimal":
             return f"DECIMAL({self.precision},{self.scale})"
         return _DUCK_TYPES[self.base]
@@ -64,6 +72,19 @@ class SqlType:
     def is_temporal(self) -> bool:
         return self.base in ("date", "timestamp")
 
+    @property
+    def is_array(self) -> bool:
+        return self.base == "array"
+
+    @property
+    def is_map(self) -> bool:
+        return self.base == "map"
+
+    @property
+    def element(self) -> SqlType:
+        """An array's element type."""
+        return self.args[0]
+
 
 INTEGER_RANK = {"tinyint": 0, "smallint": 1, "integer": 2, "bigint": 3}
 INTEGER_DIGITS = {"tinyint": 3, "smallint": 5, "integer": 10, "bigint": 19}
@@ -79,6 +100,14 @@ DOUBLE, VARCHAR, DATE, BOOLEAN, UNKNOWN = (
 TIMESTAMP = SqlType("timestamp", 3)
 INT32_BOUND = 2**31
 INT64_BOUND = 2**63
+
+
+def array_type(element: SqlType) -> SqlType:
+    return SqlType("array", args=(element,))
+
+
+def map_type(key: SqlType, value: SqlType) -> SqlType:
+    return SqlType("map", args=(key, value))
 
 
 def decimal_type(precision: int, scale: int) -> SqlType:
@@ -140,7 +169,12 @@ def common_super_type(a: SqlType, b: SqlType) -> SqlType | None:
         return timestamp_type(
             max(a.precision if a.base == "timestamp" else 0, b.precision if b.base == "timestamp" else 0)
         )
-    if a.base == b.base:
+    if a.args and b.args and a.base == b.base and len(a.args) == len(b.args):
+        merged = [common_super_type(x, y) for x, y in zip(a.args, b.args, strict=True)]
+        if any(m is None for m in merged):
+            return None
+        return SqlType(a.base, args=tuple(m for m in merged if m is not None))
+    if a.base == b.base and not a.args and not b.args:
         return a
     return None
 

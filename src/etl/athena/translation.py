@@ -67,6 +67,11 @@ class Typed:
     type: SqlType
 
 
+# What a family translates: sqlglot node types, and (lower-case) names of functions sqlglot parses as
+# Anonymous, each mapped to the handler that translates it.
+Handlers = dict[type | str, Callable[[Any, _Ctx], Typed]]
+
+
 @dataclass
 class _Aggregate:
     call: exp.Expr

@@ -13,6 +13,7 @@ from etl.athena.translation import (
     _RANKING,
     _VARIANCE,
     _WINDOW_ONLY,
+    Handlers,
     Typed,
     _Aggregate,
     _call,
@@ -28,6 +29,12 @@ from etl.athena.translation import (
 
 class Aggregates(TranslatorCore):
     """Aggregates (with FILTER and DISTINCT) and window functions."""
+
+    def _aggregate_handlers(self) -> Handlers:
+        return {
+            exp.Window: self._window, exp.Filter: self._aggregate_expr,
+            **{aggregate: self._aggregate_expr for aggregate in _AGGREGATES},
+        }
 
     def _aggregate_expr(self, node: exp.Expr, ctx: _Ctx) -> Typed:
         if not ctx.aggregates:

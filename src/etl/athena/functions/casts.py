@@ -24,6 +24,7 @@ from etl.athena.results import (
 )
 from etl.athena.translation import (
     _CAST_TEXT_PATTERNS,
+    Handlers,
     Typed,
     _call,
     _cast,
@@ -38,6 +39,9 @@ from etl.athena.translation import (
 
 class Casts(TranslatorCore):
     """CAST and the conversions it and the other families use."""
+
+    def _cast_handlers(self) -> Handlers:
+        return {exp.Cast: self._cast_expr}
 
     def _target_type(self, data_type: exp.DataType) -> tuple[SqlType, int | None]:
         kind = data_type.this

@@ -12,6 +12,7 @@ from etl.athena.translation import (
     _EXTRACT_FIELDS,
     _TIME_UNITS,
     _UNIT_MILLIS,
+    Handlers,
     Typed,
     _call,
     _cast,
@@ -27,6 +28,13 @@ from etl.athena.translation import (
 
 class DatetimeFunctions(TranslatorCore):
     """Date and time functions with Trino's types."""
+
+    def _datetime_handlers(self) -> Handlers:
+        return {
+            exp.Extract: self._extract, exp.TimestampTrunc: self._date_trunc, exp.DateTrunc: self._date_trunc,
+            exp.DateAdd: self._date_add, exp.DateDiff: self._date_diff, exp.LastDay: self._last_day,
+            **{part: self._date_part for part in _DATE_PARTS},
+        }
 
     def _date_part(self, node: exp.Expr, ctx: _Ctx) -> Typed:
         duck_name, trino_name, dates = _DATE_PARTS[type(node)]

@@ -6,11 +6,17 @@ from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
 from etl.athena.results import DOUBLE, INTEGER, decimal_type
-from etl.athena.translation import Typed, _call, _cast, _Ctx, _number, _set, invalid, refuse
+from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _set, invalid, refuse
 
 
 class NumericFunctions(TranslatorCore):
     """Numeric functions with Trino's result types."""
+
+    def _numeric_handlers(self) -> Handlers:
+        return {
+            exp.Abs: self._abs, exp.Ceil: self._ceil_floor, exp.Floor: self._ceil_floor, exp.Round: self._round,
+            exp.Trunc: self._truncate, exp.Sqrt: self._sqrt, exp.Sign: self._sign,
+        }
 
     def _abs(self, node: exp.Abs, ctx: _Ctx) -> Typed:
         value = self._numeric_arg(node.this, ctx, "abs")

@@ -24,7 +24,7 @@ from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
 from etl.athena.results import BIGINT, BOOLEAN, INTEGER, VARCHAR
-from etl.athena.translation import Typed, _call, _Ctx, _string, invalid, refuse
+from etl.athena.translation import Handlers, Typed, _call, _Ctx, _string, invalid, refuse
 
 _SPACE_CLASS = " \\t\\n\\x0B\\f\\r"  # Java's \s; RE2's has no \x0B
 _SAME_IN_BOTH = set("dDwW")  # ASCII classes in both engines
@@ -144,6 +144,13 @@ def _refuse_pattern(java: str, what: str) -> Exception:
 
 class RegexpFunctions(TranslatorCore):
     """regexp_like, regexp_extract, regexp_replace, regexp_count and regexp_position over literal patterns."""
+
+    def _regexp_handlers(self) -> Handlers:
+        return {
+            exp.RegexpLike: self._regexp_like, exp.RegexpExtract: self._regexp_extract,
+            exp.RegexpReplace: self._regexp_replace, exp.RegexpCount: self._regexp_count,
+            "regexp_position": self._regexp_position,
+        }
 
     def _regexp_args(
         self, text_node: exp.Expr, pattern_node: exp.Expr, ctx: _Ctx, name: str, *, steps: bool = False

@@ -14,11 +14,22 @@ from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
 from etl.athena.results import BIGINT, BOOLEAN, INTEGER, VARCHAR
-from etl.athena.translation import Typed, _call, _Ctx, _string, invalid, refuse
+from etl.athena.translation import Handlers, Typed, _call, _Ctx, _string, invalid, refuse
 
 
 class StringFunctions(TranslatorCore):
     """String functions as Trino computes them."""
+
+    def _string_handlers(self) -> Handlers:
+        return {
+            exp.Length: self._length, exp.Lower: self._lower_upper, exp.Upper: self._lower_upper,
+            exp.Trim: self._trim, exp.Substring: self._substring, exp.Replace: self._replace,
+            exp.StrPosition: self._strpos, exp.Concat: self._concat, exp.DPipe: self._concat,
+            exp.StartsWith: self._starts_with, exp.ConcatWs: self._concat_ws, exp.Pad: self._pad,
+            exp.SplitPart: self._split_part, exp.Translate: self._translate, exp.Reverse: self._reverse,
+            exp.Chr: self._chr, exp.Levenshtein: self._levenshtein,
+            "codepoint": self._codepoint, "hamming_distance": self._hamming_distance,
+        }
 
     def _length(self, node: exp.Length, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this"})
