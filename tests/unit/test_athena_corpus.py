@@ -22,7 +22,20 @@ from etl.errors import QueryError, QueryRefusedError
 from etl.glue.catalog import Catalog
 from etl.glue.crawler import CrawlerConfig, crawl
 
-CORPUS = json.loads((Path(__file__).parents[1] / "athena_corpus" / "cases.json").read_text(encoding="utf-8"))
+CORPUS_DIR = Path(__file__).parents[1] / "athena_corpus"
+
+
+def _load_corpus() -> dict[str, Any]:
+    """cases.json (with the fixture), plus one file per function family under families/."""
+    corpus = json.loads((CORPUS_DIR / "cases.json").read_text(encoding="utf-8"))
+    for family in sorted((CORPUS_DIR / "families").glob("*.json")):
+        extra = json.loads(family.read_text(encoding="utf-8"))
+        for section in ("cases", "refused", "rejected"):
+            corpus[section].extend(extra.get(section, []))
+    return corpus
+
+
+CORPUS = _load_corpus()
 FIXTURE = CORPUS["fixture"]
 
 
