@@ -36,8 +36,11 @@ $(STAMP): pyproject.toml jars/pom.xml
 	mvn --batch-mode --quiet -f jars/pom.xml dependency:copy-dependencies -DoutputDirectory=$(abspath $(VENV))/jars
 	@touch $(STAMP)
 
-$(INFRA_STAMP): pyproject.toml $(STAMP)
+$(INFRA_STAMP): pyproject.toml jars/aws/pom.xml $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,infra]'
+	@# The AWS code paths' JVM libraries (S3A, Iceberg's GlueCatalog): the emulated-AWS tests load them.
+	rm -rf $(VENV)/jars-aws
+	mvn --batch-mode --quiet -f jars/aws/pom.xml dependency:copy-dependencies -DoutputDirectory=$(abspath $(VENV))/jars-aws
 	@touch $(INFRA_STAMP)
 
 install: $(STAMP) ## create .venv and install the package with its dev tools

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,10 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 # Small shuffle for tiny test data; set before the session starts.
 os.environ.setdefault("ETL_SPARK_SHUFFLE_PARTITIONS", "2")
+# The test session loads the AWS code paths' jars too (S3A, Iceberg's GlueCatalog; `make test` fetches them):
+# tests/functional/test_aws_emulated.py runs the Glue jobs on s3:// URIs against moto's server.
+AWS_JARS = Path(sys.prefix) / "jars-aws"
+os.environ.setdefault("ETL_SPARK_JARS", os.pathsep.join([str(Path(sys.prefix) / "jars"), str(AWS_JARS)]))
 
 
 def load_event(name: str) -> dict[str, Any]:

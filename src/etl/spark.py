@@ -72,7 +72,8 @@ _QUIET_CDS = "-Xlog:cds*=off -Xlog:class+path=off"  # archive warnings (e.g. sig
 _ARCHIVE_SOURCE = ".spark-home"  # beside each archive: the pyspark installation it is for
 
 # The JVM libraries `make install` fetches through Maven (jars/pom.xml): Iceberg's Spark runtime and the
-# local Iceberg catalog's JDBC driver. ETL_SPARK_JARS names another folder.
+# local Iceberg catalog's JDBC driver. ETL_SPARK_JARS names other folders (separated by os.pathsep), e.g.
+# .venv/jars-aws too (S3A and Iceberg's GlueCatalog, fetched by `make test`), as the emulated-AWS tests do.
 JARS_ENV = "ETL_SPARK_JARS"
 
 _lock = threading.Lock()
@@ -170,11 +171,12 @@ def _archive_works(candidate: Path, java: str, spark_home: Path) -> bool:
 
 def session_jars() -> list[str]:
     """The jars the local session loads; a clear error when `make install` has not fetched them."""
-    folder = Path(os.environ.get(JARS_ENV) or Path(sys.prefix) / "jars")
-    jars = sorted(str(path) for path in folder.glob("*.jar"))
+    setting = os.environ.get(JARS_ENV) or str(Path(sys.prefix) / "jars")
+    folders = [Path(folder) for folder in setting.split(os.pathsep) if folder]
+    jars = [str(path) for folder in folders for path in sorted(folder.glob("*.jar"))]
     if not any("iceberg-spark-runtime" in Path(jar).name for jar in jars):
         raise ConfigError(
-            f"no Iceberg Spark runtime jar in {folder}; run `make install` (it fetches the jars through Maven) "
+            f"no Iceberg Spark runtime jar in {setting}; run `make install` (it fetches the jars through Maven) "
             f"or set {JARS_ENV} to a folder holding them"
         )
     return jars
