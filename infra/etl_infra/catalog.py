@@ -10,7 +10,7 @@ GlueCatalog: no crawler touches them.
 
 The workgroup enforces its settings: results go to the athena-results bucket, SSE-S3
 encrypted, and a query that would scan more than the per-query cutoff is cancelled.
-Each ``athena_queries/*.sql`` becomes a named query in it.
+Each dataset's ``queries/*.sql`` (``src/etl/datasets/<dataset>/queries/``) becomes a named query in it.
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ class Catalog(Construct):
                 ),
             ),
         )
-        self.named_queries = [self._named_query(path.stem, query_text(path)) for path in athena_query_files()]
+        self.named_queries = [self._named_query(dataset, path.stem, query_text(path))
+                              for dataset, path in athena_query_files()]
 
     @property
     def crawlers(self) -> tuple[glue.CfnCrawler, glue.CfnCrawler]:
@@ -171,12 +172,12 @@ class Catalog(Construct):
         )
         return crawler
 
-    def _named_query(self, name: str, sql: str) -> athena.CfnNamedQuery:
+    def _named_query(self, dataset: str, name: str, sql: str) -> athena.CfnNamedQuery:
         return athena.CfnNamedQuery(
             self,
-            f"Query-{name}",
+            f"Query-{dataset}-{name}",
             name=name,
-            description=f"athena_queries/{name}.sql",
+            description=f"src/etl/datasets/{dataset}/queries/{name}.sql",
             database=self.database.ref,
             work_group=self.workgroup.ref,
             query_string=sql,

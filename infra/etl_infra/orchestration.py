@@ -2,8 +2,8 @@
 
 The same ASL file runs in the local executor; here CloudFormation substitutes names and
 ARNs (``DefinitionSubstitutions``). Buckets are passed by name (the ASL writes
-``s3://${RawBucket}/``); the analytics query is the text of
-``athena_queries/shipping_totals.sql``, escaped to sit inside a JSON string.
+``s3://${RawBucket}/``). The analytics query is the dataset's own summary query, which the start
+Lambda puts in each execution's input (``summary_query``), so one state machine serves every dataset.
 
 The role is written by hand because CDK cannot see the tasks inside a file definition.
 Per Task resource in the ASL:
@@ -29,15 +29,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from etl.contracts import available_datasets
-from etl.definition import ASL_PATH, json_string_content, query_text
+from etl.definition import ASL_PATH
 from etl_infra.catalog import CATALOG_READ_ACTIONS, TABLES_REASON, Catalog
 from etl_infra.glue_jobs import MANIFESTS_PREFIX, GlueJobs
 from etl_infra.iam import READ, acknowledge, allow, catalog_arns, grant_objects
-from etl_infra.paths import ATHENA_QUERIES_DIR, PROJECT_ROOT
+from etl_infra.paths import PROJECT_ROOT
 from etl_infra.settings import StageSettings
 from etl_infra.storage import ATHENA_RESULTS_PREFIX, DataLakeBuckets
 
-ANALYTICS_QUERY = ATHENA_QUERIES_DIR / "shipping_totals.sql"
 MANIFESTS_REASON = "Run manifests are keyed by run id (_runs/<run_id>/<job>.json); the grant is read-only."
 RESULTS_REASON = "Athena names result files by query id; the grant is limited to the workgroup's results/ prefix."
 VENDED_LOGS_AND_XRAY_REASON = (
@@ -72,7 +71,6 @@ class PipelineStateMachine(Construct):
             "QuarantineCrawlerName": catalog.quarantine_crawler.ref,
             "RawBucket": buckets.raw.bucket_name,
             "RawCrawlerName": catalog.raw_crawler.ref,
-            "ShippingTotalsQuery": json_string_content(query_text(ANALYTICS_QUERY)),
         }
         self.log_group = logs.LogGroup(
             self,

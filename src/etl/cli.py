@@ -132,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
 
     query = commands.add_parser("query", help="run Athena SQL (Trino dialect) on the local catalog")
     query.add_argument("sql", nargs="?")
-    query.add_argument("--file", type=Path, help="read the SQL from a file (e.g. athena_queries/x.sql)")
+    query.add_argument("--file", type=Path,
+                       help="read the SQL from a file (e.g. src/etl/datasets/shipping/queries/top_products.sql)")
     query.add_argument("--param", action="append", default=[],
                        help="value for a ? parameter, as a SQL literal like Athena's execution parameters: "
                             "5000, 'main_city', DATE '2024-01-15' (repeatable)")
@@ -146,6 +147,15 @@ def _parser() -> argparse.ArgumentParser:
     maintain.add_argument("--orphan-hours", type=_positive_hours, default=None,
                           help="delete files no snapshot lists once this old (default and least 24)")
     maintain.set_defaults(handler=_maintain)
+
+    datasets = commands.add_parser("datasets", help="list the datasets (src/etl/datasets/<name>/) and their queries")
+    datasets.set_defaults(handler=_datasets)
+
+    validate = commands.add_parser("validate", help="check dataset folders: one line per problem, exit 1 if any")
+    validate.add_argument("targets", nargs="*", metavar="NAME|FOLDER",
+                          help="a dataset name, or a folder holding contract.json and queries/ "
+                               "(default: every dataset)")
+    validate.set_defaults(handler=_validate)
 
     tables = commands.add_parser("tables", help="list catalogued tables")
     tables.set_defaults(handler=_tables)
@@ -300,7 +310,8 @@ def _query(args: argparse.Namespace) -> int:
     if bool(args.sql) == bool(args.file):
         raise ConfigError("give either SQL text or --file PATH")
     if args.file and not args.file.is_file():
-        raise ConfigError(f"no such SQL file: {args.file} (the saved queries are in athena_queries/)")
+        raise ConfigError(f"no such SQL file: {args.file} "
+                          "(each dataset's saved queries are in src/etl/datasets/<name>/queries/)")
     sql = query_text(args.file) if args.file else args.sql
     settings = _settings(args)
     catalog = Catalog(Lake(settings.lake_root).system / "catalog.duckdb")
@@ -325,6 +336,41 @@ def _maintain(args: argparse.Namespace) -> int:
     print(console.table(["table", "files before", "files after", "files rewritten", "snapshots kept",
                          "orphan files deleted"], rows))
     return 0
+
+
+def _datasets(args: argparse.Namespace) -> int:
+    from etl.contracts import available_datasets, load_contract, query_files
+
+    rows = []
+    for name in available_datasets():
+        contract = load_contract(name)
+        queries = [f"{q}*" if q == contract.summary_query else q for q in query_files(name)]
+        rows.append([name, contract.landing_prefix + ("  (and the bucket root)" if contract.default_for_root_keys
+                                                       else ""),
+                     ",".join(contract.accepted_formats), ",".join(contract.primary_key), len(contract.fields),
+                     f"raw_{name}, processed_{name}", " ".join(queries)])
+    print(console.table(["dataset", "landing prefix", "formats", "key", "fields", "tables",
+                         "queries (* in the notification)"], rows))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from etl.contracts import CONTRACT_FILE, available_datasets, dataset_folder, validate_folder
+
+    targets = args.targets or available_datasets()
+    problems: list[str] = []
+    for target in targets:
+        path = Path(target)
+        if path.name == CONTRACT_FILE:
+            path = path.parent
+        folder = path if path.is_dir() else dataset_folder(target)
+        found = validate_folder(folder)
+        problems += found
+        if not found:
+            print(f"ok: {folder.name}")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _tables(args: argparse.Namespace) -> int:

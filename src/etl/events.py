@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from etl.contracts import available_datasets, load_contract
+from etl.contracts import available_datasets, load_contract, summary_query
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ class RunRequest:
         }
         if self.refusal:
             execution_input["refusal"] = dict(self.refusal)
+        else:
+            # The dataset's own summary query travels with the run: one state machine serves every dataset.
+            name, sql = summary_query(self.dataset)
+            execution_input["summary_query"] = {"name": name, "sql": sql}
         return execution_input
 
 
@@ -150,8 +154,8 @@ def unknown_prefix_cause(key: str) -> str:
     root = [c.dataset for c in known if c.default_for_root_keys]
     at_root = f"; a file at the bucket root goes to {root[0]}" if root else ""
     return (f"{key}: no dataset reads the prefix {prefix} (known prefixes: {prefixes}{at_root}); "
-            f"move the file under one of them, or add a dataset: a contract src/etl/contracts/<name>.json "
-            f"with \"landing_prefix\": \"{prefix}\"")
+            f"move the file under one of them, or add a dataset: a folder src/etl/datasets/<name>/ whose "
+            f"contract.json has \"landing_prefix\": \"{prefix}\"")
 
 
 def sources_from_s3_event(event: dict[str, Any]) -> tuple[list[SourceObject], list[Skipped]]:

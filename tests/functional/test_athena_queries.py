@@ -1,5 +1,6 @@
-"""Every analytics query of athena_queries/ parses as Trino and gives, on a tiny processed table,
-the answers computed independently in Python (and rendered the way Athena renders them)."""
+"""Every analytics query of the shipping dataset (src/etl/datasets/shipping/queries/) parses as Trino and
+gives, on a tiny processed table, the answers computed independently in Python (and rendered the way
+Athena renders them)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from etl.definition import query_text
 from etl.glue.catalog import Catalog
 from etl.glue.crawler import CrawlerConfig, crawl
 
-QUERIES = Path(__file__).resolve().parents[2] / "athena_queries"
+QUERIES = Path(__file__).resolve().parents[2] / "src" / "etl" / "datasets" / "shipping" / "queries"
 SCHEMA = pa.schema(
     [
         ("shipping_id", pa.int64()), ("shipping_date", pa.date32()), ("destination_city", pa.string()),

@@ -58,7 +58,7 @@ def test_the_table_is_found_and_every_row_has_a_command_and_an_answer():
 
 @pytest.fixture()
 def terminal_folder(tmp_path: Path, spark) -> Path:  # spark: the tests' session is up, so CPU is not contended
-    (tmp_path / "athena_queries").symlink_to(ROOT / "athena_queries")
+    (tmp_path / "src").symlink_to(ROOT / "src")  # the README names the saved queries by their path
     good = {"shipping_date": "2024/03/01", "customer_name": "Ann Example", "street_address": "1 Test Road",
             "destination_city": "main_city", "shipping_cost": 10.5, "shipping_distance": 2.0, "quantity": 3.0}
     lines = [json.dumps({"shipping_id": 900_000 + i, **good}) for i in range(3)]

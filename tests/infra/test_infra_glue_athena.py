@@ -116,7 +116,7 @@ def test_the_etl_package_asset_is_importable_from_its_zip_root(synth: Synthesize
     folder = synth.asset_path(extra.pop())
     assert (folder / "etl" / "__init__.py").is_file()  # zipped from src/: `import etl` works on Glue
     assert (folder / "etl" / "jobs" / "json_to_parquet.py").is_file()
-    assert (folder / "etl" / "contracts" / "shipping.json").is_file()
+    assert (folder / "etl" / "datasets" / "shipping" / "contract.json").is_file()
     assert not list(folder.rglob("__pycache__")) and not list(folder.glob("*.egg-info"))
     packaged = {p.relative_to(folder / "etl") for p in (folder / "etl").rglob("*.py")}
     source = {p.relative_to(ROOT / "src" / "etl") for p in (ROOT / "src" / "etl").rglob("*.py")}
@@ -196,8 +196,8 @@ def test_one_named_query_per_sql_file(synth: Synthesized):
     workgroup, _ = synth.one("AWS::Athena::WorkGroup")
     database, _ = synth.one("AWS::Glue::Database")
     queries = {q["Properties"]["Name"]: q["Properties"] for q in synth.of_type("AWS::Athena::NamedQuery").values()}
-    files = sorted((ROOT / "athena_queries").glob("*.sql"))
-    assert sorted(queries) == [f.stem for f in files]
+    files = sorted((ROOT / "src" / "etl" / "datasets").glob("*/queries/*.sql"))
+    assert files and sorted(queries) == sorted(f.stem for f in files)
     for path in files:
         query = queries[path.stem]
         assert query["QueryString"] == query_text(path)

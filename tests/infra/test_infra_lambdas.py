@@ -101,7 +101,8 @@ def test_the_generator_may_only_write_new_landing_files(synth: Synthesized):
 def test_start_pipeline_bundle_is_the_handler_and_the_etl_package(synth: Synthesized):
     bundle = _bundle(synth, "FunctionsStartPipeline")
     assert (bundle / "handler.py").read_bytes() == (ROOT / "lambdas" / "start_pipeline" / "handler.py").read_bytes()
-    assert (bundle / "etl" / "trigger.py").is_file() and (bundle / "etl" / "contracts" / "shipping.json").is_file()
+    assert (bundle / "etl" / "trigger.py").is_file()
+    assert (bundle / "etl" / "datasets" / "shipping" / "contract.json").is_file()
     assert not list(bundle.rglob("__pycache__"))
     assert sorted(p.name for p in bundle.iterdir()) == ["etl", "handler.py"]
 

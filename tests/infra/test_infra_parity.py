@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from etl.definition import ASL_PATH, placeholders, query_text, substitute
+from etl.definition import ASL_PATH, placeholders, substitute
 from etl.jobs import json_to_parquet, normalize
 
 from .cfn_model import ACCOUNT, PARTITION, REGION, Resolver, allows, role_statements
@@ -80,9 +80,10 @@ def test_the_substituted_definition_is_valid_json(synth: Synthesized, state_mach
         pytest.fail(f"substituted definition is not JSON ({exc}); a substitution value needs JSON-string escaping")
 
 
-def test_the_substituted_definition_runs_the_sql_file_in_the_workgroup(definition: dict[str, Any]):
+def test_the_definition_runs_the_datasets_summary_query_in_the_workgroup(definition: dict[str, Any]):
     query = definition["States"]["Run analytics query"]["Parameters"]
-    assert query["QueryString"] == query_text(ROOT / "athena_queries" / "shipping_totals.sql")
+    # The start Lambda puts the dataset's summary query in the execution input (etl.events.RunRequest).
+    assert query["QueryString.$"] == "$.summary_query.sql"
     assert query["WorkGroup"] == "etl-test"
     assert query["QueryExecutionContext"] == {"Database": "etl_test"}
 

@@ -1,6 +1,8 @@
+import json
+
 import pytest
 
-from etl.contracts import _parse, available_datasets, load_contract
+from etl.contracts import available_datasets, load_contract, problems, query_files, summary_query, validate_folder
 from etl.errors import ContractError
 
 
@@ -37,6 +39,7 @@ def _raw(**changes):
         "fields": [{"name": "id", "type": "bigint", "required": True}, {"name": "day", "type": "date"}],
         "primary_key": ["id"],
         "partition_columns": [{"name": "year", "source": "day", "format": "yyyy"}],
+        "summary_query": "totals",
     }
     base.update(changes)
     return base
@@ -51,8 +54,40 @@ def _raw(**changes):
         ({"accepted_formats": ["csv"]}, "unknown formats"),
         ({"landing_prefix": "d"}, "must end with '/'"),
         ({"dataset": "other"}, "declares dataset 'other'"),
+        ({"summary_query": "nope"}, "summary_query 'nope' has no file queries/nope.sql"),
+        ({"fields": [{"name": "id", "type": "bigint", "required": True, "minimun": 1}]}, "unknown keys ['minimun']"),
     ],
 )
 def test_invalid_contracts_are_refused_with_the_reason(changes, message):
-    with pytest.raises(ContractError, match=message):
-        _parse("d", _raw(**changes))
+    found = problems("d", _raw(**changes), queries={"totals"})
+    assert any(message in problem for problem in found), found
+
+
+def test_every_problem_is_reported_once_on_its_own_line():
+    raw = _raw(landing_prefix="d", accepted_formats=["csv"], primary_key=["day"])
+    found = problems("d", raw, queries={"totals"})
+    assert len(found) == 3 and all("\n" not in p for p in found)
+    assert problems("d", {"dataset": "d"}) [:2] == ["missing key 'version' (int)", "missing key 'landing_prefix' (str)"]
+
+
+def test_the_shipping_folder_is_valid_and_names_its_summary_query():
+    from etl.contracts import dataset_folder
+
+    assert validate_folder(dataset_folder("shipping")) == []
+    assert "shipping_totals" in query_files("shipping")
+    name, sql = summary_query("shipping")
+    assert name == "shipping_totals" and "FROM processed_shipping" in sql and not sql.endswith(";")
+
+
+def test_a_folder_without_a_valid_contract_gets_one_line_per_problem(tmp_path):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    assert validate_folder(folder) == ["d: no contract.json in the folder"]
+    (folder / "contract.json").write_text("{not json", encoding="utf-8")
+    [problem] = validate_folder(folder)
+    assert problem.startswith("d/contract.json: not valid JSON")
+    (folder / "contract.json").write_text(json.dumps(_raw()), encoding="utf-8")
+    assert validate_folder(folder) == ["d/contract.json: summary_query 'totals' has no file queries/totals.sql"]
+    (folder / "queries").mkdir()
+    (folder / "queries" / "totals.sql").write_text("SELECT 1", encoding="utf-8")
+    assert validate_folder(folder) == []

@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,6 @@ def test_execution_input_carries_source_identity():
         "bucket": "b", "key": "shipping/x.json", "size": 3, "etag": "e", "version_id": None,
         "event_time": "2024-01-01T00:00:00Z",
     }
+    # The dataset's summary query travels with the run, as the file holds it (one statement, no semicolon).
+    sql = (Path(__file__).resolve().parents[2] / "src/etl/datasets/shipping/queries/shipping_totals.sql").read_text()
+    assert payload["summary_query"] == {"name": "shipping_totals", "sql": sql.strip().rstrip(";").strip()}

@@ -32,10 +32,11 @@ VALUES = {
     name: name.lower()
     for name in ("JsonToParquetJobName", "NormalizeJobName", "RawCrawlerName",
                  "QuarantineCrawlerName", "RawBucket", "ProcessedBucket", "QuarantineBucket", "GlueDatabase",
-                 "AthenaWorkGroup", "ShippingTotalsQuery")
+                 "AthenaWorkGroup")
 } | {"NotificationTopicArn": "arn:aws:sns:us-east-1:123456789012:etl"}
 INPUT = {"run_id": "shipping-r1", "dataset": "shipping",
-         "source": {"bucket": "landing", "key": "shipping/a.json", "event_time": "2024-01-01T00:00:00Z"}}
+         "source": {"bucket": "landing", "key": "shipping/a.json", "event_time": "2024-01-01T00:00:00Z"},
+         "summary_query": {"name": "shipping_totals", "sql": "SELECT count(*) AS n FROM processed_shipping"}}
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""A local Athena: the queries of ``athena_queries/`` (Trino SQL) run on DuckDB over the catalog's tables.
+"""A local Athena: the datasets' queries (Trino SQL) run on DuckDB over the catalog's tables.
 
 Every catalog table is a DuckDB view ``"<database>"."<table>"`` over the files Athena would read:
 the data files under each catalogued partition (or under the table location when it has no

@@ -1,8 +1,10 @@
-"""Dataset contracts: one JSON file per dataset, the single source of its schema and rules.
+"""Dataset contracts: each dataset is a folder of files, its contract the single source of its schema and rules.
 
-The contract drives the explicit Spark read schema, validation, PII removal, partitioning
-and the dataset routing of landing keys. It is plain data so that Lambdas (no Spark) can
-use it too.
+A dataset ``d`` is the folder ``etl/datasets/d/`` (``src/etl/datasets/d/`` in the repository): ``contract.json``
+and ``queries/*.sql``, its Athena queries, one of them the summary query its success notification carries. The
+contract drives the explicit Spark read schema, validation, PII removal, partitioning and the dataset routing of
+landing keys. It is plain data so that Lambdas (no Spark) can use it too; the folder ships inside the package,
+so the Glue jobs and the Lambdas read the same files as the local runtime.
 """
 
 from __future__ import annotations
@@ -11,8 +13,13 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any
 
 from etl.errors import ContractError
+
+CONTRACT_FILE = "contract.json"
+QUERIES_FOLDER = "queries"
 
 FIELD_TYPES = ("bigint", "double", "string", "date")
 FORMATS = ("jsonl", "json_array", "gzip")
@@ -47,6 +54,7 @@ class Contract:
     fields: tuple[Field, ...]
     primary_key: tuple[str, ...]
     partition_columns: tuple[PartitionColumn, ...]
+    summary_query: str = ""
 
     def field(self, name: str) -> Field:
         for field in self.fields:
@@ -72,29 +80,126 @@ class Contract:
         return tuple(f for f in self.fields if not f.pii)
 
 
+def datasets_folder() -> Traversable:
+    """The folder holding one folder per dataset."""
+    return resources.files("etl").joinpath("datasets")
+
+
 def available_datasets() -> list[str]:
-    return sorted(
-        entry.name.removesuffix(".json")
-        for entry in resources.files(__name__).iterdir()
-        if entry.name.endswith(".json")
-    )
+    return sorted(entry.name for entry in datasets_folder().iterdir() if entry.joinpath(CONTRACT_FILE).is_file())
+
+
+def dataset_folder(dataset: str) -> Traversable:
+    folder = datasets_folder().joinpath(dataset)
+    if not folder.joinpath(CONTRACT_FILE).is_file():
+        known = ", ".join(available_datasets()) or "none"
+        raise ContractError(dataset, f"no contract file datasets/{dataset}/{CONTRACT_FILE}; known datasets: {known}")
+    return folder
+
+
+def query_files(dataset: str) -> dict[str, Traversable]:
+    """The dataset's Athena queries by name (the file name without .sql), sorted by name."""
+    folder = dataset_folder(dataset).joinpath(QUERIES_FOLDER)
+    if not folder.is_dir():
+        return {}
+    return {entry.name.removesuffix(".sql"): entry for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+            if entry.name.endswith(".sql")}
+
+
+def summary_query(dataset: str) -> tuple[str, str]:
+    """The name and SQL of the query the dataset's success notification carries."""
+    contract = load_contract(dataset)
+    sql = query_files(dataset)[contract.summary_query].read_text(encoding="utf-8")
+    return contract.summary_query, sql.strip().rstrip(";").strip()
 
 
 @cache
 def load_contract(dataset: str) -> Contract:
-    """Load and validate the contract of ``dataset``; raises ContractError naming the problem."""
-    resource = resources.files(__name__).joinpath(f"{dataset}.json")
-    if not resource.is_file():
-        known = ", ".join(available_datasets()) or "none"
-        raise ContractError(dataset, f"no contract file {dataset}.json; known datasets: {known}")
+    """Load and validate the contract of ``dataset``; raises ContractError naming the first problem."""
+    folder = dataset_folder(dataset)
     try:
-        raw = json.loads(resource.read_text(encoding="utf-8"))
-        return _parse(dataset, raw)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ContractError(dataset, f"invalid contract file: {exc}") from exc
+        raw = json.loads(folder.joinpath(CONTRACT_FILE).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ContractError(dataset, f"{CONTRACT_FILE} is not valid JSON: {exc}") from exc
+    found = problems(dataset, raw, queries=set(query_files(dataset)))
+    if found:
+        raise ContractError(dataset, found[0])
+    return _parse(raw)
 
 
-def _parse(dataset: str, raw: dict) -> Contract:
+def validate_folder(folder: Traversable) -> list[str]:
+    """Every problem of the dataset folder ``folder``, one line each (empty when it is a valid dataset)."""
+    dataset = folder.name
+    contract = folder.joinpath(CONTRACT_FILE)
+    if not contract.is_file():
+        return [f"{dataset}: no {CONTRACT_FILE} in the folder"]
+    try:
+        raw = json.loads(contract.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return [f"{dataset}/{CONTRACT_FILE}: not valid JSON: {exc}"]
+    queries_folder = folder.joinpath(QUERIES_FOLDER)
+    queries = ({e.name.removesuffix(".sql") for e in queries_folder.iterdir() if e.name.endswith(".sql")}
+               if queries_folder.is_dir() else set())
+    return [f"{dataset}/{CONTRACT_FILE}: {problem}" for problem in problems(dataset, raw, queries=queries)]
+
+
+_REQUIRED_KEYS = {
+    "dataset": str, "version": int, "landing_prefix": str, "accepted_formats": list, "date_format": str,
+    "fields": list, "primary_key": list, "partition_columns": list,
+}
+_FIELD_KEYS = {"name", "type", "required", "pii", "minimum", "maximum", "description"}
+
+
+def problems(dataset: str, raw: Any, *, queries: set[str] | None = None) -> list[str]:
+    """What is wrong with the contract ``raw`` of ``dataset``: one clear sentence per problem."""
+    if not isinstance(raw, dict):
+        return ["the contract must be a JSON object"]
+    found = [f"missing key {key!r} ({kind.__name__})" for key, kind in _REQUIRED_KEYS.items() if key not in raw]
+    found += [f"{key!r} must be a {kind.__name__}, not {type(raw[key]).__name__}"
+              for key, kind in _REQUIRED_KEYS.items() if key in raw and not isinstance(raw[key], kind)]
+    if found:
+        return found
+    if raw["dataset"] != dataset:
+        found.append(f"declares dataset {raw['dataset']!r}; the folder is {dataset!r}")
+    fields = [f for f in raw["fields"] if isinstance(f, dict)]
+    if len(fields) != len(raw["fields"]) or any("name" not in f or "type" not in f for f in fields):
+        found.append("each field must be an object with a 'name' and a 'type'")
+    names = [str(f.get("name")) for f in fields]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        found.append(f"field names are not unique: {', '.join(map(str, duplicates))}")
+    by_name = {f.get("name"): f for f in fields}
+    for field in fields:
+        unknown = set(field) - _FIELD_KEYS
+        if unknown:
+            found.append(f"field {field.get('name')!r} has unknown keys {sorted(unknown)}; use {sorted(_FIELD_KEYS)}")
+        if "type" in field and field["type"] not in FIELD_TYPES:
+            found.append(f"field {field.get('name')!r} has type {field['type']!r}; use one of {FIELD_TYPES}")
+        if field.get("pii") and field.get("name") in raw["primary_key"]:
+            found.append(f"primary key field {field['name']!r} cannot be PII")
+    for key in raw["primary_key"]:
+        if key not in by_name or not by_name[key].get("required"):
+            found.append(f"primary key {key!r} must be a required field")
+    for partition in raw["partition_columns"]:
+        if not isinstance(partition, dict) or set(partition) != {"name", "source", "format"}:
+            found.append("each partition column must be an object with 'name', 'source' and 'format'")
+        elif partition["source"] not in by_name or by_name[partition["source"]].get("type") != "date":
+            found.append(f"partition {partition['name']!r} must derive from a date field")
+    unknown_formats = set(raw["accepted_formats"]) - set(FORMATS)
+    if unknown_formats:
+        found.append(f"unknown formats {sorted(unknown_formats)}; use {FORMATS}")
+    if not raw["landing_prefix"].endswith("/"):
+        found.append("landing_prefix must end with '/'")
+    summary = raw.get("summary_query")
+    if queries is not None:
+        if not summary:
+            found.append("missing key 'summary_query': the query (queries/NAME.sql) its notification carries")
+        elif summary not in queries:
+            found.append(f"summary_query {summary!r} has no file queries/{summary}.sql")
+    return found
+
+
+def _parse(raw: dict[str, Any]) -> Contract:
     fields = tuple(
         Field(
             name=f["name"],
@@ -107,7 +212,7 @@ def _parse(dataset: str, raw: dict) -> Contract:
         )
         for f in raw["fields"]
     )
-    contract = Contract(
+    return Contract(
         dataset=raw["dataset"],
         version=int(raw["version"]),
         landing_prefix=raw["landing_prefix"],
@@ -117,30 +222,5 @@ def _parse(dataset: str, raw: dict) -> Contract:
         fields=fields,
         primary_key=tuple(raw["primary_key"]),
         partition_columns=tuple(PartitionColumn(**p) for p in raw["partition_columns"]),
+        summary_query=raw.get("summary_query", ""),
     )
-    _check(dataset, contract)
-    return contract
-
-
-def _check(dataset: str, contract: Contract) -> None:
-    if contract.dataset != dataset:
-        raise ContractError(dataset, f"file declares dataset {contract.dataset!r}")
-    names = contract.field_names
-    if len(set(names)) != len(names):
-        raise ContractError(dataset, "field names are not unique")
-    for field in contract.fields:
-        if field.type not in FIELD_TYPES:
-            raise ContractError(dataset, f"field {field.name!r} has type {field.type!r}; use one of {FIELD_TYPES}")
-        if field.pii and field.name in contract.primary_key:
-            raise ContractError(dataset, f"primary key field {field.name!r} cannot be PII")
-    for key in contract.primary_key:
-        if key not in names or not contract.field(key).required:
-            raise ContractError(dataset, f"primary key {key!r} must be a required field")
-    for partition in contract.partition_columns:
-        if partition.source not in names or contract.field(partition.source).type != "date":
-            raise ContractError(dataset, f"partition {partition.name!r} must derive from a date field")
-    unknown = set(contract.accepted_formats) - set(FORMATS)
-    if unknown:
-        raise ContractError(dataset, f"unknown formats {sorted(unknown)}; use {FORMATS}")
-    if not contract.landing_prefix.endswith("/"):
-        raise ContractError(dataset, "landing_prefix must end with '/'")

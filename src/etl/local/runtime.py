@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl.contracts import available_datasets, load_contract
-from etl.definition import json_string_content, load_definition, query_text
+from etl.definition import load_definition
 from etl.errors import ConfigError
 from etl.events import RunRequest, SourceObject
 from etl.glue.catalog import Catalog
@@ -84,7 +84,6 @@ class LocalRuntime:
 
     def substitutions(self) -> dict[str, str]:
         """The local value of every ${Placeholder} in the ASL (infra/ supplies the AWS ones)."""
-        sql = query_text(self.settings.project_root / "athena_queries" / "shipping_totals.sql")
         return {
             "JsonToParquetJobName": "json_to_parquet",
             "NormalizeJobName": "normalize",
@@ -96,7 +95,6 @@ class LocalRuntime:
             "GlueDatabase": self.settings.database,
             "AthenaWorkGroup": "local",
             "NotificationTopicArn": TOPIC_ARN,
-            "ShippingTotalsQuery": json_string_content(sql),
         }
 
     def _crawlers(self) -> dict[str, CrawlerConfig]:
