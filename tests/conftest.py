@@ -39,3 +39,32 @@ def spark():
     session = local_session("etl-tests")
     yield session
     stop_local_session()
+
+
+@pytest.fixture
+def add_dataset(tmp_path, monkeypatch):
+    """Add dataset folders beside the package's own (a copy of them), for one test: add_dataset(contract, queries).
+
+    The registry (etl.contracts) reads the copy; its cache of parsed contracts is cleared before and after.
+    """
+    import shutil
+
+    from etl import contracts
+
+    folder = tmp_path / "datasets"
+    shutil.copytree(Path(str(contracts.datasets_folder())), folder)
+    monkeypatch.setattr(contracts, "datasets_folder", lambda: folder)
+    contracts.load_contract.cache_clear()
+
+    def add(contract: dict[str, Any], queries: dict[str, str]) -> Path:
+        dataset = folder / contract["dataset"]
+        (dataset / "queries").mkdir(parents=True)
+        (dataset / "contract.json").write_text(json.dumps(contract), encoding="utf-8")
+        for name, sql in queries.items():
+            (dataset / "queries" / f"{name}.sql").write_text(sql, encoding="utf-8")
+        contracts.load_contract.cache_clear()
+        return dataset
+
+    yield add
+    contracts.load_contract.cache_clear()
+

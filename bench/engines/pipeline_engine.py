@@ -46,7 +46,7 @@ def run(job: EngineJob, clock: StepClock) -> dict[str, Any]:
     with clock.step(NORMALIZE):
         normalize.main(
             ["normalize.py", "--JOB_NAME", NORMALIZE, *common,
-             "--processed_uri", (job.lake / "processed").as_uri()],
+             "--processed_uri", (job.lake / "processed").as_uri(), "--write_mode", "upsert"],
             spark=spark,
         )
     manifests = job.lake / "raw" / "_runs" / job.run_id

@@ -6,7 +6,7 @@ parse (``etl.jobs.<job>.ARGUMENTS``; Glue sets ``--JOB_NAME`` itself):
 - json_to_parquet: stack defaults (static) ``--raw_uri --quarantine_uri --database``; the ASL per run
   ``--run_id --dataset --database --source_uri --ingested_at --raw_uri --quarantine_uri``.
 - normalize: stack defaults ``--raw_uri --processed_uri --database``; the ASL per run
-  ``--run_id --dataset --database --raw_uri --processed_uri``.
+  ``--run_id --dataset --database --raw_uri --processed_uri --write_mode``.
 - maintain: stack defaults only (``--database --processed_uri --retention_hours --orphan_hours``); a
   scheduled Glue trigger starts it daily.
 

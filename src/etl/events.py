@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from etl.contracts import available_datasets, load_contract, summary_query
+from etl.contracts import OPERATIONS, Contract, available_datasets, load_contract, summary_query
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,8 @@ class RunRequest:
     # Why the pipeline must refuse the object ({"Error", "Cause"}): its run goes straight to the failure
     # notification, so a refused file has a run and a notification like any other, and is not taken again.
     refusal: dict[str, str] | None = None
+    # How normalize writes the run's rows: the operation the key names, else the contract's write_mode.
+    write_mode: str = "upsert"
 
     def execution_input(self) -> dict[str, Any]:
         source = self.source
@@ -71,6 +73,7 @@ class RunRequest:
             # The dataset's own summary query travels with the run: one state machine serves every dataset.
             name, sql = summary_query(self.dataset)
             execution_input["summary_query"] = {"name": name, "sql": sql}
+            execution_input["write_mode"] = self.write_mode
         return execution_input
 
 
@@ -140,7 +143,35 @@ def plan_run(source: SourceObject) -> RunRequest | Skipped:
         name = _SLUG_UNSAFE.sub("_", prefix).strip("_")[:20] or "unknown"
         refusal = {"Error": UNKNOWN_DATASET, "Cause": unknown_prefix_cause(source.key)}
         return RunRequest(run_id=run_id_for(source, name), dataset=name, source=source, refusal=refusal)
-    return RunRequest(run_id=run_id_for(source, dataset), dataset=dataset, source=source)
+    run_id = run_id_for(source, dataset)
+    contract = load_contract(dataset)
+    operation = operation_in_key(source.key, contract)
+    if operation is not None and operation not in contract.allowed_operations:
+        cause = operation_not_allowed_cause(source.key, operation, contract)
+        return RunRequest(run_id=run_id, dataset=dataset, source=source,
+                          refusal={"Error": OPERATION_NOT_ALLOWED, "Cause": cause})
+    write_mode = OPERATIONS[operation] if operation is not None else contract.write_mode
+    return RunRequest(run_id=run_id, dataset=dataset, source=source, write_mode=write_mode)
+
+
+OPERATION_NOT_ALLOWED = "OperationNotAllowed"
+
+
+def operation_in_key(key: str, contract: Contract) -> str | None:
+    """The operation a landing key names in the folder right under its dataset's prefix (users/append/x.csv)."""
+    if not key.startswith(contract.landing_prefix):
+        return None
+    folder, slash, _ = key[len(contract.landing_prefix):].partition("/")
+    return folder if slash and folder in OPERATIONS else None
+
+
+def operation_not_allowed_cause(key: str, operation: str, contract: Contract) -> str:
+    allowed = ", ".join(f"{contract.landing_prefix}{op}/" for op in contract.allowed_operations)
+    where = (f"its contract allows {allowed}" if allowed
+             else "its contract allows no operation folders")
+    return (f"{key}: the {contract.dataset} dataset does not allow the operation {operation!r} ({where}; a file "
+            f"directly under {contract.landing_prefix} is written as {contract.write_mode}); move the file, or add "
+            f"{operation!r} to allowed_operations in src/etl/datasets/{contract.dataset}/contract.json")
 
 
 UNKNOWN_DATASET = "UnknownDataset"

@@ -132,7 +132,8 @@ def _json_to_parquet(spark: Any, run_id: str, source: str) -> dict[str, Any]:
 def _normalize(spark: Any, run_id: str) -> dict[str, Any]:
     script = _load(ROOT / "glue_jobs" / "normalize.py", "glue_normalize")
     argv = ["normalize.py", "--JOB_NAME", "normalize", "--run_id", run_id, "--dataset", "shipping",
-            "--database", DATABASE, "--raw_uri", RAW, "--processed_uri", PROCESSED, *GLUE_ARGUMENTS]
+            "--database", DATABASE, "--raw_uri", RAW, "--processed_uri", PROCESSED, "--write_mode", "upsert",
+            *GLUE_ARGUMENTS]
     return script.main(argv, spark)
 
 

@@ -219,7 +219,8 @@ def test_two_merges_committing_into_the_same_iceberg_table_at_once_lose_nothing(
 
     def merge(run_id: str) -> dict:
         return normalize.main(["--JOB_NAME", "normalize", "--run_id", run_id, *common,
-                               "--processed_uri", (lake / "processed").as_uri()], spark=spark)
+                               "--processed_uri", (lake / "processed").as_uri(), "--write_mode", "upsert"],
+                              spark=spark)
 
     merge("run-0")
     barrier = threading.Barrier(2)

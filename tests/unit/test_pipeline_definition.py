@@ -36,7 +36,8 @@ VALUES = {
 } | {"NotificationTopicArn": "arn:aws:sns:us-east-1:123456789012:etl"}
 INPUT = {"run_id": "shipping-r1", "dataset": "shipping",
          "source": {"bucket": "landing", "key": "shipping/a.json", "event_time": "2024-01-01T00:00:00Z"},
-         "summary_query": {"name": "shipping_totals", "sql": "SELECT count(*) AS n FROM processed_shipping"}}
+         "summary_query": {"name": "shipping_totals", "sql": "SELECT count(*) AS n FROM processed_shipping"},
+         "write_mode": "upsert"}
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,12 @@ from typing import Any
 from etl.errors import ContractError
 
 CONTRACT_FILE = "contract.json"
+# How a run's rows reach the processed table: upsert (the latest record per key wins), append (rows are
+# added; no key), overwrite (the file's rows replace the table).
+WRITE_MODES = ("upsert", "append", "overwrite")
+# The operations a landing key may name after the dataset's prefix (<prefix><operation>/...), and the write
+# mode each one runs in; the contract's allowed_operations lists those its producers may use.
+OPERATIONS = {"upsert": "upsert", "append": "append", "truncate": "overwrite"}
 QUERIES_FOLDER = "queries"
 
 FIELD_TYPES = ("bigint", "double", "string", "date")
@@ -55,6 +61,8 @@ class Contract:
     primary_key: tuple[str, ...]
     partition_columns: tuple[PartitionColumn, ...]
     summary_query: str = ""
+    write_mode: str = "upsert"
+    allowed_operations: tuple[str, ...] = ()
 
     def field(self, name: str) -> Field:
         for field in self.fields:
@@ -190,6 +198,15 @@ def problems(dataset: str, raw: Any, *, queries: set[str] | None = None) -> list
         found.append(f"unknown formats {sorted(unknown_formats)}; use {FORMATS}")
     if not raw["landing_prefix"].endswith("/"):
         found.append("landing_prefix must end with '/'")
+    write_mode = raw.get("write_mode", "upsert")
+    if write_mode not in WRITE_MODES:
+        found.append(f"write_mode {write_mode!r} is not one of {', '.join(WRITE_MODES)}")
+    operations = raw.get("allowed_operations", [])
+    if not isinstance(operations, list) or any(op not in OPERATIONS for op in operations):
+        found.append(f"allowed_operations must be a list of {', '.join(OPERATIONS)}")
+    modes = {write_mode} | {OPERATIONS[op] for op in operations if op in OPERATIONS}
+    if "upsert" in modes and not raw["primary_key"]:
+        found.append("an upsert (the write_mode or an allowed operation) needs a primary_key")
     summary = raw.get("summary_query")
     if queries is not None:
         if not summary:
@@ -223,4 +240,6 @@ def _parse(raw: dict[str, Any]) -> Contract:
         primary_key=tuple(raw["primary_key"]),
         partition_columns=tuple(PartitionColumn(**p) for p in raw["partition_columns"]),
         summary_query=raw.get("summary_query", ""),
+        write_mode=raw.get("write_mode", "upsert"),
+        allowed_operations=tuple(raw.get("allowed_operations", ())),
     )

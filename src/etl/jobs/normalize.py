@@ -28,7 +28,7 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from etl.contracts import Contract, load_contract
-from etl.jobs import iceberg, maintain
+from etl.jobs import iceberg, maintain, write_modes
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
 from etl.transforms import INGESTED_AT, LINE_ORDER, RUN_ID, latest_per_key, normalize, processed_schema, raw_schema
@@ -36,7 +36,7 @@ from etl.transforms import INGESTED_AT, LINE_ORDER, RUN_ID, latest_per_key, norm
 logger = logging.getLogger(__name__)
 
 JOB = "normalize"
-ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "database", "raw_uri", "processed_uri")
+ARGUMENTS = ("JOB_NAME", "run_id", "dataset", "database", "raw_uri", "processed_uri", "write_mode")
 
 Partition = tuple[str, ...]
 # What the table holds for a key the run sends: which version, and where.
@@ -63,12 +63,17 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
     table = iceberg.processed_table(args["database"], layout.dataset)
     iceberg.ensure_table(spark, table, processed_schema(contract), [p.name for p in contract.partition_columns],
                          layout.processed_dataset, sort_columns=list(contract.primary_key))
-    manifest: dict[str, Any] = {"run_id": layout.run_id, "dataset": layout.dataset, "table": table.replace("`", "")}
+    write_mode = write_modes.checked(args["write_mode"], contract)
+    manifest: dict[str, Any] = {"run_id": layout.run_id, "dataset": layout.dataset, "table": table.replace("`", ""),
+                                "write_mode": write_mode}
     if not fs.exists(layout.raw_run):
         manifest.update(raw_records=0, records=0, duplicates_in_run=0, inserted=0, updated=0, unchanged=0,
                         partitions_written=[], snapshot=None)
-    else:
+    elif write_mode == "upsert":
         manifest.update(iceberg.retry_on_conflict(lambda: _merge_run(spark, contract, layout, table), table))
+    else:
+        write = write_modes.append_run if write_mode == "append" else write_modes.overwrite_run
+        manifest.update(iceberg.retry_on_conflict(lambda: write(spark, contract, layout, table), table))
     manifest["seconds"] = round(time.monotonic() - started, 3)
     fs.write_text(layout.manifest(JOB), json.dumps(manifest))
     logger.info("normalize %s: %s", layout.run_id, manifest)
