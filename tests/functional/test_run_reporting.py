@@ -104,6 +104,21 @@ def test_a_file_under_an_unknown_prefix_is_a_failed_run_notified_once(lake, spar
     assert len(runtime.runs.list()) == 2 and len(runtime.outbox.list()) == 2
 
 
+def test_an_operation_folder_the_contract_does_not_allow_is_a_failed_run_notified_once(lake, spark, tmp_path):
+    runtime = runtime_for(lake, spark)
+    write(lake / "landing" / "shipping" / "truncate", "all.json", json.dumps(GOOD).encode() + b"\n")
+
+    assert main(["--lake", str(lake), "run"]) == 1
+    [record] = runtime.runs.list()
+    assert record.status == FAILED and record.error == "OperationNotAllowed" and record.dataset == "shipping"
+    assert record.reason.startswith("shipping/truncate/all.json: the shipping dataset does not allow the operation "
+                                    "'truncate' (its contract allows no operation folders")
+    [note] = runtime.outbox.list()
+    assert note.subject == "ETL shipping run FAILED" and note.body["error"] == "OperationNotAllowed"
+    assert [step.state for step in record.steps] == ["Publish failure", "Pipeline failed"]
+    assert not (lake / "raw" / "shipping").exists()  # nothing was read, nothing written
+
+
 def test_runs_show_a_whole_file_quarantine_and_fold_crawler_polls(lake, spark, tmp_path, capsys):
     folder = tmp_path / "drop"
     lines = [json.dumps({**GOOD, "shipping_id": 7200 + i}).encode() + b"\n" for i in range(5)]
