@@ -38,9 +38,9 @@ def load(add_dataset, spark, tmp_path):
     to_raw, normalize = load_glue_script("json_to_parquet"), load_glue_script("normalize")
     common = ["--dataset", "members", "--database", "etl", "--raw_uri", (lake / "raw").as_uri()]
 
-    def run(run_id: str, users: list[str], write_mode: str, ingested_at: str) -> dict:
+    def run(run_id: str, users: list[str], write_mode: str, ingested_at: str, **extra: str) -> dict:
         source = tmp_path / f"{run_id}.json"
-        lines = [{"username": name, "email": f"{name}@example.com", "joined": "2024-03-01"} for name in users]
+        lines = [{"username": name, "email": f"{name}@example.com", "joined": "2024-03-01", **extra} for name in users]
         source.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
         to_raw.main(["--JOB_NAME", "json_to_parquet", "--run_id", run_id, *common, "--source_uri", source.as_uri(),
                      "--ingested_at", ingested_at, "--quarantine_uri", (lake / "quarantine").as_uri()], spark=spark)
@@ -84,3 +84,28 @@ def test_a_write_mode_the_contract_does_not_allow_is_refused(load):
     run, _ = load
     with pytest.raises(ConfigError, match="write mode 'upsert' is not allowed for the members dataset"):
         run("r1", ["ann"], "upsert", "2024-05-01T00:00:00Z")
+
+
+def test_a_contract_version_that_adds_a_field_evolves_the_table_without_rewriting_it(load, add_dataset, tmp_path):
+    from etl import contracts
+
+    run, _ = load
+    run("r1", ["ann"], "append", "2024-05-01T00:00:00Z")
+    catalog = IcebergCatalog(tmp_path / "lake" / "_system" / CATALOG_FILE)
+    first_files = {task.file.file_path for task in catalog.load("etl", "processed_members").scan().plan_files()}
+    contract_file = tmp_path / "datasets" / "members" / "contract.json"
+    v2 = {**MEMBERS, "version": 2, "fields": [*MEMBERS["fields"], {"name": "nickname", "type": "string"}]}
+    contract_file.write_text(json.dumps(v2), encoding="utf-8")
+    contracts.load_contract.cache_clear()
+
+    run("r2", ["bob"], "append", "2024-05-02T00:00:00Z", nickname="bobby")
+    table = catalog.load("etl", "processed_members")
+    rows = {row["username"]: row["nickname"] for row in table.scan().to_arrow().to_pylist()}
+    assert rows == {"ann": None, "bob": "bobby"}  # rows written before the field read it as NULL
+    assert first_files <= {task.file.file_path for task in table.scan().plan_files()}  # r1's files untouched
+
+    v3 = {**v2, "version": 3, "fields": [f for f in v2["fields"] if f["name"] != "nickname"]}
+    contract_file.write_text(json.dumps(v3), encoding="utf-8")
+    contracts.load_contract.cache_clear()
+    with pytest.raises(ConfigError, match=r"no longer matches etl\.processed_members: column nickname is no longer"):
+        run("r3", ["cid"], "append", "2024-05-03T00:00:00Z")

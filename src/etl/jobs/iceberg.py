@@ -137,11 +137,36 @@ def ensure_table(
         # and task), each task's rows sorted by the key.
         columns = ", ".join(f"`{c}`" for c in sort_columns)
         spark.sql(f"ALTER TABLE {name} WRITE DISTRIBUTED BY PARTITION LOCALLY ORDERED BY {columns}")
-    present = {field.name for field in spark.table(name).schema.fields}
+    present = {field.name: field.dataType.simpleString() for field in spark.table(name).schema.fields}
+    _check_evolution(name, present, schema)
     for field in schema.fields:
+        wanted = field.dataType.simpleString()
         if field.name not in present:
-            logger.info("table %s gains column %s %s", name, field.name, field.dataType.simpleString())
-            spark.sql(f"ALTER TABLE {name} ADD COLUMN `{field.name}` {field.dataType.simpleString()}")
+            logger.info("table %s gains column %s %s", name, field.name, wanted)
+            spark.sql(f"ALTER TABLE {name} ADD COLUMN `{field.name}` {wanted}")
+        elif present[field.name] != wanted:
+            logger.info("table %s widens column %s to %s", name, field.name, wanted)
+            spark.sql(f"ALTER TABLE {name} ALTER COLUMN `{field.name}` TYPE {wanted}")
+
+
+def _check_evolution(name: str, present: dict[str, str], schema: Any) -> None:
+    """Refuse, in one line, a contract the table's rows cannot follow: a column gone, or a type changed
+    otherwise than Iceberg promotes it (adding optional columns and widening are done by ensure_table).
+    Spark's type names (simpleString: int, bigint, decimal(p,s)) are the contract's."""
+    from etl.contracts.evolution import widens
+
+    wanted = {field.name: field.dataType.simpleString() for field in schema.fields}
+    gone = [column for column in present if column not in wanted]
+    changed = [f"{column} {present[column]} -> {wanted[column]}" for column in present
+               if column in wanted and not widens(present[column], wanted[column])]
+    if gone or changed:
+        problems = [*(f"column {c} is no longer in the contract (removed, or made PII)" for c in gone),
+                    *(f"column type changed ({c})" for c in changed)]
+        raise ConfigError(
+            f"the contract no longer matches {name.replace('`', '').split('.', 1)[1]}: {'; '.join(problems)}. "
+            "A contract version may "
+            "add optional fields and widen int to bigint or a decimal's precision; keep the rest as it is"
+        )
 
 
 def merge(
