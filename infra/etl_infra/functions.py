@@ -2,7 +2,8 @@
 
 start_pipeline is subscribed to the landing bucket's ObjectCreated notifications and may
 only start (and look up, to recognise duplicates) executions of the pipeline's state
-machine. generate_shipments writes a synthetic file into landing; an EventBridge schedule
+machine, read contracts dropped under landing's ``_contracts/`` and keep the ones it puts in
+force under raw's ``_contracts/``. generate_shipments writes a synthetic file into landing; an EventBridge schedule
 can call it, but the rule is created DISABLED (enable it for a demo or a soak test).
 
 The generator needs numpy and faker. They are pip-installed into its bundle from PyPI
@@ -29,8 +30,9 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from etl.contracts.store import CONTRACTS_FOLDER
 from etl_infra.bundling import RUNTIME, python_code
-from etl_infra.iam import acknowledge, allow
+from etl_infra.iam import acknowledge, allow, grant_objects
 from etl_infra.paths import LAMBDAS_DIR
 from etl_infra.settings import StageSettings
 
@@ -45,6 +47,7 @@ EXECUTIONS_REASON = (
     "Execution names are run ids derived from each landing object; the grant covers executions of the "
     "pipeline's state machine only."
 )
+CONTRACTS_REASON = "Contract versions are one object per dataset under _contracts/; the grant is that folder only."
 UPLOAD_REASON = "The generator writes new objects with generated names under the landing shipping/ prefix only."
 
 
@@ -65,6 +68,7 @@ class PipelineFunctions(Construct):
         *,
         settings: StageSettings,
         landing: s3.Bucket,
+        raw: s3.IBucket,
         state_machine: sfn.IStateMachine,
         state_machine_name: str,
         key: kms.IKey,
@@ -76,7 +80,7 @@ class PipelineFunctions(Construct):
             name=settings.name("start-pipeline"),
             description="Starts one pipeline execution per landing object (named by run id: duplicates start nothing)",
             code=python_code(LAMBDAS_DIR / "start_pipeline"),
-            environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn},
+            environment={"STATE_MACHINE_ARN": state_machine.state_machine_arn, "RAW_BUCKET": raw.bucket_name},
             memory_size=256,
             timeout=Duration.seconds(60),
         )
@@ -87,6 +91,11 @@ class PipelineFunctions(Construct):
             [f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{state_machine_name}:*"],
             wildcard_reason=EXECUTIONS_REASON,
         )
+        # Contracts dropped into landing (_contracts/<dataset>.json): read there, checked, kept in force in raw.
+        grant_objects(self.start_pipeline.role, landing, [f"{CONTRACTS_FOLDER}/"],
+                      ["s3:GetObject", "s3:GetObjectVersion"], list_bucket=False, reason=CONTRACTS_REASON)
+        grant_objects(self.start_pipeline.role, raw, [f"{CONTRACTS_FOLDER}/"], ["s3:GetObject", "s3:PutObject"],
+                      reason=CONTRACTS_REASON)
         landing.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.start_pipeline.function))
 
         self.generator = self._function(

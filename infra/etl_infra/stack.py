@@ -62,6 +62,7 @@ class EtlPipelineStack(Stack):
             "Functions",
             settings=settings,
             landing=self.buckets.landing,
+            raw=self.buckets.raw,
             state_machine=self.pipeline.state_machine,
             state_machine_name=self.pipeline.name,
             key=self.key,

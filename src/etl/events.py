@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,8 @@ class RunRequest:
     refusal: dict[str, str] | None = None
     # How normalize writes the run's rows: the operation the key names, else the contract's write_mode.
     write_mode: str = "upsert"
+    # A contract dropped into landing and put in force by the trigger (etl.contracts.store): its run only notifies.
+    contract_update: dict[str, Any] | None = None
 
     def execution_input(self) -> dict[str, Any]:
         source = self.source
@@ -69,6 +72,8 @@ class RunRequest:
         }
         if self.refusal:
             execution_input["refusal"] = dict(self.refusal)
+        elif self.contract_update:
+            execution_input["contract_update"] = dict(self.contract_update)
         else:
             # The dataset's own summary query travels with the run: one state machine serves every dataset.
             name, sql = summary_query(self.dataset)
@@ -132,8 +137,8 @@ def run_id_for(source: SourceObject, dataset: str) -> str:
     return f"{dataset}-{slug}-{digest}"
 
 
-def plan_run(source: SourceObject) -> RunRequest | Skipped:
-    """Decide what to do with one landing object."""
+def plan_run(source: SourceObject, contract_of: Callable[[str], Contract] = load_contract) -> RunRequest | Skipped:
+    """Decide what to do with one landing object (``contract_of``: the contract in force of a dataset)."""
     reason = skip_reason(source.key, source.size)
     if reason:
         return Skipped(source.key, reason)
@@ -144,7 +149,7 @@ def plan_run(source: SourceObject) -> RunRequest | Skipped:
         refusal = {"Error": UNKNOWN_DATASET, "Cause": unknown_prefix_cause(source.key)}
         return RunRequest(run_id=run_id_for(source, name), dataset=name, source=source, refusal=refusal)
     run_id = run_id_for(source, dataset)
-    contract = load_contract(dataset)
+    contract = contract_of(dataset)
     operation = operation_in_key(source.key, contract)
     if operation is not None and operation not in contract.allowed_operations:
         cause = operation_not_allowed_cause(source.key, operation, contract)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from etl.errors import EtlError
-from etl.events import RunRequest, Skipped, SourceObject, plan_run, sources_from_s3_event
+from etl.contracts.store import ContractStore, apply_contract, dataset_of_contract_key, effective_contract
+from etl.errors import ContractError, EtlError
+from etl.events import RunRequest, Skipped, SourceObject, plan_run, run_id_for, sources_from_s3_event
 
 logger = logging.getLogger(__name__)
 
@@ -47,37 +49,70 @@ class StartReport:
         }
 
 
+@dataclass(frozen=True)
+class ContractDrops:
+    """What the trigger needs for contracts dropped into landing: where the contracts in force are kept, and
+    how to read a landing object's bytes."""
+
+    store: ContractStore
+    read_landing: Callable[[SourceObject], bytes]
+
+
+CONTRACT_REFUSED = "ContractRefused"
+
+
+def plan(source: SourceObject, contracts: ContractDrops | None) -> RunRequest | Skipped:
+    """A landing object's run: a contract put in force (or refused), or a run of its dataset."""
+    updated = dataset_of_contract_key(source.key) if contracts is not None else None
+    if contracts is None or updated is None:
+        store = contracts.store if contracts is not None else None
+        return plan_run(source, contract_of=lambda dataset: effective_contract(dataset, store))
+    run_id = run_id_for(source, updated)
+    try:
+        text = contracts.read_landing(source).decode("utf-8")
+        update = apply_contract(updated, text, contracts.store)
+    except (ContractError, UnicodeDecodeError) as exc:
+        cause = f"{source.key}: {exc}; the contract in force is unchanged"
+        return RunRequest(run_id=run_id, dataset=updated, source=source,
+                          refusal={"Error": CONTRACT_REFUSED, "Cause": cause})
+    return RunRequest(run_id=run_id, dataset=updated, source=source, contract_update=update.as_input())
+
+
 def start_runs(
-    sources: list[SourceObject], starter: ExecutionStarter, report: StartReport | None = None
+    sources: list[SourceObject], starter: ExecutionStarter, report: StartReport | None = None,
+    contracts: ContractDrops | None = None,
 ) -> StartReport:
     report = report or StartReport()
     for source in sources:
-        plan = plan_run(source)
-        if isinstance(plan, Skipped):
-            _log("skipped", key=source.key, reason=plan.reason)
-            report.skipped.append({"key": source.key, "reason": plan.reason})
+        plan_or_skip = plan(source, contracts)
+        if isinstance(plan_or_skip, Skipped):
+            _log("skipped", key=source.key, reason=plan_or_skip.reason)
+            report.skipped.append({"key": source.key, "reason": plan_or_skip.reason})
             continue
+        request = plan_or_skip
         try:
-            execution = starter.start(plan)
+            execution = starter.start(request)
         except ExecutionAlreadyExistsError:
-            _log("duplicate", key=source.key, run_id=plan.run_id)
-            report.duplicates.append({"key": source.key, "run_id": plan.run_id})
+            _log("duplicate", key=source.key, run_id=request.run_id)
+            report.duplicates.append({"key": source.key, "run_id": request.run_id})
         except Exception as exc:  # one failing record must not stop the batch
-            _log("failed", key=source.key, run_id=plan.run_id, error=f"{type(exc).__name__}: {exc}")
-            report.failed.append({"key": source.key, "run_id": plan.run_id, "error": str(exc)})
+            _log("failed", key=source.key, run_id=request.run_id, error=f"{type(exc).__name__}: {exc}")
+            report.failed.append({"key": source.key, "run_id": request.run_id, "error": str(exc)})
         else:
-            _log("started", key=source.key, run_id=plan.run_id, execution=execution)
-            report.started.append({"key": source.key, "run_id": plan.run_id, "execution": execution})
+            _log("started", key=source.key, run_id=request.run_id, execution=execution)
+            report.started.append({"key": source.key, "run_id": request.run_id, "execution": execution})
     return report
 
 
-def start_runs_for_event(event: dict[str, Any], starter: ExecutionStarter) -> StartReport:
+def start_runs_for_event(
+    event: dict[str, Any], starter: ExecutionStarter, contracts: ContractDrops | None = None
+) -> StartReport:
     sources, bad = sources_from_s3_event(event)
     report = StartReport()
     for item in bad:
         _log("failed", key=item.key, error=item.reason)
         report.failed.append({"key": item.key, "error": item.reason})
-    return start_runs(sources, starter, report)
+    return start_runs(sources, starter, report, contracts)
 
 
 def _log(outcome: str, **fields: str) -> None:

@@ -249,3 +249,38 @@ def run_id_for_input(source: dict[str, Any]) -> str:
 
     fields = {name: source[name] for name in ("bucket", "key", "size", "etag", "event_time") if name in source}
     return run_id_for(SourceObject(**fields, version_id=source.get("version_id")), "shipping")
+
+
+def test_the_start_lambda_puts_a_dropped_contract_in_force_in_the_raw_bucket(aws):
+    from etl.contracts import CONTRACT_FILE, dataset_folder
+
+    s3, sfn = boto3.client("s3"), boto3.client("stepfunctions")
+    s3.create_bucket(Bucket="etl-raw")
+    values = {name: f"arn:aws:states:::placeholder/{name}" for name in placeholders((ROOT / ASL_PATH).read_text())}
+    machine = sfn.create_state_machine(name="etl-contracts", definition=json.dumps(load_definition(ROOT, values)),
+                                       roleArn="arn:aws:iam::123456789012:role/etl")["stateMachineArn"]
+    contract = json.loads(dataset_folder("shipping").joinpath(CONTRACT_FILE).read_text(encoding="utf-8"))
+    v2 = {**contract, "version": 2, "fields": [*contract["fields"], {"name": "carrier", "type": "string"}]}
+    s3.put_object(Bucket=LANDING, Key="_contracts/shipping.json", Body=json.dumps(v2).encode())
+    event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                          "eventTime": "2024-01-15T10:30:00.000Z",
+                          "s3": {"bucket": {"name": LANDING}, "object": {"key": "_contracts/shipping.json",
+                                                                         "size": 10, "eTag": "abc"}}}]}
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("STATE_MACHINE_ARN", machine)
+        env.setenv("RAW_BUCKET", "etl-raw")
+        try:
+            handler = _load(ROOT / "lambdas" / "start_pipeline" / "handler.py", "emulated_start_contracts")
+            report = handler.handler(event, None)
+        finally:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+    assert len(report["started"]) == 1, report
+    kept = json.loads(s3.get_object(Bucket="etl-raw", Key="_contracts/shipping.json")["Body"].read())
+    assert kept["version"] == 2
+    [execution] = sfn.list_executions(stateMachineArn=machine)["executions"]
+    run_input = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert run_input["contract_update"]["changes"] == ["adds optional field carrier (string)"]
+

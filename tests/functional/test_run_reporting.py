@@ -168,3 +168,36 @@ def test_run_file_names_its_file_and_counts_the_rest(lake, spark, tmp_path, caps
     assert "old0.json" not in out and "already processed:" not in out
     assert "This file: 1 records read, 1 loaded, 0 quarantined." in out
     assert "shipping_totals, over the whole processed table after this run" in out
+
+
+def test_a_contract_dropped_into_landing_is_put_in_force_and_its_change_notified(lake, spark):
+    from etl.contracts import CONTRACT_FILE, dataset_folder
+
+    runtime = runtime_for(lake, spark)
+    contract = json.loads(dataset_folder("shipping").joinpath(CONTRACT_FILE).read_text(encoding="utf-8"))
+    v2 = {**contract, "version": 2, "fields": [*contract["fields"], {"name": "carrier", "type": "string"}]}
+    write(lake / "landing" / "_contracts", "shipping.json", json.dumps(v2).encode())
+
+    assert main(["--lake", str(lake), "run"]) == 0
+    [update] = runtime.runs.list()
+    assert update.status == SUCCEEDED and update.dataset == "shipping"
+    assert [step.state for step in update.steps] == ["Publish contract change"]
+    [note] = runtime.outbox.list()
+    assert note.subject == "ETL shipping contract updated"
+    assert note.body["changes"] == ["adds optional field carrier (string)"] and note.body["contract_version"] == 2
+
+    # The next file is read and written with version 2: its carrier reaches the processed table.
+    write(lake / "landing" / "shipping", "with_carrier.json",
+          json.dumps({**GOOD, "shipping_id": 7, "carrier": "Island Ferries"}).encode() + b"\n")
+    assert main(["--lake", str(lake), "run"]) == 0
+    from etl.athena.local import LocalAthena
+
+    athena = LocalAthena(runtime.catalog, database=runtime.settings.database)
+    assert athena.execute("SELECT shipping_id, carrier FROM processed_shipping").rows == [(7, "Island Ferries")]
+
+    # An incompatible version is refused, notified, and changes nothing.
+    v3 = {**v2, "version": 3, "fields": [f for f in v2["fields"] if f["name"] != "carrier"]}
+    write(lake / "landing" / "_contracts", "shipping.json", json.dumps(v3).encode())  # a new version of the object
+    assert main(["--lake", str(lake), "run"]) == 1
+    refused = next(r for r in runtime.runs.list() if r.status == FAILED)
+    assert refused.error == "ContractRefused" and "field 'carrier' is removed" in refused.reason

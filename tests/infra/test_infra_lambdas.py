@@ -43,7 +43,9 @@ def test_functions_run_python_311_handlers_with_their_own_log_group(synth: Synth
 def test_start_pipeline_knows_the_state_machine_and_may_only_start_it(synth: Synthesized):
     _, function = _function(synth, "FunctionsStartPipeline")
     state_machine, _ = synth.one("AWS::StepFunctions::StateMachine")
-    assert function["Properties"]["Environment"]["Variables"] == {"STATE_MACHINE_ARN": {"Ref": state_machine}}
+    raw = next(k for k in synth.of_type("AWS::S3::Bucket") if k.startswith("BucketsRaw"))
+    assert function["Properties"]["Environment"]["Variables"] == {"STATE_MACHINE_ARN": {"Ref": state_machine},
+                                                                  "RAW_BUCKET": {"Ref": raw}}
     resolve = Resolver(synth.template)
     statements = role_statements(synth.template, function["Properties"]["Role"]["Fn::GetAtt"][0])
     assert allows(statements, resolve, "states:StartExecution", resolve({"Ref": state_machine}))
@@ -55,7 +57,16 @@ def test_start_pipeline_knows_the_state_machine_and_may_only_start_it(synth: Syn
     assert not allows(statements, resolve, "states:DescribeExecution", f"{executions}:other:shipping-x-0123")
     assert {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])} == {
         "states:StartExecution", "states:DescribeExecution", "logs:CreateLogStream", "logs:PutLogEvents",
+        "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:ListBucket", "s3:GetBucketLocation",
     }  # fmt: skip
+    # Contracts dropped into landing are read from landing's _contracts/ and kept in raw's _contracts/ only.
+    landing = next(k for k in synth.of_type("AWS::S3::Bucket") if k.startswith("BucketsLanding"))
+    landing_arn, raw_arn = (resolve({"Fn::GetAtt": [bucket, "Arn"]}) for bucket in (landing, raw))
+    assert allows(statements, resolve, "s3:GetObject", f"{landing_arn}/_contracts/shipping.json")
+    assert not allows(statements, resolve, "s3:GetObject", f"{landing_arn}/shipping/data.json")
+    assert not allows(statements, resolve, "s3:PutObject", f"{landing_arn}/_contracts/shipping.json")
+    assert allows(statements, resolve, "s3:PutObject", f"{raw_arn}/_contracts/shipping.json")
+    assert not allows(statements, resolve, "s3:PutObject", f"{raw_arn}/shipping/run_id=r1/part-0.parquet")
 
 
 def test_landing_object_created_events_invoke_start_pipeline(synth: Synthesized, template: Template):

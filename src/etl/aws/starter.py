@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from etl.events import RunRequest
-from etl.trigger import ExecutionAlreadyExistsError
+from etl.contracts.store import S3ContractStore
+from etl.events import RunRequest, SourceObject
+from etl.trigger import ContractDrops, ExecutionAlreadyExistsError
 
 
 class StepFunctionsStarter:
@@ -54,3 +55,14 @@ class StepFunctionsStarter:
         except self.client.exceptions.ExecutionAlreadyExists as exc:
             raise ExecutionAlreadyExistsError(f"execution {request.run_id} already exists") from exc
         return str(response["executionArn"])
+
+
+def contract_drops(raw_bucket: str, client: Any | None = None) -> ContractDrops:
+    """Contracts dropped into landing, on AWS: read from the landing bucket, kept in the raw bucket's _contracts/."""
+    store = S3ContractStore(raw_bucket, client)
+
+    def read_landing(source: SourceObject) -> bytes:
+        extra = {"VersionId": source.version_id} if source.version_id else {}
+        return bytes(store.client.get_object(Bucket=source.bucket, Key=source.key, **extra)["Body"].read())
+
+    return ContractDrops(store, read_landing)

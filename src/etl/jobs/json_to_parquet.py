@@ -25,7 +25,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from etl.commits import Swap, commit, recover
-from etl.contracts import Contract, load_contract
+from etl.contracts import Contract
+from etl.contracts.store import HadoopContractStore, effective_contract
 from etl.errors import InputFileError, NothingLoadedError, SourceChangedError, SourceGoneError
 from etl.glue.partitions import (
     catalog_for,
@@ -71,10 +72,10 @@ _GLOB_CHARACTERS = re.compile(r"([\\{}\[\]*?])")
 
 def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
     started = time.monotonic()
-    contract = load_contract(args["dataset"])
+    fs = HadoopFs(spark)
+    contract = effective_contract(args["dataset"], HadoopContractStore(fs, args["raw_uri"]))
     layout = RunLayout(args["dataset"], args["run_id"], raw_uri=args["raw_uri"], quarantine_uri=args["quarantine_uri"])
     source = args["source_uri"]
-    fs = HadoopFs(spark)
     manifest: dict[str, Any] = {"run_id": layout.run_id, "dataset": layout.dataset, "source": source}
     if not fs.exists(source):
         raise SourceGoneError(source)

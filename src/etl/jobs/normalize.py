@@ -27,7 +27,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from etl.contracts import Contract, load_contract
+from etl.contracts import Contract
+from etl.contracts.store import HadoopContractStore, effective_contract
 from etl.jobs import iceberg, maintain, write_modes
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
@@ -56,9 +57,9 @@ NEWER = (f"s.`{INGESTED_AT}` > t.`{INGESTED_AT}` OR "
 
 def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
     started = time.monotonic()
-    contract = load_contract(args["dataset"])
-    layout = RunLayout(args["dataset"], args["run_id"], raw_uri=args["raw_uri"], processed_uri=args["processed_uri"])
     fs = HadoopFs(spark)
+    contract = effective_contract(args["dataset"], HadoopContractStore(fs, args["raw_uri"]))
+    layout = RunLayout(args["dataset"], args["run_id"], raw_uri=args["raw_uri"], processed_uri=args["processed_uri"])
     iceberg.use_catalog(spark, layout.processed_uri)
     table = iceberg.processed_table(args["database"], layout.dataset)
     iceberg.ensure_table(spark, table, processed_schema(contract), [p.name for p in contract.partition_columns],

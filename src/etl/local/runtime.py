@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl.contracts import available_datasets, load_contract
+from etl.contracts.store import FileContractStore
 from etl.definition import load_definition
 from etl.errors import ConfigError
 from etl.events import RunRequest, SourceObject
@@ -26,7 +27,7 @@ from etl.local.lake import LANDING, PROCESSED, QUARANTINE, RAW, Lake
 from etl.local.outbox import Notification, Outbox
 from etl.local.runlog import FAILED, RUNNING, RunLog, RunRecord, Step, cause_text, is_alive
 from etl.stepfunctions import ExecutionEvent, StateMachine
-from etl.trigger import ExecutionAlreadyExistsError, StartReport, start_runs
+from etl.trigger import ContractDrops, ExecutionAlreadyExistsError, StartReport, start_runs
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -140,7 +141,9 @@ class LocalRuntime:
     def process_landing(self, objects: list[SourceObject] | None = None) -> StartReport:
         """Start a run for every landing object that has none yet (the Lambda's logic, locally)."""
         sources = list(self.lake.landing_objects()) if objects is None else objects
-        return start_runs(sources, self)
+        drops = ContractDrops(FileContractStore(self.lake.path(RAW)),
+                              lambda source: self.lake.path(LANDING, source.key).read_bytes())
+        return start_runs(sources, self, contracts=drops)
 
     # --- ExecutionStarter ------------------------------------------------------------------
     def start(self, request: RunRequest) -> str:
