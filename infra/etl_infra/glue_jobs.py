@@ -37,6 +37,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from etl.contracts import available_datasets
+from etl.contracts.store import CONTRACTS_FOLDER
 from etl.glue.partitions import TABLE_PREFIXES, crawled_table_name
 from etl.jobs import SERIAL_JOBS
 from etl.jobs.iceberg import glue_spark_conf
@@ -162,6 +163,7 @@ class GlueJobs(Construct):
         role = self.json_to_parquet.role
         grant_objects(role, buckets.landing, [""], READ, reason=LANDING_REASON)
         grant_objects(role, buckets.raw, [*datasets, MANIFESTS_PREFIX], READ_WRITE)
+        grant_objects(role, buckets.raw, [f"{CONTRACTS_FOLDER}/"], READ, list_bucket=False)  # contracts in force
         grant_objects(role, buckets.quarantine, [*datasets, WHOLE_FILES_PREFIX], READ_WRITE)
         # The run adds its raw and quarantine folders to their crawled tables (etl.glue.partitions): those tables only.
         allow(role, PARTITION_ACTIONS, partition_table_arns(settings.database, datasets))
@@ -175,6 +177,7 @@ class GlueJobs(Construct):
         role = self.normalize.role
         grant_objects(role, buckets.raw, datasets, READ)
         grant_objects(role, buckets.raw, [MANIFESTS_PREFIX], READ_WRITE, list_bucket=False)
+        grant_objects(role, buckets.raw, [f"{CONTRACTS_FOLDER}/"], READ, list_bucket=False)  # contracts in force
         grant_objects(role, buckets.processed, datasets, READ_WRITE)
         allow(role, CATALOG_COMMIT_ACTIONS, catalog_arns(settings.database), wildcard_reason=CATALOG_COMMIT_REASON)
 

@@ -166,6 +166,17 @@ def test_iceberg_jobs_may_commit_to_their_database_tables_only(synth: Synthesize
     assert not allows(statements, resolve, "glue:DeleteTable", table)
 
 
+@pytest.mark.parametrize("job", ["json_to_parquet", "normalize"])
+def test_the_data_jobs_may_read_the_contracts_in_force_but_not_change_them(synth: Synthesized, job: str):
+    resolve = Resolver(synth.template)
+    props = _by_name(synth, "AWS::Glue::Job", JOBS[job])["Properties"]
+    statements = role_statements(synth.template, props["Role"]["Fn::GetAtt"][0])
+    raw = next(k for k in synth.of_type("AWS::S3::Bucket") if k.startswith("BucketsRaw"))
+    contract = resolve({"Fn::GetAtt": [raw, "Arn"]}) + "/_contracts/shipping.json"
+    assert allows(statements, resolve, "s3:GetObject", contract)
+    assert not allows(statements, resolve, "s3:PutObject", contract)
+
+
 def test_json_to_parquet_may_add_partitions_to_its_crawled_tables_only(synth: Synthesized):
     resolve = Resolver(synth.template)
     props = _by_name(synth, "AWS::Glue::Job", JOBS["json_to_parquet"])["Properties"]
