@@ -1,0 +1,268 @@
+"""The JSON type and its functions: JSON literals, json_parse, json_format, json_extract,
+json_extract_scalar, json_size, json_array_length, json_array_contains, json_array_get, is_json_scalar,
+CAST to and from JSON, and JSON equality.
+
+A JSON value is held in DuckDB as the text Trino holds (``json_parse`` sorts object keys and writes
+compact text), so equality of two JSON values is equality of their texts, as in Trino. The functions
+run as DuckDB Python functions (``json_udfs``) that read the text as Trino's Jackson parser does.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sqlglot import exp
+
+from etl.athena.expressions import Expressions
+from etl.athena.functions.casts import Casts
+from etl.athena.functions.json_text import JsonRefusal, JsonSyntaxError, canonical
+from etl.athena.results import (
+    BIGINT,
+    BOOLEAN,
+    DATE,
+    DOUBLE,
+    UNKNOWN,
+    VARCHAR,
+    SqlType,
+)
+from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
+from etl.errors import QueryError
+
+JSON = SqlType("json")
+_INTEGRAL_BITS = {"tinyint": 8, "smallint": 16, "integer": 32, "bigint": 64}
+_ORDERING = (exp.GT, exp.GTE, exp.LT, exp.LTE)
+_EXACT_DOUBLE_DIGITS = 15  # a decimal of at most 15 digits converts to the nearest double in DuckDB
+
+
+class _Translated(exp.Expression):
+    """An operand already translated (its Typed in ``meta``), handed back to a generic handler."""
+
+    arg_types: ClassVar[dict[str, bool]] = {"this": False}
+
+
+def _translated(typed: Typed) -> _Translated:
+    node = _Translated()
+    node.meta["typed"] = typed
+    return node
+
+
+def _refusal(error: JsonRefusal) -> Exception:
+    return refuse(error.construct, error.why)
+
+
+class JsonFunctions(Expressions, Casts):
+    """Trino's JSON functions and casts over JSON text; it extends CAST and the comparisons to JSON."""
+
+    def _json_handlers(self) -> Handlers:
+        return {
+            _Translated: lambda node, ctx: node.meta["typed"],
+            exp.ParseJSON: self._json_parse, exp.JSONFormat: self._json_format,
+            exp.JSONExtract: self._json_extract, exp.JSONExtractScalar: self._json_extract,
+            exp.JSONArrayContains: self._json_array_contains,
+            "json_array_length": self._json_array_length, "json_array_get": self._json_array_get,
+            "json_size": self._json_size, "is_json_scalar": self._is_json_scalar,
+        }
+
+    # --- arguments ------------------------------------------------------------------------------------------
+    def _json_or_text(self, node: exp.Expr, ctx: _Ctx, name: str) -> Typed:
+        typed = self._expr(node, ctx)
+        if typed.type not in (JSON, VARCHAR, UNKNOWN):
+            raise invalid(f"{name}() needs json or varchar, not {typed.type}")
+        return typed if typed.type != UNKNOWN else Typed(_cast(exp.Null(), "VARCHAR"), VARCHAR)
+
+    def _json_path(self, node: exp.Expr | None, ctx: _Ctx, name: str) -> exp.Expr:
+        if node is None:
+            raise invalid(f"{name}() needs a JSON value and a JSON path")
+        if isinstance(node, exp.JSONPath):
+            return _string(self._path_text(node))
+        return self._text_arg(node, ctx, name).node
+
+    @staticmethod
+    def _path_text(path: exp.JSONPath) -> str:
+        """The path sqlglot parsed, written back in the subset of Trino's path syntax run locally."""
+        parts = path.expressions
+        unsupported = "a JSON path with a wildcard, a slice, a filter or a recursive step"
+        if not parts or not isinstance(parts[0], exp.JSONPathRoot):
+            raise refuse(unsupported, "only $, .name and [index] run locally")
+        text = "$"
+        for part in parts[1:]:
+            if isinstance(part, exp.JSONPathKey) and isinstance(part.this, str):
+                key = part.this
+                if key.isascii() and key and all(c.isalnum() or c in "_:" for c in key):
+                    text += f".{key}"
+                    continue
+                if '"' not in key and "\\" not in key:
+                    text += f'["{key}"]'
+                    continue
+            if isinstance(part, exp.JSONPathSubscript) and isinstance(part.this, int) and part.this >= 0:
+                text += f"[{part.this}]"
+                continue
+            raise refuse(unsupported, "only $, .name and [index] run locally")
+        return text
+
+    # --- JSON values --------------------------------------------------------------------------------------
+    def _json_parse(self, node: exp.ParseJSON, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "is_literal"})
+        literal = bool(node.args.get("is_literal"))
+        if isinstance(node.this, exp.Literal) and node.this.is_string:
+            try:
+                return Typed(_string(canonical(node.this.this)), JSON)
+            except JsonRefusal as error:
+                raise _refusal(error) from error
+            except JsonSyntaxError as error:
+                if literal:
+                    raise invalid(f"JSON '{node.this.this}' is not a JSON literal") from error
+                raise QueryError(f"json_parse(): cannot convert value to JSON: '{node.this.this}'") from error
+        value = self._text_arg(node.this, ctx, "json_parse")
+        return Typed(_call("trino_json_parse", value.node), JSON)
+
+    def _json_format(self, node: exp.JSONFormat, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "is_json"})
+        value = self._expr(node.this, ctx)
+        if value.type not in (JSON, UNKNOWN):
+            raise invalid(f"json_format() needs json, not {value.type}")
+        return Typed(self._coerce_json(value).node, VARCHAR)
+
+    def _coerce_json(self, typed: Typed) -> Typed:
+        return Typed(_cast(exp.Null(), "VARCHAR"), JSON) if typed.type.is_unknown else typed
+
+    def _json_extract(self, node: exp.JSONExtract | exp.JSONExtractScalar, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "expression", "scalar_only"})
+        scalar = isinstance(node, exp.JSONExtractScalar)
+        name = "json_extract_scalar" if scalar else "json_extract"
+        value = self._json_or_text(node.this, ctx, name)
+        path = self._json_path(node.expression, ctx, name)
+        return Typed(_call(f"trino_{name}", value.node, path), VARCHAR if scalar else JSON)
+
+    def _json_size(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 2:
+            raise invalid("json_size() takes a JSON value and a JSON path")
+        value = self._json_or_text(node.expressions[0], ctx, "json_size")
+        path = self._json_path(node.expressions[1], ctx, "json_size")
+        return Typed(_call("trino_json_size", value.node, path), BIGINT)
+
+    def _is_json_scalar(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 1:
+            raise invalid("is_json_scalar() takes one JSON value")
+        value = self._json_or_text(node.expressions[0], ctx, "is_json_scalar")
+        return Typed(_call("trino_is_json_scalar", value.node), BOOLEAN)
+
+    def _json_array_length(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 1:
+            raise invalid("json_array_length() takes one JSON value")
+        value = self._json_or_text(node.expressions[0], ctx, "json_array_length")
+        return Typed(_call("trino_json_array_length", value.node), BIGINT)
+
+    def _json_array_get(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 2:
+            raise invalid("json_array_get() takes a JSON array and an index")
+        value = self._json_or_text(node.expressions[0], ctx, "json_array_get")
+        index = self._integer_arg(node.expressions[1], ctx, "json_array_get")
+        return Typed(_call("trino_json_array_get", value.node, index.node), JSON)
+
+    def _json_array_contains(self, node: exp.JSONArrayContains, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "expression"})
+        value = self._json_or_text(node.this, ctx, "json_array_contains")
+        element = self._expr(node.expression, ctx)
+        kind = element.type
+        if kind == BOOLEAN:
+            overload, argument = "boolean", element.node
+        elif kind.is_integral:
+            overload, argument = "bigint", self._coerce(element, BIGINT).node
+        elif kind.is_double or kind.is_decimal:
+            if kind.is_decimal and kind.precision > _EXACT_DOUBLE_DIGITS:
+                raise refuse(f"json_array_contains() with a {kind}", "its conversion to double is not exact here")
+            overload, argument = "double", self._coerce(element, DOUBLE).node
+        elif kind == VARCHAR:
+            overload, argument = "varchar", element.node
+        elif kind.is_unknown:
+            raise refuse("json_array_contains(..., NULL)", "the type of a NULL literal argument is ambiguous")
+        else:
+            raise invalid(f"json_array_contains() cannot look for a {kind}")
+        return Typed(_call(f"trino_json_array_contains_{overload}", value.node, argument), BOOLEAN)
+
+    # --- JSON is compared for equality only ------------------------------------------------------------------
+    def _comparison(self, node: exp.Binary, ctx: _Ctx) -> Typed:
+        if not isinstance(node, _ORDERING):
+            return super()._comparison(node, ctx)
+        left, right = self._expr(node.this, ctx), self._expr(node.expression, ctx)
+        if JSON in (left.type, right.type):
+            raise invalid("json values can be compared for equality only, not ordered")
+        return super()._comparison(type(node)(this=_translated(left), expression=_translated(right)), ctx)
+
+    # --- CAST ----------------------------------------------------------------------------------------------
+    def _target_type(self, data_type: exp.DataType) -> tuple[SqlType, int | None]:
+        if data_type.this == exp.DType.JSON:
+            return JSON, None
+        return super()._target_type(data_type)
+
+    def convert(self, source: Typed, target: SqlType) -> Typed:
+        if source.type == JSON and target != JSON and not source.type.is_unknown:
+            return self._from_json(source, target)
+        if target == JSON and source.type not in (JSON, UNKNOWN):
+            return self._to_json(source)
+        return super().convert(source, target)
+
+    def _from_json(self, source: Typed, target: SqlType) -> Typed:
+        node = source.node
+        if target.is_integral:
+            converted = _call("trino_json_to_integral", node, _number(_INTEGRAL_BITS[target.base]))
+            return Typed(_cast(converted, target.duck), target)
+        if target.is_decimal:
+            text = _call("trino_json_to_decimal", node, _number(target.precision), _number(target.scale))
+            return Typed(_cast(text, target.duck), target)
+        simple = {DOUBLE: "trino_json_to_double", BOOLEAN: "trino_json_to_boolean", VARCHAR: "trino_json_to_varchar"}
+        if target in simple:
+            return Typed(_call(simple[target], node), target)
+        raise invalid(f"cannot cast json to {target}")
+
+    def _to_json(self, source: Typed) -> Typed:
+        kind, node = source.type, source.node
+        if kind == BOOLEAN:
+            text: exp.Expr = exp.Case(
+                ifs=[exp.If(this=node, true=_string("true"))], default=_string("false")
+            )
+            return Typed(exp.Case(ifs=[exp.If(this=exp.Is(this=node, expression=exp.Null()), true=exp.Null())],
+                                  default=text), JSON)
+        if kind.is_integral:
+            return Typed(_cast(node, "VARCHAR"), JSON)
+        if kind.is_decimal:
+            return Typed(self._decimal_json(node, kind), JSON)
+        if kind.is_double:
+            return Typed(_call("trino_json_from_double", node), JSON)
+        if kind == VARCHAR:
+            return Typed(_call("trino_json_quote", node), JSON)
+        if kind == DATE or kind.base == "timestamp":
+            return Typed(self._temporal_json(node, kind), JSON)
+        raise refuse(f"CAST({kind} AS JSON)")
+
+    def _decimal_json(self, node: exp.Expr, kind: SqlType) -> exp.Expr:
+        text: exp.Expr = _cast(node, "VARCHAR")
+        if kind.precision == kind.scale:  # DuckDB writes '.5', Trino '0.5'
+            text = _call("regexp_replace", text, _string(r"^(-?)\."), _string(r"\10."))
+        if kind.scale < 7:
+            return text
+        # Java's BigDecimal.toString writes a value below 10^-6 in scientific notation (1E-7, 0E-8).
+        tiny = exp.LT(this=_call("abs", node), expression=_cast(_string("0.000001"), "DECIMAL(38,7)"))
+        failure = _call(
+            "error", _string(f"refused locally: CAST({kind} AS JSON) of a value below 0.000001: "
+                             "Trino may write it in scientific notation; run this query on Athena"),
+        )
+        return exp.Case(ifs=[exp.If(this=tiny, true=failure)], default=text)
+
+    @staticmethod
+    def _temporal_json(node: exp.Expr, kind: SqlType) -> exp.Expr:
+        if kind == DATE:
+            text: exp.Expr = _call("strftime", node, _string("%Y-%m-%d"))
+        else:
+            full = _call("strftime", node, _string("%Y-%m-%d %H:%M:%S.%f"))
+            length = 19 + (kind.precision + 1 if kind.precision else 0)
+            text = _call("substring", full, _number(1), _number(length))
+        year = _call("year", node)
+        outside = exp.or_(exp.LT(this=year, expression=_number(1)), exp.GT(this=year, expression=_number(9999)))
+        failure = _call(
+            "error", _string(f"refused locally: CAST({kind} AS JSON) of a year outside 1-9999: "
+                             "Trino writes such years differently; run this query on Athena"),
+        )
+        quoted = exp.DPipe(this=exp.DPipe(this=_string('"'), expression=text), expression=_string('"'))
+        return exp.Case(ifs=[exp.If(this=outside, true=failure)], default=quoted)
