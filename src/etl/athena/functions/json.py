@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from etl.athena.expressions import Expressions
 from etl.athena.functions.casts import Casts
-from etl.athena.functions.json_text import JsonRefusal, JsonSyntaxError, canonical
+from etl.athena.functions.json_text import JsonRefusal, JsonSyntaxError, canonical, in_written_order
 from etl.athena.results import (
     BIGINT,
     BOOLEAN,
@@ -24,12 +24,13 @@ from etl.athena.results import (
     UNKNOWN,
     VARCHAR,
     SqlType,
+    array_type,
+    map_type,
 )
 from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
-from etl.errors import QueryError
+from etl.errors import QueryError, QueryRefusedError
 
 JSON = SqlType("json")
-_INTEGRAL_BITS = {"tinyint": 8, "smallint": 16, "integer": 32, "bigint": 64}
 _ORDERING = (exp.GT, exp.GTE, exp.LT, exp.LTE)
 _EXACT_DOUBLE_DIGITS = 15  # a decimal of at most 15 digits converts to the nearest double in DuckDB
 
@@ -106,7 +107,11 @@ class JsonFunctions(Expressions, Casts):
         literal = bool(node.args.get("is_literal"))
         if isinstance(node.this, exp.Literal) and node.this.is_string:
             try:
-                return Typed(_string(canonical(node.this.this)), JSON)
+                text = canonical(node.this.this)
+                folded = _string(text)
+                # Trino may cast such a value to a map or ARRAY(JSON) from the text as written
+                folded.meta["json_keys_reordered"] = text != in_written_order(node.this.this)
+                return Typed(folded, JSON)
             except JsonRefusal as error:
                 raise _refusal(error) from error
             except JsonSyntaxError as error:
@@ -192,29 +197,68 @@ class JsonFunctions(Expressions, Casts):
 
     # --- CAST ----------------------------------------------------------------------------------------------
     def _target_type(self, data_type: exp.DataType) -> tuple[SqlType, int | None]:
-        if data_type.this == exp.DType.JSON:
+        kind = data_type.this
+        if kind == exp.DType.JSON:
             return JSON, None
+        if kind in (exp.DType.ARRAY, exp.DType.MAP):
+            elements = [self._target_type(e)[0] for e in data_type.expressions if isinstance(e, exp.DataType)]
+            if kind == exp.DType.ARRAY and len(elements) == 1:
+                return array_type(elements[0]), None
+            if kind == exp.DType.MAP and len(elements) == 2:
+                return map_type(elements[0], elements[1]), None
+            raise invalid(f"{data_type.sql(dialect='trino')} is not a valid type")
         return super()._target_type(data_type)
 
     def convert(self, source: Typed, target: SqlType) -> Typed:
-        if source.type == JSON and target != JSON and not source.type.is_unknown:
+        if source.type == JSON and target != JSON:
             return self._from_json(source, target)
         if target == JSON and source.type not in (JSON, UNKNOWN):
             return self._to_json(source)
+        if source.type.args or target.args:
+            try:
+                return super().convert(source, target)
+            except QueryRefusedError:
+                raise
+            except QueryError as error:  # the array family may cast arrays; the base casts do not
+                raise refuse(f"CAST({source.type} AS {target})") from error
         return super().convert(source, target)
 
     def _from_json(self, source: Typed, target: SqlType) -> Typed:
         node = source.node
+        if target.is_array or target.is_map:
+            return self._json_to_container(source, target)
         if target.is_integral:
-            converted = _call("trino_json_to_integral", node, _number(_INTEGRAL_BITS[target.base]))
+            converted = _call("trino_json_to_integral", node, _string(target.base))
             return Typed(_cast(converted, target.duck), target)
         if target.is_decimal:
-            text = _call("trino_json_to_decimal", node, _number(target.precision), _number(target.scale))
-            return Typed(_cast(text, target.duck), target)
+            return Typed(_cast(_call("trino_json_to_decimal", node, _string(str(target))), target.duck), target)
         simple = {DOUBLE: "trino_json_to_double", BOOLEAN: "trino_json_to_boolean", VARCHAR: "trino_json_to_varchar"}
         if target in simple:
             return Typed(_call(simple[target], node), target)
         raise invalid(f"cannot cast json to {target}")
+
+    def _json_to_container(self, source: Typed, target: SqlType) -> Typed:
+        scalars = [a for a in target.args if a.is_integral or a.is_decimal or a in (DOUBLE, BOOLEAN, VARCHAR, JSON)]
+        if target.is_map and not (target.args[0].is_integral or target.args[0].is_decimal
+                                  or target.args[0] in (DOUBLE, BOOLEAN, VARCHAR)):
+            if target.args[0].args:
+                raise invalid(f"cannot cast json to {target}")
+            raise refuse(f"CAST(json AS {target})")
+        if len(scalars) != len(target.args):
+            raise refuse(f"CAST(json AS {target})", "only arrays and maps of scalars are cast from JSON locally")
+        node = source.node
+        if target.is_map or JSON in target.args:
+            # Trino casts json_parse(x) straight from x, so an object's keys keep the order x wrote them in
+            if isinstance(node, exp.Anonymous) and node.name == "trino_json_parse":
+                raise refuse(f"CAST(json_parse(...) AS {target})", "the order of the object's keys is not known here")
+            if node.meta.get("json_keys_reordered"):
+                raise refuse(f"CAST(JSON literal AS {target})", "Trino may keep the keys in their written order")
+        descriptors = [_string(str(a)) for a in target.args]
+        if target.is_array:
+            converted = _call("trino_json_to_array", node, *descriptors)
+        else:
+            converted = _call("trino_json_to_map", node, *descriptors)
+        return Typed(_cast(converted, target.duck), target)
 
     def _to_json(self, source: Typed) -> Typed:
         kind, node = source.type, source.node

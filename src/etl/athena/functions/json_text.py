@@ -277,6 +277,13 @@ def canonical(text: str) -> str:
     return value
 
 
+def in_written_order(text: str) -> str:
+    """The one JSON value of ``text``, compact, object keys in the order written."""
+    tokens = JsonTokens(text)
+    tokens.next()
+    return write_value(tokens, sort_keys=False, keep_duplicates=False)
+
+
 def java_scientific(value: float) -> str:
     """Trino's CAST(double AS varchar): one digit, a point, the rest of the shortest digits, E, exponent."""
     if math.isnan(value):

@@ -12,11 +12,11 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 import duckdb
 
+from etl.athena.functions.json_casts import json_to_array, json_to_map, json_to_scalar
 from etl.athena.functions.json_text import (
     END_ARRAY,
     END_OBJECT,
@@ -35,7 +35,6 @@ from etl.athena.functions.json_text import (
     Token,
     canonical,
     iterate_array,
-    java_scientific,
     number_text,
     quote,
     write_value,
@@ -43,170 +42,25 @@ from etl.athena.functions.json_text import (
 from etl.athena.results import java_double_to_string
 
 
-class JsonCastError(ValueError):
-    """CAST from JSON fails in Trino for this value."""
-
-
-_INTEGRAL_BOUNDS = {8: 2**7, 16: 2**15, 32: 2**31, 64: 2**63}
-_INTEGRAL_NAMES = {8: "TINYINT", 16: "SMALLINT", 32: "INTEGER", 64: "BIGINT"}
-
-
-# --- casts from JSON ----------------------------------------------------------------------------------------
-def _single_token(text: str, target: str) -> tuple[JsonTokens, Token]:
-    tokens = JsonTokens(text)
-    try:
-        token = tokens.next()
-    except JsonSyntaxError as exc:
-        raise JsonCastError(f"Cannot cast JSON to {target}: {exc}") from exc
-    if token is None or token.kind in (START_ARRAY, START_OBJECT):
-        raise JsonCastError(f"Cannot cast '{text}' to {target}")
-    return tokens, token
-
-
-def _end(tokens: JsonTokens, target: str) -> None:
-    try:
-        trailing = tokens.next()
-    except JsonSyntaxError as exc:
-        raise JsonCastError(f"Cannot cast input json to {target}") from exc
-    if trailing is not None:
-        raise JsonCastError(f"Cannot cast input json to {target}")
-
-
-def _text_fails_java_parse(text: str, construct: str) -> JsonCastError:
-    """A string no Java number parser accepts is an error; one it might accept is refused."""
-    if not text.isascii() or re.search(r"[0-9\s]", text):
-        raise JsonRefusal(construct, "Java's number parsing accepts forms the local engine does not check")
-    return JsonCastError(f"Cannot cast '{text}'")
-
-
-def _round_half_up(value: float, construct: str) -> int:
-    exact = int(Decimal(value).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    if math.floor(abs(value) + 0.5) != abs(exact):  # Math.round-style rounding would differ
-        raise JsonRefusal(construct, "Trino's rounding of this double is not certain")
-    return exact
-
-
-def json_to_integral(text: str, bits: int) -> int | None:
-    target = _INTEGRAL_NAMES[bits]
-    tokens, token = _single_token(text, target)
-    bound = _INTEGRAL_BOUNDS[bits]
-    value: int | None
-    if token.kind == NULL:
-        value = None
-    elif token.kind in (TRUE, FALSE):
-        value = int(token.kind == TRUE)
-    elif token.kind == INT:
-        value = int(token.value)
-    elif token.kind == FLOAT:
-        number = float(token.value)
-        if math.isnan(number) or math.isinf(number):
-            raise JsonCastError(f"Cannot cast '{token.value}' to {target}")
-        value = _round_half_up(number, f"CAST(JSON '{token.value}' AS {target})")
-    elif re.fullmatch(r"[+-]?[0-9]+", token.value):
-        value = int(token.value)
-    else:
-        raise _text_fails_java_parse(token.value, f"CAST(JSON string AS {target})")
-    if value is not None and not -bound <= value < bound:
-        raise JsonCastError(f"Cannot cast input json to {target}: out of range")
-    _end(tokens, target)
-    return value
-
-
-_JAVA_DOUBLE_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# --- casts from JSON: one function per DuckDB result type -------------------------------------------------
+def json_to_integral(text: str, target: str) -> int | None:
+    return json_to_scalar(text, target)  # type: ignore[no-any-return]
 
 
 def json_to_double(text: str) -> float | None:
-    tokens, token = _single_token(text, "DOUBLE")
-    value: float | None
-    if token.kind == NULL:
-        value = None
-    elif token.kind in (TRUE, FALSE):
-        value = float(token.kind == TRUE)
-    elif token.kind in (INT, FLOAT):
-        value = float(token.value) if token.kind == FLOAT else _int_to_double(int(token.value))
-    elif _JAVA_DOUBLE_TEXT.fullmatch(token.value):
-        value = float(token.value)
-    elif token.value in ("NaN", "Infinity", "+Infinity", "-Infinity"):
-        value = float(token.value.replace("Infinity", "inf").replace("NaN", "nan"))
-    else:
-        raise _text_fails_java_parse(token.value, "CAST(JSON string AS DOUBLE)")
-    _end(tokens, "DOUBLE")
-    return value
-
-
-def _int_to_double(value: int) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
+    return json_to_scalar(text, "double")  # type: ignore[no-any-return]
 
 
 def json_to_boolean(text: str) -> bool | None:
-    tokens, token = _single_token(text, "BOOLEAN")
-    value: bool | None
-    if token.kind == NULL:
-        value = None
-    elif token.kind in (TRUE, FALSE):
-        value = token.kind == TRUE
-    elif token.kind == INT:
-        number = int(token.value)
-        if not -(2**63) <= number < 2**63:
-            raise JsonCastError("Cannot cast input json to BOOLEAN: out of range")
-        value = number != 0
-    elif token.kind == FLOAT:
-        value = float(token.value) != 0
-    elif token.value.lower() in ("true", "false"):
-        value = token.value.lower() == "true"
-    elif len(token.value) <= 1 or not token.value.isascii() or re.search(r"\s", token.value):
-        raise JsonRefusal("CAST(JSON string AS BOOLEAN)", "Trino's spellings of a boolean beyond true/false")
-    else:
-        raise JsonCastError(f"Cannot cast '{token.value}' to BOOLEAN")
-    _end(tokens, "BOOLEAN")
-    return value
+    return json_to_scalar(text, "boolean")  # type: ignore[no-any-return]
 
 
 def json_to_varchar(text: str) -> str | None:
-    tokens, token = _single_token(text, "VARCHAR")
-    value: str | None
-    if token.kind == NULL:
-        value = None
-    elif token.kind in (TRUE, FALSE):
-        value = token.kind
-    elif token.kind == INT:
-        value = token.value
-    elif token.kind == FLOAT:
-        value = java_scientific(float(token.value))
-    else:
-        value = token.value
-    _end(tokens, "VARCHAR")
-    return value
+    return json_to_scalar(text, "varchar")  # type: ignore[no-any-return]
 
 
-_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
-
-
-def json_to_decimal(text: str, precision: int, scale: int) -> str | None:
-    target = f"DECIMAL({precision},{scale})"
-    tokens, token = _single_token(text, target)
-    if token.kind == NULL:
-        _end(tokens, target)
-        return None
-    if token.kind in (TRUE, FALSE):
-        value = Decimal(int(token.kind == TRUE))
-    elif token.kind in (INT, FLOAT) or _DECIMAL_TEXT.fullmatch(token.value):
-        value = Decimal(token.value)
-    elif not token.value.isascii():
-        raise JsonRefusal(f"CAST(JSON string AS {target})", "Java's decimal parsing accepts other digits")
-    else:
-        raise JsonCastError(f"Cannot cast '{token.value}' to {target}")
-    with localcontext() as context:
-        context.prec = 1000
-        rounded = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-    digits = len(rounded.as_tuple().digits)
-    if digits > precision:
-        raise JsonCastError(f"Cannot cast input json to {target}")
-    _end(tokens, target)
-    return format(rounded, "f")
+def json_to_decimal(text: str, target: str) -> str | None:
+    return json_to_scalar(text, target)  # type: ignore[no-any-return]
 
 
 # --- casts to JSON ----------------------------------------------------------------------------------------
@@ -444,11 +298,13 @@ _FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[str], str], ...] = (
     ("trino_json_parse", json_parse, ["VARCHAR"], "VARCHAR"),
     ("trino_json_quote", quote, ["VARCHAR"], "VARCHAR"),
     ("trino_json_from_double", double_to_json, ["DOUBLE"], "VARCHAR"),
-    ("trino_json_to_integral", json_to_integral, ["VARCHAR", "INTEGER"], "BIGINT"),
+    ("trino_json_to_integral", json_to_integral, ["VARCHAR", "VARCHAR"], "BIGINT"),
     ("trino_json_to_double", json_to_double, ["VARCHAR"], "DOUBLE"),
     ("trino_json_to_boolean", json_to_boolean, ["VARCHAR"], "BOOLEAN"),
     ("trino_json_to_varchar", json_to_varchar, ["VARCHAR"], "VARCHAR"),
-    ("trino_json_to_decimal", json_to_decimal, ["VARCHAR", "INTEGER", "INTEGER"], "VARCHAR"),
+    ("trino_json_to_decimal", json_to_decimal, ["VARCHAR", "VARCHAR"], "VARCHAR"),
+    ("trino_json_to_array", json_to_array, ["VARCHAR", "VARCHAR"], "VARCHAR[]"),
+    ("trino_json_to_map", json_to_map, ["VARCHAR", "VARCHAR", "VARCHAR"], "MAP(VARCHAR, VARCHAR)"),
     ("trino_is_json_scalar", is_json_scalar, ["VARCHAR"], "BOOLEAN"),
     ("trino_json_array_length", json_array_length, ["VARCHAR"], "BIGINT"),
     ("trino_json_array_contains_boolean", json_array_contains_boolean, ["VARCHAR", "BOOLEAN"], "BOOLEAN"),
@@ -481,4 +337,4 @@ def _null_in_null_out(function: Callable[..., Any]) -> Callable[..., Any]:
     return called
 
 
-__all__ = ["JsonCastError", "json_parse", "number_text", "register_json_functions"]
+__all__ = ["json_parse", "number_text", "register_json_functions"]
