@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from etl.athena.expressions import Expressions
 from etl.athena.functions.casts import Casts
-from etl.athena.functions.json_text import JsonRefusal, JsonSyntaxError, canonical, in_written_order
+from etl.athena.functions.json_text import JsonRefusal, JsonSyntaxError, as_written, canonical
 from etl.athena.results import (
     BIGINT,
     BOOLEAN,
@@ -109,8 +109,8 @@ class JsonFunctions(Expressions, Casts):
             try:
                 text = canonical(node.this.this)
                 folded = _string(text)
-                # Trino may cast such a value to a map or ARRAY(JSON) from the text as written
-                folded.meta["json_keys_reordered"] = text != in_written_order(node.this.this)
+                # Trino may cast a JSON literal to an array or a map from the text as written
+                folded.meta["json_rewritten"] = text != as_written(node.this.this)
                 return Typed(folded, JSON)
             except JsonRefusal as error:
                 raise _refusal(error) from error
@@ -247,12 +247,12 @@ class JsonFunctions(Expressions, Casts):
         if len(scalars) != len(target.args):
             raise refuse(f"CAST(json AS {target})", "only arrays and maps of scalars are cast from JSON locally")
         node = source.node
-        if target.is_map or JSON in target.args:
-            # Trino casts json_parse(x) straight from x, so an object's keys keep the order x wrote them in
-            if isinstance(node, exp.Anonymous) and node.name == "trino_json_parse":
-                raise refuse(f"CAST(json_parse(...) AS {target})", "the order of the object's keys is not known here")
-            if node.meta.get("json_keys_reordered"):
-                raise refuse(f"CAST(JSON literal AS {target})", "Trino may keep the keys in their written order")
+        # Trino casts json_parse(x) to an array or map straight from x: the keys' order and the numbers
+        # as x wrote them, which the canonical text here may have changed.
+        if isinstance(node, exp.Anonymous) and node.name == "trino_json_parse":
+            raise refuse(f"CAST(json_parse(...) AS {target})", "Trino reads the text as written for this cast")
+        if node.meta.get("json_rewritten"):
+            raise refuse(f"CAST(JSON literal AS {target})", "Trino may read the literal as written for this cast")
         descriptors = [_string(str(a)) for a in target.args]
         if target.is_array:
             converted = _call("trino_json_to_array", node, *descriptors)

@@ -44,9 +44,16 @@ _DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?
 _DECIMAL_TYPE = re.compile(r"decimal\((\d+),(\d+)\)")
 
 
-def _text_fails_java_parse(text: str, construct: str) -> JsonCastError:
-    """A string no Java number parser accepts is an error; one it might accept is refused."""
-    if not text.isascii() or re.search(r"[0-9\s]", text):
+# What Java's Double.parseDouble might accept beyond the forms handled here (hex, a d/f suffix).
+_JAVA_DOUBLE_EXTRAS = re.compile(
+    r"[+-]?(NaN|Infinity|0[xX][0-9a-fA-F.]*([pP][+-]?[0-9]*)?[fFdD]?|[0-9.]+([eE][+-]?[0-9]*)?[fFdD]?)"
+)
+
+
+def _text_fails_java_parse(text: str, construct: str, maybe_valid: re.Pattern[str] | None = None) -> JsonCastError:
+    """A string Java's number parsing rejects is an error; one it might accept is refused (Java reads
+    any Unicode digit, and Double.parseDouble trims whitespace and reads hex)."""
+    if not text.isascii() or re.search(r"\s", text) or (maybe_valid is not None and maybe_valid.fullmatch(text)):
         raise JsonRefusal(construct, "Java's number parsing accepts forms the local engine does not check")
     return JsonCastError(f"Cannot cast '{text}'")
 
@@ -95,7 +102,7 @@ def _double(token: Token) -> float | None:
         return float(token.value)
     if token.value in ("NaN", "Infinity", "+Infinity", "-Infinity"):
         return float(token.value.replace("Infinity", "inf").replace("NaN", "nan"))
-    raise _text_fails_java_parse(token.value, "CAST of a JSON string to double")
+    raise _text_fails_java_parse(token.value, "CAST of a JSON string to double", _JAVA_DOUBLE_EXTRAS)
 
 
 def _boolean(token: Token) -> bool | None:

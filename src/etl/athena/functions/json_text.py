@@ -217,26 +217,26 @@ def quote(text: str) -> str:
 
 
 def number_text(token: Token) -> str:
-    """How Jackson writes back a number it read: an integer in plain digits, a float by Double.toString."""
+    """How Jackson writes back a number it read: an integer in plain digits, a float as a Java double
+    (``Double.toString``; out of range it is the string "Infinity")."""
     if token.kind == INT:
         return str(int(token.value))
-    if java_double_to_string(float(token.value)) != token.value:
-        raise JsonRefusal(
-            f"the JSON number {token.value}",
-            "Trino rewrites it as a Java double, and may keep it as a decimal; the local engine cannot tell",
-        )
-    return str(token.value)
+    value = float(token.value)
+    if math.isinf(value):
+        return quote("Infinity" if value > 0 else "-Infinity")
+    return java_double_to_string(value)
 
 
-def write_value(tokens: JsonTokens, sort_keys: bool, keep_duplicates: bool) -> str:
-    """The compact text of the value starting at the current token, reading to its end."""
+def write_value(tokens: JsonTokens, sort_keys: bool, keep_duplicates: bool, raw_numbers: bool = False) -> str:
+    """The compact text of the value starting at the current token, reading to its end (``raw_numbers``:
+    numbers as written, not as Jackson writes them back)."""
     token = tokens.current
     if token is None:
         raise JsonSyntaxError("unexpected end of input")
     if token.kind == START_ARRAY:
         items = []
         while (item := tokens.next()) is not None and item.kind != END_ARRAY:
-            items.append(write_value(tokens, sort_keys, keep_duplicates))
+            items.append(write_value(tokens, sort_keys, keep_duplicates, raw_numbers))
         if item is None:
             raise JsonSyntaxError("unexpected end of input")
         return "[" + ",".join(items) + "]"
@@ -244,7 +244,7 @@ def write_value(tokens: JsonTokens, sort_keys: bool, keep_duplicates: bool) -> s
         fields: list[tuple[str, str]] = []
         while (field := tokens.next()) is not None and field.kind == FIELD_NAME:
             tokens.next()
-            fields.append((field.value, write_value(tokens, sort_keys, keep_duplicates)))
+            fields.append((field.value, write_value(tokens, sort_keys, keep_duplicates, raw_numbers)))
         if field is None:
             raise JsonSyntaxError("unexpected end of input")
         names = [name for name, _ in fields]
@@ -253,6 +253,8 @@ def write_value(tokens: JsonTokens, sort_keys: bool, keep_duplicates: bool) -> s
         if sort_keys:  # Java orders strings by UTF-16 code units
             fields.sort(key=lambda f: f[0].encode("utf-16-be", "surrogatepass"))
         return "{" + ",".join(f"{quote(name)}:{value}" for name, value in fields) + "}"
+    if raw_numbers and token.kind in (INT, FLOAT):
+        return str(token.value)
     return scalar_text(token)
 
 
@@ -277,11 +279,11 @@ def canonical(text: str) -> str:
     return value
 
 
-def in_written_order(text: str) -> str:
-    """The one JSON value of ``text``, compact, object keys in the order written."""
+def as_written(text: str) -> str:
+    """The one JSON value of ``text``, compact, with its keys and numbers as written."""
     tokens = JsonTokens(text)
     tokens.next()
-    return write_value(tokens, sort_keys=False, keep_duplicates=False)
+    return write_value(tokens, sort_keys=False, keep_duplicates=False, raw_numbers=True)
 
 
 def java_scientific(value: float) -> str:
