@@ -261,6 +261,62 @@ class JsonFunctions(Expressions, Casts):
         return Typed(_cast(converted, target.duck), target)
 
     def _to_json(self, source: Typed) -> Typed:
+        return Typed(self._json_text(source.node, source.type, 0), JSON)
+
+    def _json_text(self, node: exp.Expr, kind: SqlType, depth: int) -> exp.Expr:
+        """The JSON text Trino's CAST(... AS JSON) writes for ``node`` of type ``kind`` (NULL stays NULL)."""
+        if kind.is_array or kind.is_map:
+            return self._container_json(node, kind, depth)
+        if kind.is_unknown:
+            return _cast(exp.Null(), "VARCHAR")
+        if kind == JSON:
+            return node
+        return self._scalar_json(Typed(node, kind)).node
+
+    def _container_json(self, node: exp.Expr, kind: SqlType, depth: int) -> exp.Expr:
+        item = exp.column(f"json_item{depth}")
+
+        def each(over: exp.Expr, body: exp.Expr) -> exp.Expr:
+            return _call("list_transform", over, exp.Lambda(this=body, expressions=[item.this]))
+
+        def joined(texts: exp.Expr, opening: str, closing: str) -> exp.Expr:
+            inner = exp.Coalesce(this=_call("array_to_string", texts, _string(",")), expressions=[_string("")])
+            return exp.DPipe(this=exp.DPipe(this=_string(opening), expression=inner), expression=_string(closing))
+
+        def or_null(text: exp.Expr) -> exp.Expr:
+            return exp.Coalesce(this=text, expressions=[_string("null")])
+
+        if kind.is_array:
+            texts = each(node, or_null(self._json_text(item, kind.element, depth + 1)))
+            text = joined(texts, "[", "]")
+        else:
+            key_type, value_type = kind.args
+            key = self._map_key_text(_call("struct_extract", item, _string("key")), key_type)
+            value = or_null(self._json_text(_call("struct_extract", item, _string("value")), value_type, depth + 1))
+            # Trino writes a map's entries ordered by the keys' text
+            pairs = _call("list_sort", each(_call("map_entries", node), exp.Array(expressions=[key, value])))
+            field = exp.DPipe(
+                this=exp.DPipe(this=_call("trino_json_quote", _call("list_extract", item, _number(1))),
+                               expression=_string(":")),
+                expression=_call("list_extract", item, _number(2)),
+            )
+            text = joined(each(pairs, field), "{", "}")
+        return exp.Case(ifs=[exp.If(this=exp.Is(this=node, expression=exp.Null()), true=exp.Null())], default=text)
+
+    def _map_key_text(self, key: exp.Expr, kind: SqlType) -> exp.Expr:
+        if kind.is_integral or kind.is_decimal or kind == BOOLEAN:
+            text = self._scalar_json(Typed(key, kind)).node
+            return text
+        if kind == VARCHAR:
+            # DuckDB orders text by code point, Java by UTF-16 unit: they differ only past U+FFFF
+            beyond_bmp = _call("regexp_matches", key, _string("[\\x{10000}-\\x{10FFFF}]"))
+            failure = _call("error", _string(
+                "refused locally: CAST(map AS JSON) with a key past U+FFFF: Java orders such keys differently; "
+                "run this query on Athena"))
+            return exp.Case(ifs=[exp.If(this=beyond_bmp, true=failure)], default=key)
+        raise refuse(f"CAST(map({kind}, ...) AS JSON)")
+
+    def _scalar_json(self, source: Typed) -> Typed:
         kind, node = source.type, source.node
         if kind == BOOLEAN:
             text: exp.Expr = exp.Case(
