@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from etl.athena.expressions import Expressions
 from etl.athena.functions.casts import Casts
+from etl.athena.functions.json_casts import JsonCastError, json_to_array, json_to_map
 from etl.athena.functions.json_text import JsonRefusal, JsonSyntaxError, as_written, canonical
 from etl.athena.results import (
     BIGINT,
@@ -49,6 +50,21 @@ def _translated(typed: Typed) -> _Translated:
 
 def _refusal(error: JsonRefusal) -> Exception:
     return refuse(error.construct, error.why)
+
+
+def _same_cast(written: str, canonical_text: str, target: SqlType) -> bool:
+    """Whether casting the text as written and its canonical text to ``target`` give the same answer."""
+    descriptors = [str(a) for a in target.args]
+    cast = json_to_array if target.is_array else json_to_map
+    outcomes: list[object] = []
+    for text in (written, canonical_text):
+        try:
+            outcomes.append(cast(text, *descriptors))
+        except JsonCastError:
+            outcomes.append(JsonCastError)
+        except JsonRefusal:
+            return False
+    return outcomes[0] == outcomes[1]
 
 
 class JsonFunctions(Expressions, Casts):
@@ -109,15 +125,16 @@ class JsonFunctions(Expressions, Casts):
             try:
                 text = canonical(node.this.this)
                 folded = _string(text)
-                # Trino may cast a JSON literal to an array or a map from the text as written
-                folded.meta["json_rewritten"] = text != as_written(node.this.this)
+                written = as_written(node.this.this)
+                if written != text:  # Trino may cast the literal to an array or map from this text instead
+                    folded.meta["json_as_written"] = written
                 return Typed(folded, JSON)
             except JsonRefusal as error:
                 raise _refusal(error) from error
             except JsonSyntaxError as error:
                 if literal:
                     raise invalid(f"JSON '{node.this.this}' is not a JSON literal") from error
-                raise QueryError(f"json_parse(): cannot convert value to JSON: '{node.this.this}'") from error
+                # json_parse fails only when the row reaches it (it may sit in a CASE branch never taken)
         value = self._text_arg(node.this, ctx, "json_parse")
         return Typed(_call("trino_json_parse", value.node), JSON)
 
@@ -195,6 +212,20 @@ class JsonFunctions(Expressions, Casts):
             raise invalid("json values can be compared for equality only, not ordered")
         return super()._comparison(type(node)(this=_translated(left), expression=_translated(right)), ctx)
 
+    def _between(self, node: exp.Between, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "low", "high"})
+        parts = {key: self._expr(node.args[key], ctx) for key in ("this", "low", "high")}
+        if any(part.type == JSON for part in parts.values()):
+            raise invalid("json values can be compared for equality only, not ordered (BETWEEN)")
+        return super()._between(exp.Between(**{key: _translated(part) for key, part in parts.items()}), ctx)
+
+    def _greatest(self, node: exp.Greatest | exp.Least, ctx: _Ctx) -> Typed:
+        items = [self._expr(e, ctx) for e in [node.this, *node.expressions]]
+        if any(item.type == JSON for item in items):
+            raise invalid(f"{node.key}() needs orderable values, and json is not")
+        translated = [_translated(item) for item in items]
+        return super()._greatest(type(node)(this=translated[0], expressions=translated[1:]), ctx)
+
     # --- CAST ----------------------------------------------------------------------------------------------
     def _target_type(self, data_type: exp.DataType) -> tuple[SqlType, int | None]:
         kind = data_type.this
@@ -251,7 +282,8 @@ class JsonFunctions(Expressions, Casts):
         # as x wrote them, which the canonical text here may have changed.
         if isinstance(node, exp.Anonymous) and node.name == "trino_json_parse":
             raise refuse(f"CAST(json_parse(...) AS {target})", "Trino reads the text as written for this cast")
-        if node.meta.get("json_rewritten"):
+        written = node.meta.get("json_as_written")
+        if written is not None and not _same_cast(written, node.name, target):
             raise refuse(f"CAST(JSON literal AS {target})", "Trino may read the literal as written for this cast")
         descriptors = [_string(str(a)) for a in target.args]
         if target.is_array:
