@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from etl.athena.functions.json_casts import JsonCastError, json_to_array, json_to_map, json_to_scalar
+from etl.athena.functions.json_casts import JsonCastError, json_to_container, json_to_scalar
 from etl.athena.functions.json_text import (
     JsonRefusal,
     JsonSyntaxError,
@@ -183,11 +183,20 @@ def test_scalar_casts_java_might_read_are_refused(text, target):
 
 
 def test_container_casts():
-    assert json_to_array('[1, 2.5, "3", null, true]', "bigint") == ["1", "3", "3", None, "1"]
-    assert json_to_array('[1, "a", [2], {"b": null}, null]', "json") == ["1", '"a"', "[2]", '{"b":null}', "null"]
-    assert json_to_array("null", "bigint") is None
-    assert json_to_map('{"1": 1.5, "2": null}', "integer", "double") == {"key": ["1", "2"], "value": ["1.5", None]}
+    assert json_to_container('[1, 2.5, "3", null, true]', "array(bigint)") == ["1", "3", "3", None, "1"]
+    as_json = json_to_container('[1, "a", [2], {"b": null}, null]', "array(json)")
+    assert as_json == ["1", '"a"', "[2]", '{"b":null}', "null"]
+    assert json_to_container("null", "array(bigint)") is None
+    assert json_to_container('{"1": 1.5, "2": null}', "map(integer, double)") == {
+        "key": ["1", "2"], "value": ["1.5", None]
+    }
+    assert json_to_container('[[1], null, []]', "array(array(decimal(3,1)))") == [["1.0"], None, []]
+    assert json_to_container('{"a": {"b": [1]}}', "map(varchar, map(varchar, array(bigint)))") == {
+        "key": ["a"], "value": [{"key": ["b"], "value": [["1"]]}]
+    }
     with pytest.raises(JsonCastError):
-        json_to_array('{"a": 1}', "bigint")
+        json_to_container('{"a": 1}', "array(bigint)")
+    with pytest.raises(JsonCastError):
+        json_to_container("[1, 2]", "array(array(bigint))")
     with pytest.raises(JsonRefusal):
-        json_to_map('{"1": 1, "01": 2}', "integer", "integer")
+        json_to_container('{"1": 1, "01": 2}', "map(integer, integer)")

@@ -15,7 +15,13 @@ from sqlglot import exp
 
 from etl.athena.expressions import Expressions
 from etl.athena.functions.casts import Casts
-from etl.athena.functions.json_casts import JsonCastError, json_to_array, json_to_map
+from etl.athena.functions.json_casts import (
+    CONTAINER_SHAPES,
+    JsonCastError,
+    json_to_container,
+    shape_function_name,
+    text_shape,
+)
 from etl.athena.functions.json_text import JsonRefusal, JsonSyntaxError, as_written, canonical
 from etl.athena.results import (
     BIGINT,
@@ -54,17 +60,29 @@ def _refusal(error: JsonRefusal) -> Exception:
 
 def _same_cast(written: str, canonical_text: str, target: SqlType) -> bool:
     """Whether casting the text as written and its canonical text to ``target`` give the same answer."""
-    descriptors = [str(a) for a in target.args]
-    cast = json_to_array if target.is_array else json_to_map
     outcomes: list[object] = []
     for text in (written, canonical_text):
         try:
-            outcomes.append(cast(text, *descriptors))
+            outcomes.append(json_to_container(text, str(target)))
         except JsonCastError:
             outcomes.append(JsonCastError)
         except JsonRefusal:
             return False
     return outcomes[0] == outcomes[1]
+
+
+def _map_key_types(kind: SqlType) -> list[SqlType]:
+    if kind.is_map:
+        return [kind.args[0], *_map_key_types(kind.args[1])]
+    if kind.is_array:
+        return _map_key_types(kind.element)
+    return []
+
+
+def _scalars_castable_from_text(kind: SqlType) -> bool:
+    if kind.args:
+        return all(_scalars_castable_from_text(arg) for arg in kind.args)
+    return kind.is_integral or kind.is_decimal or kind in (DOUBLE, BOOLEAN, VARCHAR, JSON)
 
 
 class JsonFunctions(Expressions, Casts):
@@ -134,7 +152,11 @@ class JsonFunctions(Expressions, Casts):
             except JsonSyntaxError as error:
                 if literal:
                     raise invalid(f"JSON '{node.this.this}' is not a JSON literal") from error
-                # json_parse fails only when the row reaches it (it may sit in a CASE branch never taken)
+                # json_parse fails only when the row reaches it (it may sit in a CASE branch never taken);
+                # a cast of it fails too, whether Trino reads the text as written or not.
+                failing = _call("trino_json_parse", _string(node.this.this))
+                failing.meta["invalid_json"] = True
+                return Typed(failing, JSON)
         value = self._text_arg(node.this, ctx, "json_parse")
         return Typed(_call("trino_json_parse", value.node), JSON)
 
@@ -197,8 +219,8 @@ class JsonFunctions(Expressions, Casts):
             overload, argument = "double", self._coerce(element, DOUBLE).node
         elif kind == VARCHAR:
             overload, argument = "varchar", element.node
-        elif kind.is_unknown:
-            raise refuse("json_array_contains(..., NULL)", "the type of a NULL literal argument is ambiguous")
+        elif kind.is_unknown:  # whichever overload Trino picks, a NULL argument gives NULL
+            return Typed(_cast(exp.Null(), "BOOLEAN"), BOOLEAN)
         else:
             raise invalid(f"json_array_contains() cannot look for a {kind}")
         return Typed(_call(f"trino_json_array_contains_{overload}", value.node, argument), BOOLEAN)
@@ -269,27 +291,23 @@ class JsonFunctions(Expressions, Casts):
         raise invalid(f"cannot cast json to {target}")
 
     def _json_to_container(self, source: Typed, target: SqlType) -> Typed:
-        scalars = [a for a in target.args if a.is_integral or a.is_decimal or a in (DOUBLE, BOOLEAN, VARCHAR, JSON)]
-        if target.is_map and not (target.args[0].is_integral or target.args[0].is_decimal
-                                  or target.args[0] in (DOUBLE, BOOLEAN, VARCHAR)):
-            if target.args[0].args:
+        for key_type in _map_key_types(target):
+            if key_type.args:
                 raise invalid(f"cannot cast json to {target}")
-            raise refuse(f"CAST(json AS {target})")
-        if len(scalars) != len(target.args):
-            raise refuse(f"CAST(json AS {target})", "only arrays and maps of scalars are cast from JSON locally")
+            if not (key_type.is_integral or key_type.is_decimal or key_type in (DOUBLE, BOOLEAN, VARCHAR)):
+                raise refuse(f"CAST(json AS {target})")
+        shape = text_shape(str(target))
+        if shape not in CONTAINER_SHAPES or not _scalars_castable_from_text(target):
+            raise refuse(f"CAST(json AS {target})", "only arrays and maps of scalars, nested twice at most, run here")
         node = source.node
         # Trino casts json_parse(x) to an array or map straight from x: the keys' order and the numbers
         # as x wrote them, which the canonical text here may have changed.
-        if isinstance(node, exp.Anonymous) and node.name == "trino_json_parse":
+        if isinstance(node, exp.Anonymous) and node.name == "trino_json_parse" and not node.meta.get("invalid_json"):
             raise refuse(f"CAST(json_parse(...) AS {target})", "Trino reads the text as written for this cast")
         written = node.meta.get("json_as_written")
         if written is not None and not _same_cast(written, node.name, target):
             raise refuse(f"CAST(JSON literal AS {target})", "Trino may read the literal as written for this cast")
-        descriptors = [_string(str(a)) for a in target.args]
-        if target.is_array:
-            converted = _call("trino_json_to_array", node, *descriptors)
-        else:
-            converted = _call("trino_json_to_map", node, *descriptors)
+        converted = _call(shape_function_name(shape), node, _string(str(target)))
         return Typed(_cast(converted, target.duck), target)
 
     def _to_json(self, source: Typed) -> Typed:

@@ -211,40 +211,74 @@ def _text(value: Any) -> str | None:
     return repr(value)
 
 
-def json_to_array(text: str, element: str) -> list[str | None] | None:
-    """CAST(json AS ARRAY(element)): the converted elements as text, for DuckDB to cast to the list type."""
-    target = f"array({element})"
-    tokens, token = _first(text, target)
-    if token.kind == NULL:
-        _end(tokens, target)
-        return None
-    if token.kind != START_ARRAY:
-        raise JsonCastError(f"Cannot cast to {target}: expected a json array")
-    values = [_text(scalar_from_token(tokens, item, element)) for item in iterate_array(tokens)]
-    _end(tokens, target)
-    return values
+def _type_parts(descriptor: str) -> tuple[str, list[str]]:
+    """``array(x)`` -> ("array", [x]); ``map(k, v)`` -> ("map", [k, v]); a scalar type -> (it, [])."""
+    for base in ("array", "map"):
+        if descriptor.startswith(base + "("):
+            inner, parts, depth, start = descriptor[len(base) + 1 : -1], [], 0, 0
+            for position, char in enumerate(inner):
+                depth += {"(": 1, ")": -1}.get(char, 0)
+                if char == "," and depth == 0:
+                    parts.append(inner[start:position].strip())
+                    start = position + 1
+            parts.append(inner[start:].strip())
+            return base, parts
+    return descriptor, []
 
 
-def json_to_map(text: str, key: str, value: str) -> dict[str, list[str | None]] | None:
-    """CAST(json AS MAP(key, value)): keys and values as text, for DuckDB to cast to the map type."""
-    target = f"map({key}, {value})"
-    tokens, token = _first(text, target)
+def _container_value(tokens: JsonTokens, token: Token, descriptor: str) -> Any:
+    """The value starting at ``token`` as Trino type ``descriptor``: scalars as text DuckDB casts back
+    exactly, arrays as lists, maps as DuckDB's {"key": [...], "value": [...]}."""
+    base, parts = _type_parts(descriptor)
+    if not parts:
+        return _text(scalar_from_token(tokens, token, descriptor))
     if token.kind == NULL:
-        _end(tokens, target)
         return None
+    if base == "array":
+        if token.kind != START_ARRAY:
+            raise JsonCastError(f"Cannot cast to {descriptor}: expected a json array")
+        return [_container_value(tokens, item, parts[0]) for item in iterate_array(tokens)]
     if token.kind != START_OBJECT:
-        raise JsonCastError(f"Cannot cast to {target}: expected a json object")
+        raise JsonCastError(f"Cannot cast to {descriptor}: expected a json object")
     keys: list[str | None] = []
-    values: list[str | None] = []
+    values: list[Any] = []
     while (field := tokens.next()) is not None and field.kind == FIELD_NAME:
-        keys.append(_text(scalar_from_token(tokens, field, key)))
+        keys.append(_text(scalar_from_token(tokens, field, parts[0])))
         item = tokens.next()
         if item is None:
-            raise JsonCastError(f"Cannot cast input json to {target}")
-        values.append(_text(scalar_from_token(tokens, item, value)))
+            raise JsonCastError(f"Cannot cast input json to {descriptor}")
+        values.append(_container_value(tokens, item, parts[1]))
     if field is None or field.kind != END_OBJECT:
-        raise JsonCastError(f"Cannot cast input json to {target}")
+        raise JsonCastError(f"Cannot cast input json to {descriptor}")
     if len(set(keys)) != len(keys):
-        raise JsonRefusal(f"CAST to {target} with keys that convert to the same value", "Trino fails on it")
-    _end(tokens, target)
+        raise JsonRefusal(f"CAST to {descriptor} with keys that convert to the same value", "Trino fails on it")
     return {"key": keys, "value": values}
+
+
+def json_to_container(text: str, descriptor: str) -> Any:
+    """CAST(json AS an array or map type), for DuckDB to cast from text elements to the target type."""
+    tokens, token = _first(text, descriptor)
+    value = _container_value(tokens, token, descriptor)
+    _end(tokens, descriptor)
+    return value
+
+
+def text_shape(descriptor: str) -> str:
+    """The DuckDB type ``json_to_container`` returns for ``descriptor``: its shape, with VARCHAR scalars."""
+    base, parts = _type_parts(descriptor)
+    if base == "array":
+        return f"{text_shape(parts[0])}[]"
+    if base == "map":
+        return f"MAP(VARCHAR, {text_shape(parts[1])})"
+    return "VARCHAR"
+
+
+# The shapes of array and map casts from JSON that run locally (up to two levels of nesting).
+CONTAINER_SHAPES = (
+    "VARCHAR[]", "VARCHAR[][]", "MAP(VARCHAR, VARCHAR)", "MAP(VARCHAR, VARCHAR)[]", "MAP(VARCHAR, VARCHAR[])",
+    "MAP(VARCHAR, MAP(VARCHAR, VARCHAR))",
+)
+
+
+def shape_function_name(shape: str) -> str:
+    return f"trino_json_to_shape{CONTAINER_SHAPES.index(shape)}"

@@ -16,7 +16,12 @@ from typing import Any
 
 import duckdb
 
-from etl.athena.functions.json_casts import json_to_array, json_to_map, json_to_scalar
+from etl.athena.functions.json_casts import (
+    CONTAINER_SHAPES,
+    json_to_container,
+    json_to_scalar,
+    shape_function_name,
+)
 from etl.athena.functions.json_text import (
     END_ARRAY,
     END_OBJECT,
@@ -303,8 +308,7 @@ _FUNCTIONS: tuple[tuple[str, Callable[..., Any], list[str], str], ...] = (
     ("trino_json_to_boolean", json_to_boolean, ["VARCHAR"], "BOOLEAN"),
     ("trino_json_to_varchar", json_to_varchar, ["VARCHAR"], "VARCHAR"),
     ("trino_json_to_decimal", json_to_decimal, ["VARCHAR", "VARCHAR"], "VARCHAR"),
-    ("trino_json_to_array", json_to_array, ["VARCHAR", "VARCHAR"], "VARCHAR[]"),
-    ("trino_json_to_map", json_to_map, ["VARCHAR", "VARCHAR", "VARCHAR"], "MAP(VARCHAR, VARCHAR)"),
+    *((shape_function_name(shape), json_to_container, ["VARCHAR", "VARCHAR"], shape) for shape in CONTAINER_SHAPES),
     ("trino_is_json_scalar", is_json_scalar, ["VARCHAR"], "BOOLEAN"),
     ("trino_json_array_length", json_array_length, ["VARCHAR"], "BIGINT"),
     ("trino_json_array_contains_boolean", json_array_contains_boolean, ["VARCHAR", "BOOLEAN"], "BOOLEAN"),
