@@ -200,3 +200,20 @@ def test_container_casts():
         json_to_container("[1, 2]", "array(array(bigint))")
     with pytest.raises(JsonRefusal):
         json_to_container('{"1": 1, "01": 2}', "map(integer, integer)")
+
+
+def test_a_number_is_complete_before_what_follows_it_is_read():
+    assert json_array_get("[1.5.3]", 0) == "1.5"  # Jackson returns 1.5, then fails on '.'
+    assert json_array_get("[1e5e]", 0) == "1e5"
+    assert json_array_get("[01]", 0) is None  # a leading zero fails the number itself
+    assert json_array_get("[1.]", 0) is None
+
+
+def test_a_literal_run_into_another_character_is_refused_or_fails():
+    assert json_array_contains_boolean("[truex]", True) is None
+    with pytest.raises(JsonRefusal):
+        json_array_contains_boolean("[true\x01]", True)
+
+
+def test_an_escaped_surrogate_pair_is_one_character():
+    assert canonical('"\\ud83d\\ude00"') == '"\U0001f600"'

@@ -131,8 +131,13 @@ class JsonTokens:
         for word, kind in (("true", TRUE), ("false", FALSE), ("null", NULL)):
             if self.text.startswith(word, self.pos):
                 end = self.pos + len(word)
-                if end < len(self.text) and (self.text[end].isalnum() or self.text[end] in "_$"):
+                following = self.text[end] if end < len(self.text) else ""
+                if following and (following.isalnum() or following in "_$"):  # Jackson reads on to the word's end
                     raise JsonSyntaxError(f"unrecognized token at {self.pos}")
+                if following and following not in _WHITESPACE + ",]}":
+                    # Java counts more characters as part of a word (some control characters, currency signs)
+                    raise JsonRefusal("JSON text with a literal directly followed by another character",
+                                      "where Trino's parser fails is not certain")
                 self.pos = end
                 return Token(kind)
         raise JsonSyntaxError(f"unexpected character at {self.pos}")
@@ -143,8 +148,14 @@ class JsonTokens:
             raise JsonSyntaxError(f"malformed number at {self.pos}")
         end = match.end()
         following = self.text[end] if end < len(self.text) else ""
-        # Jackson fails on the number itself for a leading zero, a bare '.' or a bare exponent.
-        if following and (following.isdigit() or following in ".eE"):
+        fraction, exponent = match.group(1), match.group(2)
+        # Jackson fails on the number itself for a leading zero, a '.' without digits or an exponent
+        # without digits; any other character after it fails only when the next token is read.
+        if (
+            following.isdigit()
+            or (following == "." and not fraction and not exponent)
+            or (following and following in "eE" and not exponent)
+        ):
             raise JsonSyntaxError(f"malformed number at {self.pos}")
         if not self.stack and following and following not in _WHITESPACE:
             raise JsonSyntaxError(f"unexpected character after a number at {end}")
@@ -152,7 +163,7 @@ class JsonTokens:
         if len(text) > _MAX_NUMBER_LENGTH:
             raise JsonRefusal("a JSON number of more than 300 characters", "the local engine limits numbers")
         self.pos = end
-        return Token(FLOAT if match.group(1) or match.group(2) else INT, text)
+        return Token(FLOAT if fraction or exponent else INT, text)
 
     def _string(self) -> str:
         self.pos += 1
@@ -171,7 +182,13 @@ class JsonTokens:
                     digits = text[self.pos + 2 : self.pos + 6]
                     if not re.fullmatch(r"[0-9a-fA-F]{4}", digits):
                         raise JsonSyntaxError(f"bad \\u escape at {self.pos}")
-                    parts.append(chr(int(digits, 16)))
+                    unit = int(digits, 16)
+                    low = re.match(r"\\u(d[c-f][0-9a-f]{2})", text[self.pos + 6 : self.pos + 12], re.IGNORECASE)
+                    if 0xD800 <= unit <= 0xDBFF and low:  # a surrogate pair is one character, as in Java
+                        parts.append(chr(0x10000 + ((unit - 0xD800) << 10) + (int(low.group(1), 16) - 0xDC00)))
+                        self.pos += 12
+                        continue
+                    parts.append(chr(unit))
                     self.pos += 6
                     continue
                 if escape not in _ESCAPES:
