@@ -217,3 +217,9 @@ def test_a_literal_run_into_another_character_is_refused_or_fails():
 
 def test_an_escaped_surrogate_pair_is_one_character():
     assert canonical('"\\ud83d\\ude00"') == '"\U0001f600"'
+
+
+def test_a_signed_number_as_a_path_key_is_refused():
+    with pytest.raises(JsonRefusal):
+        parse_path('$["+1"]')
+    assert json_extract("[1, 2]", '$["1"]') == "2"  # a quoted number still indexes an array

@@ -214,7 +214,10 @@ def parse_path(path: str) -> list[str]:
             if re.fullmatch(r"(\.|\[\]?)?", path[pos:]):
                 raise JsonSyntaxError(f"Invalid JSON path: '{path}'")
             raise JsonRefusal(f"the JSON path {path}", "only $, .name, [\"name\"] and [index] run locally")
-        keys.append(next(group for group in match.groups() if group is not None))
+        key = next(group for group in match.groups() if group is not None)
+        if re.fullmatch(r"[+-][0-9]+", key):  # Java reads it as an array index too
+            raise JsonRefusal(f"the JSON path {path}", "a signed number as a key is not run locally")
+        keys.append(key)
         pos = match.end()
     return keys
 
@@ -237,7 +240,7 @@ def _locate(text: str, keys: list[str]) -> tuple[JsonTokens, Token] | None:
             if found is None:
                 return None
             token = found
-        elif token.kind == START_ARRAY and key.isdigit():
+        elif token.kind == START_ARRAY and key.isdecimal():  # Java's Integer.parseInt reads any decimal digit
             wanted, found = int(key), None
             for position, element in enumerate(iterate_array(tokens)):
                 if position == wanted:
