@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from etl.athena.dialect import MACROS, Translation, Translator, statement_kind
+from etl.athena.functions.json_udfs import register_json_functions
 from etl.athena.results import QueryResult, SqlType, sql_type_of_glue, to_get_query_results
 from etl.athena.translation import TableVersion
 from etl.commits import reading
@@ -125,6 +126,7 @@ class LocalAthena:
             logger.debug("DuckDB has no ICU; TimeZone left unset")
         for macro in MACROS:
             con.execute(macro)
+        register_json_functions(con)
 
     @staticmethod
     def _query_error(exc: duckdb.Error, duck_sql: str) -> QueryError:

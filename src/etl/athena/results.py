@@ -92,6 +92,7 @@ _DUCK_TYPES = {
     "tinyint": "TINYINT", "smallint": "SMALLINT", "integer": "INTEGER", "bigint": "BIGINT",
     "double": "DOUBLE", "varchar": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMP", "boolean": "BOOLEAN",
     "unknown": "INTEGER",
+    "json": "VARCHAR",  # Trino's JSON text
 }
 TINYINT, SMALLINT, INTEGER, BIGINT = (SqlType(n) for n in ("tinyint", "smallint", "integer", "bigint"))
 DOUBLE, VARCHAR, DATE, BOOLEAN, UNKNOWN = (
