@@ -18,6 +18,7 @@ from etl.athena.translation import (
     _CLAUSE_NAMES,
     _SELECT_ARGS,
     _SETOP_ARGS,
+    AthenaSql,
     OutputColumn,
     TableVersion,
     Translation,
@@ -48,7 +49,7 @@ class Queries(TranslatorCore):
         self._typed_literals = _typed_literal_starts(sql)
         try:
             _refuse_trailing_commas(sql)
-            statements = [s for s in sqlglot.parse(sql, read="trino") if s is not None]
+            statements = [s for s in sqlglot.parse(sql, read=AthenaSql) if s is not None]
         except (ParseError, TokenError) as exc:
             raise QueryError(f"syntax error: {str(exc).splitlines()[0]}") from exc
         if len(statements) != 1:

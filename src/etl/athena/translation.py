@@ -5,14 +5,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlglot import exp
+from sqlglot.dialects.trino import Trino
 
 from etl.athena.results import SqlType
 from etl.errors import QueryError, QueryRefusedError
 
 RUN_ON_ATHENA = "run this query on Athena"
+
+
+class AthenaSql(Trino):
+    """sqlglot's Trino dialect, except that a function is parsed under its own name where sqlglot would turn it
+    into another one: Trino's Teradata ``to_char`` is not ``date_format`` (its format is Teradata's, not
+    MySQL's), so it is refused under its own name instead of being translated as another function."""
+
+    class Parser(Trino.Parser):  # type: ignore[valid-type,misc]  # sqlglot builds it at run time
+        FUNCTIONS: ClassVar = {name: build for name, build in Trino.Parser.FUNCTIONS.items() if name != "TO_CHAR"}
 
 
 # --- errors ----------------------------------------------------------------------------------------
