@@ -339,17 +339,20 @@ def _maintain(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from etl.contracts import available_datasets, load_contract, query_files
+    from etl.contracts import available_datasets, query_files
+    from etl.contracts.store import FileContractStore, effective_contract
+    from etl.local.lake import RAW, Lake
 
+    store = FileContractStore(Lake(_settings(args).lake_root).path(RAW))  # versions dropped into landing
     rows = []
     for name in available_datasets():
-        contract = load_contract(name)
+        contract = effective_contract(name, store)
         queries = [f"{q}*" if q == contract.summary_query else q for q in query_files(name)]
-        rows.append([name, contract.landing_prefix + ("  (and the bucket root)" if contract.default_for_root_keys
-                                                       else ""),
-                     ",".join(contract.accepted_formats), ",".join(contract.primary_key), len(contract.fields),
-                     f"raw_{name}, processed_{name}", " ".join(queries)])
-    print(console.table(["dataset", "landing prefix", "formats", "key", "fields", "tables",
+        rows.append([name, contract.version, contract.landing_prefix
+                     + ("  (and the bucket root)" if contract.default_for_root_keys else ""),
+                     ",".join(contract.accepted_formats), contract.write_mode, ",".join(contract.primary_key) or "-",
+                     len(contract.fields), " ".join(queries)])
+    print(console.table(["dataset", "version", "landing prefix", "formats", "write mode", "key", "fields",
                          "queries (* in the notification)"], rows))
     return 0
 
