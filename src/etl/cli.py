@@ -251,9 +251,10 @@ def _generate_ev(args: argparse.Namespace, shape: dict[str, Any], started: float
         output = lake.path(LANDING, "ev_population") / ev_file_name()
     elif output.is_dir() or args.output.endswith(("/", os.sep)):
         output = output / ev_file_name()
-    if output.exists():
-        raise ConfigError(f"{output} exists; give a new file name or a folder")
-    stats = write_ev_file(output, args.records, **shape)
+    try:
+        stats = write_ev_file(output, args.records, **shape)
+    except FileExistsError:
+        raise ConfigError(f"{output} exists; give a new file name or a folder") from None
     print(
         f"wrote {stats.records} vehicles (+{stats.duplicates} re-sent corrections, +{stats.bad_lines} bad rows, "
         f"seed {shape['seed']}) to {stats.path} in {time.monotonic() - started:.1f}s"

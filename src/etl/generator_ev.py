@@ -116,7 +116,11 @@ def _vehicle(rng: np.random.Generator, vehicle_id: int) -> Row:
 
 def write_ev_file(path: Path, records: int, *, seed: int = 0, duplicate_rate: float = 0.0,
                   bad_rate: float = 0.0) -> GenerationStats:
-    """Write the rows to ``path`` through a hidden file beside it, so a watcher never sees half a file."""
+    """Write the rows to a new file ``path`` through a hidden file beside it, so a watcher never sees half a file.
+
+    Raises FileExistsError when ``path`` exists: the final name is claimed atomically (a hard link), so
+    two writers at once never replace each other's file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     written = {"vehicle": 0, "correction": 0, "bad": 0}
@@ -126,7 +130,10 @@ def write_ev_file(path: Path, records: int, *, seed: int = 0, duplicate_rate: fl
         for kind, row in _tagged_rows(records, seed, duplicate_rate, bad_rate):
             writer.writerow(row)
             written[kind] += 1
-    os.replace(temporary, path)
+    try:
+        os.link(temporary, path)
+    finally:
+        temporary.unlink()
     return GenerationStats(records=records, duplicates=written["correction"], bad_lines=written["bad"], path=path)
 
 
