@@ -1,4 +1,4 @@
-"""The contract's types and rules on tiny literal frames, for CSV values (transforms_csv) and JSON lines (transforms)."""
+"""The contract's types and rules on tiny literal frames: CSV values (transforms_csv) and JSON lines (transforms)."""
 
 from __future__ import annotations
 
