@@ -25,6 +25,7 @@ from etl.contracts import Contract, Field, decimal_precision
 from etl.transforms import LINE_ORDER, REASON, VALUE, input_type, is_date, timestamp_check, value_rules
 
 IS_BLANK = "is_blank"
+_PARTITION_SHIFT = 33  # monotonically_increasing_id puts the partition index above bit 33
 _LAST_LINE = (1 << 63) - 1  # a span still open at the end of the file runs to its end
 _BLANK_RECORD = r"^[ \t\r]*$"
 _INTEGER = r"^\s*[+-]?[0-9]+\s*$"
@@ -55,17 +56,45 @@ def multi_line_spans(odd_lines: Sequence[int]) -> list[tuple[int, int]]:
     return list(zip(ordered[0::2], ends, strict=False))
 
 
-def assemble_records(spark: SparkSession, lines: DataFrame, spans: Sequence[tuple[int, int]]) -> DataFrame:
+def span_lines(spans: Sequence[tuple[int, int]], lines_per_partition: Mapping[int, int]) -> list[tuple[int, int]]:
+    """Each line of the closed spans as (``line_order``, the span's first ``line_order``).
+
+    ``line_order`` counts lines within each input partition (the partition index above bit 33), so
+    the lines of a span that crosses a split are the rest of one partition and the start of the next.
+    """
+    pairs: list[tuple[int, int]] = []
+    for first, last in spans:
+        if last == _LAST_LINE:
+            continue
+        for partition in range(first >> _PARTITION_SHIFT, (last >> _PARTITION_SHIFT) + 1):
+            base = partition << _PARTITION_SHIFT
+            start = first - base if base <= first else 0
+            end = last - base if last < base + (1 << _PARTITION_SHIFT) else lines_per_partition.get(partition, 0) - 1
+            pairs.extend((base + within, first) for within in range(start, end + 1))
+    return pairs
+
+
+def assemble_records(
+    spark: SparkSession, lines: DataFrame, spans: Sequence[tuple[int, int]], lines_per_partition: Mapping[int, int],
+) -> DataFrame:
     """Lines (``value``, ``line_order``) to records: the lines of each span joined by a line break.
 
-    A record keeps the ``line_order`` of its first line. Only the lines of spans are grouped (a
-    shuffle of those few); the others are records as they are.
+    A record keeps the ``line_order`` of its first line. The lines of closed spans are found by an
+    equi-join with their list (a broadcast hash join: a range join would compare every line with
+    every span); the lines from a quote never closed to the end of the file by one comparison.
+    Only the lines of spans are grouped (a shuffle of those few); the others are records as they are.
     """
     if not spans:
         return lines
-    bounds = spark.createDataFrame(list(spans), "_first long, _last long")
-    tagged = lines.join(F.broadcast(bounds), (F.col(LINE_ORDER) >= F.col("_first"))
-                        & (F.col(LINE_ORDER) <= F.col("_last")), "left")
+    tagged = lines.withColumn("_first", F.lit(None).cast("long"))
+    pairs = span_lines(spans, lines_per_partition)
+    if pairs:
+        known = spark.createDataFrame(pairs, f"{LINE_ORDER} long, _span long")
+        tagged = tagged.join(F.broadcast(known), LINE_ORDER, "left").withColumn("_first", F.col("_span"))
+    unclosed = [first for first, last in spans if last == _LAST_LINE]
+    if unclosed:
+        tagged = tagged.withColumn("_first", F.coalesce(
+            F.col("_first"), F.when(F.col(LINE_ORDER) >= unclosed[0], F.lit(unclosed[0]))))
     single = tagged.where(F.col("_first").isNull()).select(VALUE, LINE_ORDER)
     parts = tagged.where(F.col("_first").isNotNull()).groupBy("_first").agg(
         F.array_sort(F.collect_list(F.struct(F.col(LINE_ORDER), F.col(VALUE)))).alias("_parts"))

@@ -84,3 +84,4 @@ def test_csv_options_and_partitions_by_a_plain_field():
     assert problems("d", {**raw, "partition_columns": [{"name": "model_year", "source": "model_year"}]},
                     queries={"totals"}) == ["partition 'model_year' has the name of a field; give it another name"]
     assert decimal_precision("decimal(10, 2)") == (10, 2) and decimal_precision("double") is None
+

@@ -64,7 +64,8 @@ def load(
     lines = spark.read.text(literal_path(uri)).withColumn(LINE_ORDER, F.monotonically_increasing_id())
     partitions = lines.rdd.getNumPartitions()
     counts, odd_lines = _scan(lines, contract, partitions)
-    records = assemble_records(spark, lines, multi_line_spans(odd_lines)).where(F.col(LINE_ORDER) != 0)  # header
+    spans = multi_line_spans(odd_lines)
+    records = assemble_records(spark, lines, spans, counts).where(F.col(LINE_ORDER) != 0)  # not the header
     classified = classify_records(records, contract, header_positions(contract, header), len(header))
     classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
     try:
