@@ -77,3 +77,25 @@ def test_json_lines_get_the_same_rules(spark, changes, reason):
     lines = spark.createDataFrame([(json.dumps(record), 1)], f"{VALUE} string, {LINE_ORDER} long")
     [row] = classify(lines, CONTRACT).collect()
     assert row[REASON] == reason
+
+
+def test_a_dialect_of_semicolons_and_backslash_escapes(spark):
+    from dataclasses import replace
+
+    from etl.transforms_csv import assemble_records, multi_line_spans, quote_count
+
+    dialect = replace(CONTRACT, csv=(("delimiter", ";"), ("escape", "\\")))
+    text = ['1;true;4;1.5;BEV;AB12;29.02.2024;"2024-02-29 23:59:59"',
+            '2;false;4;2;"BEV";"A\\"1;";29.02.2024;2024-02-29 23:59:59',
+            '3;false;4;2;BEV;"AB\\"\n2";29.02.2024;2024-02-29 23:59:59']
+    lines = spark.createDataFrame([(line, i) for i, line in enumerate("\n".join(text).split("\n"))],
+                                  f"{VALUE} string, {LINE_ORDER} long")
+    odd = [row[LINE_ORDER] for row in lines.where(quote_count(dialect) % 2 == 1).collect()]
+    records = assemble_records(spark, lines, multi_line_spans(odd), {0: 4})
+    rows = classify_records(records, dialect, {f.name: i for i, f in enumerate(FIELDS)}, len(FIELDS))
+    found = {row["id"]: (row["vin"], row[REASON]) for row in rows.collect()}
+    assert found == {
+        1: ("AB12", None),
+        2: ('A"1;', 'vin \'A"1;\' does not match the pattern [A-Z0-9]{4}'),
+        3: ('AB"\n2', 'vin \'AB"\n2\' does not match the pattern [A-Z0-9]{4}'),
+    }

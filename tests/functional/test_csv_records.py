@@ -187,3 +187,15 @@ def test_a_header_without_a_contract_column_quarantines_the_file(spark, tmp_path
         run_to_raw(spark, tmp_path, source)
     assert (tmp_path / "lake/quarantine/ev_population/_files/ev.csv").is_file() or any(
         (tmp_path / "lake/quarantine").rglob("ev.csv"))
+
+
+def test_a_file_with_no_good_row_fails_naming_the_most_common_reason(spark, tmp_path):
+    from etl.errors import NothingLoadedError
+
+    rows = list(ev_rows(4, seed=7))
+    source = tmp_path / "ev.csv"
+    source.write_text(csv_text([rows[0], *[row[:-1] for row in rows[1:]]], "\n"), encoding="utf-8")
+
+    with pytest.raises(NothingLoadedError, match="most common reason \\(4 lines\\): 'too few columns: 16 of 17'"):
+        run_to_raw(spark, tmp_path, source)
+    assert len(quarantined(tmp_path)) == 4

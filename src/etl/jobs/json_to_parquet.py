@@ -127,7 +127,10 @@ def _nothing_loaded_hint(spark: SparkSession, fs: HadoopFs, source: str, layout:
     """Why no line loaded: what the file looks like, or the reason most of its lines were quarantined for."""
     formats = "JSON Lines, a JSON array" + (" or either one gzip-compressed" if "gzip" in contract.accepted_formats
                                              else "")
-    kind = looks_like(head_text(fs.read_head(source, HEAD_BYTES)))
+    is_csv = "csv" in contract.accepted_formats
+    if is_csv:
+        formats = "CSV with a header row" + (", or gzip-compressed" if "gzip" in contract.accepted_formats else "")
+    kind = None if is_csv else looks_like(head_text(fs.read_head(source, HEAD_BYTES)))
     if kind is not None:
         return f"no line is a JSON record: this looks like {kind}; the {contract.dataset} contract accepts {formats}"
     reasons = spark.read.json(layout.quarantine_run).groupBy(REASON).count().orderBy(F.desc("count"), REASON)
