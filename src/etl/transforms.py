@@ -16,7 +16,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl.contracts import Contract, Field
+from etl.contracts import Contract, Field, decimal_precision
 
 CORRUPT = "_corrupt_record"
 VALUE = "value"
@@ -26,11 +26,16 @@ INGESTED_AT = "ingested_at"
 RUN_ID = "run_id"
 
 _SPARK_TYPES: dict[str, T.DataType] = {
+    "boolean": T.BooleanType(),
+    "int": T.IntegerType(),
     "bigint": T.LongType(),
     "double": T.DoubleType(),
     "string": T.StringType(),
     "date": T.StringType(),  # sent as text in the contract's date_format; parsed by normalize
+    "timestamp": T.StringType(),  # sent as text in the field's format; parsed by normalize
 }
+TEXT_TYPES = ("string", "date", "timestamp")  # sent as JSON strings
+NUMBER_TYPES = ("int", "bigint", "double")  # and decimal(p,s)
 _JAVA_DATE_PATTERN_TO_REGEX = {"yyyy": r"\d{4}", "MM": r"\d{2}", "dd": r"\d{2}"}
 _FIXED_WIDTH_DATE = re.compile(r"(yyyy|MM|dd|[^A-Za-z'])*")  # only those tokens, and literal separators
 _BLANK_LINE = r"^[ \t\r\n]*$"
@@ -50,7 +55,13 @@ _PLAIN, _TYPED = "_plain", "_typed"  # see _plainly_one_object and _strings_sent
 
 
 def input_type(field: Field) -> T.DataType:
-    return _SPARK_TYPES[field.type]
+    precision = decimal_precision(field.type)
+    return T.DecimalType(*precision) if precision else _SPARK_TYPES[field.type]
+
+
+def processed_type(field: Field) -> T.DataType:
+    """A field's type in the processed zone: dates and timestamps parsed (timestamps without time zone)."""
+    return {"date": T.DateType(), "timestamp": T.TimestampNTZType()}.get(field.type) or input_type(field)
 
 
 def input_schema(contract: Contract) -> T.StructType:
@@ -70,8 +81,7 @@ def raw_schema(contract: Contract) -> T.StructType:
 def processed_schema(contract: Contract) -> T.StructType:
     """Schema of the processed zone including its partition columns."""
     fields = [
-        T.StructField(f.name, T.DateType() if f.type == "date" else input_type(f), True)
-        for f in contract.published_fields
+        T.StructField(f.name, processed_type(f), True) for f in contract.published_fields
     ]
     lineage = [T.StructField(RUN_ID, T.StringType(), True), T.StructField(INGESTED_AT, T.TimestampNTZType(), True)]
     partitions = [T.StructField(p.name, T.StringType(), True) for p in contract.partition_columns]
@@ -170,7 +180,7 @@ def _plainly_one_object(contract: Contract, record: dict[str, Column]) -> Column
     """
     text = F.col(VALUE)
     filled = _count_present(record.values())
-    decoded = [~record[f.name].contains("\ufffd") for f in contract.fields if f.type in ("string", "date")]
+    decoded = [~record[f.name].contains("\ufffd") for f in contract.fields if f.type in TEXT_TYPES]
     plain = (
         F.col(f"r.{CORRUPT}").isNull() & text.startswith("{") & text.endswith("}")
         & (_occurrences("}") == 1) & (_occurrences(":") == filled)
@@ -189,7 +199,7 @@ def _strings_sent_as_strings(contract: Contract, record: dict[str, Column]) -> C
     the line has 2 quotes per key and per string field exactly when no string field was sent as
     another JSON type. Any other line gets the full check of ``_string_type_check``.
     """
-    strings = [record[f.name] for f in contract.fields if f.type in ("string", "date")]
+    strings = [record[f.name] for f in contract.fields if f.type in TEXT_TYPES]
     doubles = [record[f.name] for f in contract.fields if f.type == "double"]
     typed = _occurrences('"') == (_count_present(record.values()) + _count_present(strings)) * 2
     for value in strings:
@@ -258,16 +268,41 @@ def _rule_failure_reason(contract: Contract, record: dict[str, Column], structur
     checks: list[Column] = [F.when(not_utf8, F.lit("line is not valid UTF-8")), structure]
     for field in contract.fields:
         value = record[field.name]
-        if field.type in ("string", "date"):
+        if field.type in TEXT_TYPES:
             checks.append(F.when(~F.col(_TYPED), _string_type_check(field, value)))
         if field.required:
-            missing = value.isNull() | ((F.trim(value) == "") if field.type in ("string", "date") else F.lit(False))
+            missing = value.isNull() | ((F.trim(value) == "") if field.type in TEXT_TYPES else F.lit(False))
             checks.append(F.when(missing, F.lit(f"missing required field {field.name}")))
-        if field.type in ("double", "bigint"):
+        if field.type in NUMBER_TYPES or decimal_precision(field.type):
             checks.extend(_number_checks(field, value))
         if field.type == "date":
             checks.append(_date_check(field, value, contract.date_format))
+        if field.type == "timestamp":
+            checks.append(timestamp_check(field, value))
+        checks.extend(value_rules(field, value))
     return F.coalesce(*checks)
+
+
+def value_rules(field: Field, value: Column) -> list[Column]:
+    """The contract's allowed values and pattern, checked on the value's text (none when not declared)."""
+    text = value.cast("string")
+    checks = []
+    if field.allowed is not None:
+        shown = ", ".join(field.allowed) if len(field.allowed) <= 6 else ", ".join(field.allowed[:6]) + ", ..."
+        outside = F.lit(f"' is not one of the allowed values ({shown})")
+        checks.append(F.when(text.isNotNull() & ~text.isin(*field.allowed),
+                             F.concat(F.lit(f"{field.name} '"), F.substring(text, 1, 40), outside)))
+    if field.pattern is not None:
+        unmatched = F.lit(f"' does not match the pattern {field.pattern}")
+        checks.append(F.when(text.isNotNull() & ~text.rlike(f"^(?:{field.pattern})\\z"),
+                             F.concat(F.lit(f"{field.name} '"), F.substring(text, 1, 40), unmatched)))
+    return checks
+
+
+def timestamp_check(field: Field, value: Column) -> Column:
+    expected = F.lit(f"': expected {field.format}")
+    message = F.concat(F.lit(f"invalid {field.name} '"), F.substring(value, 1, 40), expected)
+    return F.when(value.isNotNull() & F.to_timestamp(value, field.format).isNull(), message)
 
 
 def _string_type_check(field: Field, value: Column) -> Column:
@@ -325,7 +360,9 @@ def _date_regex(date_format: str) -> str:
 
 
 def _json_type(field: Field) -> str:
-    return {"bigint": "integer", "double": "number", "string": "string", "date": "date string"}[field.type]
+    names = {"boolean": "true or false", "int": "integer", "bigint": "integer", "double": "number",
+             "string": "string", "date": "date string", "timestamp": "timestamp string"}
+    return names.get(field.type, "number")
 
 
 def valid_records(classified: DataFrame, contract: Contract, ingested_at: str) -> DataFrame:
@@ -354,7 +391,9 @@ def normalize(raw: DataFrame, contract: Contract, run_id: str) -> DataFrame:
         if field.type == "string":
             value = F.trim(value)
         elif field.type == "date":
-            value = F.to_date(value, contract.date_format)
+            value = F.to_date(value, field.format or contract.date_format)
+        elif field.type == "timestamp":
+            value = F.to_timestamp(value, field.format).cast(T.TimestampNTZType())
         columns.append(value.alias(field.name))
     # The ingestion time is a UTC wall-clock time: a timestamp without time zone, which Iceberg stores as
     # `timestamp` and Athena reads as a timestamp (Spark's zoned timestamp would be Iceberg's timestamptz).
@@ -373,6 +412,9 @@ def partition_values(contract: Contract) -> list[Column]:
     """
     columns = []
     for partition in contract.partition_columns:
+        if not partition.format:  # the field's own value, e.g. a model year
+            columns.append(F.col(partition.source).cast("string").alias(partition.name))
+            continue
         source, date_format = F.col(partition.source), contract.date_format
         start = date_format.find(partition.format)
         sliceable = _FIXED_WIDTH_DATE.fullmatch(date_format) and partition.format in _JAVA_DATE_PATTERN_TO_REGEX

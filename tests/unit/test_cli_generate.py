@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -75,3 +76,20 @@ def test_an_existing_output_file_is_refused_and_kept(tmp_path: Path, capsys) -> 
     assert target.read_text(encoding="utf-8") == "keep me\n"
     assert capsys.readouterr().err.startswith(f"etl: error: {target} exists and is not a folder")
     assert [p.name for p in tmp_path.iterdir()] == ["mine.json"]
+
+
+def test_generate_ev_population_writes_a_csv_export_into_its_landing_folder(tmp_path: Path, capsys) -> None:
+    import csv
+
+    from etl.generator_ev import HEADER
+
+    args = ["--lake", str(tmp_path), "generate", "--dataset", "ev_population", "--records", "50", "--seed", "1",
+            "--duplicate-rate", "0.1", "--bad-rate", "0.1"]
+    assert main(args) == 0
+    [export] = _data_files(tmp_path / "landing" / "ev_population")
+    rows = list(csv.reader(export.open(encoding="utf-8", newline="")))
+    assert tuple(rows[0]) == HEADER and export.suffix == ".csv"
+    out = capsys.readouterr().out
+    vehicles, corrections, bad = (int(n) for n in re.findall(r"(\d+) (?:vehicles|re-sent|bad)", out))
+    assert vehicles == 50 and len(rows) == 1 + vehicles + corrections + bad and corrections and bad
+    assert main([*args[:-8], "--output", str(export)]) == 2  # an existing file is refused

@@ -24,9 +24,9 @@ def test_shipping_contract_declares_key_pii_partitions_and_formats():
 
 
 def test_unknown_dataset_names_the_known_ones():
-    with pytest.raises(ContractError, match="known datasets: shipping"):
+    with pytest.raises(ContractError, match="known datasets: ev_population, shipping"):
         load_contract("nope")
-    assert available_datasets() == ["shipping"]
+    assert available_datasets() == ["ev_population", "shipping"]
 
 
 def _raw(**changes):
@@ -48,10 +48,10 @@ def _raw(**changes):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"fields": [{"name": "id", "type": "int", "required": True}]}, "has type 'int'"),
+        ({"fields": [{"name": "id", "type": "integer", "required": True}]}, "has type 'integer'"),
         ({"primary_key": ["day"]}, "primary key 'day' must be a required field"),
         ({"partition_columns": [{"name": "y", "source": "id", "format": "yyyy"}]}, "must derive from a date"),
-        ({"accepted_formats": ["csv"]}, "unknown formats"),
+        ({"accepted_formats": ["xlsx"]}, "unknown formats"),
         ({"landing_prefix": "d"}, "must end with '/'"),
         ({"dataset": "other"}, "declares dataset 'other'"),
         ({"summary_query": "nope"}, "summary_query 'nope' has no file queries/nope.sql"),
@@ -64,7 +64,7 @@ def test_invalid_contracts_are_refused_with_the_reason(changes, message):
 
 
 def test_every_problem_is_reported_once_on_its_own_line():
-    raw = _raw(landing_prefix="d", accepted_formats=["csv"], primary_key=["day"])
+    raw = _raw(landing_prefix="d", accepted_formats=["xlsx"], primary_key=["day"])
     found = problems("d", raw, queries={"totals"})
     assert len(found) == 3 and all("\n" not in p for p in found)
     assert problems("d", {"dataset": "d"}) [:2] == ["missing key 'version' (int)", "missing key 'landing_prefix' (str)"]

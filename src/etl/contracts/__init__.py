@@ -10,6 +10,7 @@ so the Glue jobs and the Lambdas read the same files as the local runtime.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -27,8 +28,37 @@ WRITE_MODES = ("upsert", "append", "overwrite")
 OPERATIONS = {"upsert": "upsert", "append": "append", "truncate": "overwrite"}
 QUERIES_FOLDER = "queries"
 
-FIELD_TYPES = ("bigint", "double", "string", "date")
-FORMATS = ("jsonl", "json_array", "gzip")
+FIELD_TYPES = ("boolean", "int", "bigint", "double", "decimal(p,s)", "string", "date", "timestamp")
+FORMATS = ("jsonl", "json_array", "gzip", "csv")
+CSV_DEFAULTS = {"delimiter": ",", "quote": '"', "escape": '"', "header": True}
+_DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")
+_NOT_NAME_CHARACTERS = re.compile(r"[^a-z0-9]+")
+
+
+def column_name(source: str) -> str:
+    """The column name for a producer's header ``source``: lowercase snake_case, safe in Spark, Iceberg and Athena.
+
+    Lowercase; every run of characters other than a-z and 0-9 becomes one ``_``; no leading or
+    trailing ``_``; a name starting with a digit gets the prefix ``n_`` (``2020 Census Tract`` ->
+    ``n_2020_census_tract``), since Athena and Hive need quotes around such a name.
+    """
+    name = _NOT_NAME_CHARACTERS.sub("_", source.lower()).strip("_")
+    return f"n_{name}" if name[:1].isdigit() else name
+
+
+def decimal_precision(field_type: str) -> tuple[int, int] | None:
+    """(precision, scale) of a ``decimal(p,s)`` type, None for any other type."""
+    match = _DECIMAL.fullmatch(field_type.replace(" ", ""))
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _known_type(field_type: Any) -> bool:
+    if not isinstance(field_type, str):
+        return False
+    precision = decimal_precision(field_type)
+    if precision is not None:
+        return 1 <= precision[0] <= 38 and precision[1] <= precision[0]
+    return field_type in FIELD_TYPES and field_type != "decimal(p,s)"
 
 
 @dataclass(frozen=True)
@@ -40,13 +70,21 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     description: str = ""
+    source: str = ""  # the column as producers write it in a CSV header ("VIN (1-10)"); the name by default
+    allowed: tuple[str, ...] | None = None  # the only values accepted, as text
+    pattern: str | None = None  # a regular expression the whole value must match
+    format: str = ""  # a date's or timestamp's pattern (Spark datetime pattern); a date defaults to date_format
+
+    @property
+    def header(self) -> str:
+        return self.source or self.name
 
 
 @dataclass(frozen=True)
 class PartitionColumn:
     name: str
     source: str
-    format: str
+    format: str = ""  # a date pattern taken from a date field; empty: the source field's value as it is
 
 
 @dataclass(frozen=True)
@@ -63,6 +101,11 @@ class Contract:
     summary_query: str = ""
     write_mode: str = "upsert"
     allowed_operations: tuple[str, ...] = ()
+    csv: tuple[tuple[str, Any], ...] = ()  # the CSV dialect (see CSV_DEFAULTS) when "csv" is accepted
+
+    @property
+    def csv_options(self) -> dict[str, Any]:
+        return {**CSV_DEFAULTS, **dict(self.csv)}
 
     def field(self, name: str) -> Field:
         for field in self.fields:
@@ -155,7 +198,8 @@ _REQUIRED_KEYS = {
     "dataset": str, "version": int, "landing_prefix": str, "accepted_formats": list, "date_format": str,
     "fields": list, "primary_key": list, "partition_columns": list,
 }
-_FIELD_KEYS = {"name", "type", "required", "pii", "minimum", "maximum", "description"}
+_FIELD_KEYS = {"name", "type", "required", "pii", "minimum", "maximum", "description", "source", "allowed",
+               "pattern", "format"}
 
 
 def problems(dataset: str, raw: Any, *, queries: set[str] | None = None) -> list[str]:
@@ -169,9 +213,9 @@ def problems(dataset: str, raw: Any, *, queries: set[str] | None = None) -> list
         return found
     if raw["dataset"] != dataset:
         found.append(f"declares dataset {raw['dataset']!r}; the folder is {dataset!r}")
-    fields = [f for f in raw["fields"] if isinstance(f, dict)]
+    fields = [_with_name(f) for f in raw["fields"] if isinstance(f, dict)]
     if len(fields) != len(raw["fields"]) or any("name" not in f or "type" not in f for f in fields):
-        found.append("each field must be an object with a 'name' and a 'type'")
+        found.append("each field must be an object with a 'name' (or a 'source') and a 'type'")
     names = [str(f.get("name")) for f in fields]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -181,21 +225,27 @@ def problems(dataset: str, raw: Any, *, queries: set[str] | None = None) -> list
         unknown = set(field) - _FIELD_KEYS
         if unknown:
             found.append(f"field {field.get('name')!r} has unknown keys {sorted(unknown)}; use {sorted(_FIELD_KEYS)}")
-        if "type" in field and field["type"] not in FIELD_TYPES:
+        if "type" in field and not _known_type(field["type"]):
             found.append(f"field {field.get('name')!r} has type {field['type']!r}; use one of {FIELD_TYPES}")
+        found += _field_problems(field)
         if field.get("pii") and field.get("name") in raw["primary_key"]:
             found.append(f"primary key field {field['name']!r} cannot be PII")
     for key in raw["primary_key"]:
         if key not in by_name or not by_name[key].get("required"):
             found.append(f"primary key {key!r} must be a required field")
     for partition in raw["partition_columns"]:
-        if not isinstance(partition, dict) or set(partition) != {"name", "source", "format"}:
-            found.append("each partition column must be an object with 'name', 'source' and 'format'")
-        elif partition["source"] not in by_name or by_name[partition["source"]].get("type") != "date":
-            found.append(f"partition {partition['name']!r} must derive from a date field")
+        if not isinstance(partition, dict) or not {"name", "source"} <= set(partition) <= {"name", "source", "format"}:
+            found.append("each partition column must be an object with 'name', 'source' and, for a date, 'format'")
+        elif partition["source"] not in by_name:
+            found.append(f"partition {partition['name']!r} derives from {partition['source']!r}, which is no field")
+        elif partition.get("format") and by_name[partition["source"]].get("type") != "date":
+            found.append(f"partition {partition['name']!r} has a format: it must derive from a date field")
+        elif partition["name"] in by_name:
+            found.append(f"partition {partition['name']!r} has the name of a field; give it another name")
     unknown_formats = set(raw["accepted_formats"]) - set(FORMATS)
     if unknown_formats:
         found.append(f"unknown formats {sorted(unknown_formats)}; use {FORMATS}")
+    found += _csv_problems(raw)
     if not raw["landing_prefix"].endswith("/"):
         found.append("landing_prefix must end with '/'")
     write_mode = raw.get("write_mode", "upsert")
@@ -216,18 +266,66 @@ def problems(dataset: str, raw: Any, *, queries: set[str] | None = None) -> list
     return found
 
 
+def _with_name(field: dict[str, Any]) -> dict[str, Any]:
+    """The field with its name: the one it gives, else the column name of its source."""
+    if "name" not in field and isinstance(field.get("source"), str):
+        return {**field, "name": column_name(field["source"])}
+    return field
+
+
+def _field_problems(field: dict[str, Any]) -> list[str]:
+    found = []
+    name = field.get("name")
+    if isinstance(name, str) and column_name(name) != name:
+        found.append(f"field name {name!r} is not lowercase snake_case; use {column_name(name)!r}")
+    allowed = field.get("allowed")
+    if allowed is not None and (not isinstance(allowed, list) or not allowed
+                                or not all(isinstance(v, (str, int, float, bool)) for v in allowed)):
+        found.append(f"field {name!r}: 'allowed' must be a non-empty list of values")
+    pattern = field.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            found.append(f"field {name!r}: 'pattern' is not a regular expression ({exc})")
+    if field.get("format") and field.get("type") not in ("date", "timestamp"):
+        found.append(f"field {name!r}: only a date or timestamp field takes a 'format'")
+    if field.get("type") == "timestamp" and not field.get("format"):
+        found.append(f"field {name!r}: a timestamp field needs a 'format' (e.g. \"yyyy-MM-dd'T'HH:mm:ss\")")
+    return found
+
+
+def _csv_problems(raw: dict[str, Any]) -> list[str]:
+    options = raw.get("csv")
+    if options is None:
+        return []
+    if "csv" not in raw["accepted_formats"]:
+        return ["'csv' options are given but 'csv' is not in accepted_formats"]
+    if not isinstance(options, dict) or set(options) - set(CSV_DEFAULTS):
+        return [f"'csv' must be an object with some of {sorted(CSV_DEFAULTS)}"]
+    found = [f"csv {key!r} must be one character" for key in ("delimiter", "quote", "escape")
+             if key in options and (not isinstance(options[key], str) or len(options[key]) != 1)]
+    if options.get("header", True) is not True:
+        found.append("csv files must start with a header row ('header': true): columns are matched by name")
+    return found
+
+
 def _parse(raw: dict[str, Any]) -> Contract:
     fields = tuple(
         Field(
             name=f["name"],
-            type=f["type"],
+            type=f["type"].replace(" ", ""),
             required=bool(f.get("required", False)),
             pii=bool(f.get("pii", False)),
             minimum=f.get("minimum"),
             maximum=f.get("maximum"),
             description=f.get("description", ""),
+            source=f.get("source", ""),
+            allowed=None if f.get("allowed") is None else tuple(_as_text(v) for v in f["allowed"]),
+            pattern=f.get("pattern"),
+            format=f.get("format", raw["date_format"] if f["type"] == "date" else ""),
         )
-        for f in raw["fields"]
+        for f in map(_with_name, raw["fields"])
     )
     return Contract(
         dataset=raw["dataset"],
@@ -242,4 +340,10 @@ def _parse(raw: dict[str, Any]) -> Contract:
         summary_query=raw.get("summary_query", ""),
         write_mode=raw.get("write_mode", "upsert"),
         allowed_operations=tuple(raw.get("allowed_operations", ())),
+        csv=tuple(sorted(raw.get("csv", {}).items())) if "csv" in raw["accepted_formats"] else (),
     )
+
+
+def _as_text(value: Any) -> str:
+    """An allowed value as the text a producer writes (JSON's true, not Python's True)."""
+    return json.dumps(value) if isinstance(value, bool) else str(value)

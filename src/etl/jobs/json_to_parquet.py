@@ -84,13 +84,23 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
     try:
         sniffed = _sniff(fs, source, contract)
         read_uri = _readable_copy(fs, source, sniffed, layout)
-        lines = _read_lines(spark, read_uri, sniffed)
-        if lines is None:
+        is_csv = "csv" in contract.accepted_formats
+        lines = None if is_csv else _read_lines(spark, read_uri, sniffed)
+        if lines is None and not is_csv:
             raise InputFileError(source, "not a valid JSON array")
         try:
             file_bytes = fs.size(read_uri)
             with _reading_settings(spark, file_bytes):
-                counts, written = _load(spark, fs, lines, contract, layout, source, args["ingested_at"], file_bytes)
+                if lines is None:
+                    # Imported here: the CSV job builds on this module's helpers.
+                    from etl.jobs import csv_records
+
+                    counts, written = csv_records.load(
+                        spark, fs, read_uri, contract, layout, source, args["ingested_at"], file_bytes)
+                    sniffed = Sniffed("csv", sniffed.gzip)
+                else:
+                    counts, written = _load(
+                        spark, fs, lines, contract, layout, source, args["ingested_at"], file_bytes)
         except Exception as exc:
             if sniffed.gzip and _is_corrupt_compression(exc):
                 raise InputFileError(source, CORRUPT_GZIP) from None
@@ -118,7 +128,10 @@ def _nothing_loaded_hint(spark: SparkSession, fs: HadoopFs, source: str, layout:
     """Why no line loaded: what the file looks like, or the reason most of its lines were quarantined for."""
     formats = "JSON Lines, a JSON array" + (" or either one gzip-compressed" if "gzip" in contract.accepted_formats
                                              else "")
-    kind = looks_like(head_text(fs.read_head(source, HEAD_BYTES)))
+    is_csv = "csv" in contract.accepted_formats
+    if is_csv:
+        formats = "CSV with a header row" + (", or gzip-compressed" if "gzip" in contract.accepted_formats else "")
+    kind = None if is_csv else looks_like(head_text(fs.read_head(source, HEAD_BYTES)))
     if kind is not None:
         return f"no line is a JSON record: this looks like {kind}; the {contract.dataset} contract accepts {formats}"
     reasons = spark.read.json(layout.quarantine_run).groupBy(REASON).count().orderBy(F.desc("count"), REASON)

@@ -1,0 +1,193 @@
+"""Pure DataFrame transforms of CSV landing files: physical lines to records, records to checked values.
+
+A CSV file is read as text lines, as a JSON Lines file is, so that it splits like one and every line
+keeps its position (``line_order``). A quoted value may hold line breaks: a record then spans several
+physical lines. Quotes come in pairs, so a line that holds an odd number of quote characters (not
+counting escaped ones) opens or closes such a value; the driver pairs those lines (``multi_line_spans``)
+and the lines of each span are joined into one record that keeps the ``line_order`` of its first line.
+Spark's own CSV reader cannot say where a record starts, and with ``multiLine`` it reads a file in
+one task; this keeps both the splits and the exact line numbers.
+
+Each record is then checked on its text, with the contract's dialect: the number of columns
+(delimiters outside quoted values), the quoting, and each field's type and rules. The first rule
+a record breaks is its one reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from etl.contracts import Contract, Field, decimal_precision
+from etl.transforms import LINE_ORDER, REASON, VALUE, input_type, is_date, timestamp_check, value_rules
+
+IS_BLANK = "is_blank"
+_PARTITION_SHIFT = 33  # monotonically_increasing_id puts the partition index above bit 33
+_LAST_LINE = (1 << 63) - 1  # a span still open at the end of the file runs to its end
+_BLANK_RECORD = r"^[ \t\r]*$"
+_INTEGER = r"^\s*[+-]?[0-9]+\s*$"
+_DOUBLE = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+
+
+def quote_count(contract: Contract) -> Column:
+    """How many quote characters of the line open or close a quoted value (escaped quotes left out).
+
+    With the RFC's escape (a quote doubled) an escaped quote adds two, which keeps the count's parity.
+    """
+    options = contract.csv_options
+    quote, escape = options["quote"], options["escape"]
+    text = F.col(VALUE)
+    if escape != quote:
+        text = F.regexp_replace(text, re.escape(escape) + ".", "")
+    return F.size(F.split(text, re.escape(quote))) - 1
+
+
+def multi_line_spans(odd_lines: Sequence[int]) -> list[tuple[int, int]]:
+    """The (first, last) ``line_order`` of each record spanning lines, from the lines with an odd quote count.
+
+    The first such line opens a quoted value, the next closes it, and so on; an opening line with no
+    closing one is a record whose quote is never closed: it runs to the end of the file.
+    """
+    ordered = sorted(odd_lines)
+    ends = [*ordered[1::2], _LAST_LINE]
+    return list(zip(ordered[0::2], ends, strict=False))
+
+
+def span_lines(spans: Sequence[tuple[int, int]], lines_per_partition: Mapping[int, int]) -> list[tuple[int, int]]:
+    """Each line of the closed spans as (``line_order``, the span's first ``line_order``).
+
+    ``line_order`` counts lines within each input partition (the partition index above bit 33), so
+    the lines of a span that crosses a split are the rest of one partition and the start of the next.
+    """
+    pairs: list[tuple[int, int]] = []
+    for first, last in spans:
+        if last == _LAST_LINE:
+            continue
+        for partition in range(first >> _PARTITION_SHIFT, (last >> _PARTITION_SHIFT) + 1):
+            base = partition << _PARTITION_SHIFT
+            start = first - base if base <= first else 0
+            end = last - base if last < base + (1 << _PARTITION_SHIFT) else lines_per_partition.get(partition, 0) - 1
+            pairs.extend((base + within, first) for within in range(start, end + 1))
+    return pairs
+
+
+def assemble_records(
+    spark: SparkSession, lines: DataFrame, spans: Sequence[tuple[int, int]], lines_per_partition: Mapping[int, int],
+) -> DataFrame:
+    """Lines (``value``, ``line_order``) to records: the lines of each span joined by a line break.
+
+    A record keeps the ``line_order`` of its first line. The lines of closed spans are found by an
+    equi-join with their list (a broadcast hash join: a range join would compare every line with
+    every span); the lines from a quote never closed to the end of the file by one comparison.
+    Only the lines of spans are grouped (a shuffle of those few); the others are records as they are.
+    """
+    if not spans:
+        return lines
+    tagged = lines.withColumn("_first", F.lit(None).cast("long"))
+    pairs = span_lines(spans, lines_per_partition)
+    if pairs:
+        known = spark.createDataFrame(pairs, f"{LINE_ORDER} long, _span long")
+        tagged = tagged.join(F.broadcast(known), LINE_ORDER, "left").withColumn("_first", F.col("_span"))
+    unclosed = [first for first, last in spans if last == _LAST_LINE]
+    if unclosed:
+        tagged = tagged.withColumn("_first", F.coalesce(
+            F.col("_first"), F.when(F.col(LINE_ORDER) >= unclosed[0], F.lit(unclosed[0]))))
+    single = tagged.where(F.col("_first").isNull()).select(VALUE, LINE_ORDER)
+    parts = tagged.where(F.col("_first").isNotNull()).groupBy("_first").agg(
+        F.array_sort(F.collect_list(F.struct(F.col(LINE_ORDER), F.col(VALUE)))).alias("_parts"))
+    joined = parts.select(F.array_join(F.col(f"_parts.{VALUE}"), "\n").alias(VALUE),
+                          F.col("_first").alias(LINE_ORDER))
+    return single.unionByName(joined)
+
+
+def header_positions(contract: Contract, header: Sequence[str]) -> dict[str, int]:
+    """The column of each contract field in the file's header, by its source name (order is free)."""
+    names = [column.strip() for column in header]
+    return {field.name: names.index(field.header) for field in contract.fields if field.header in names}
+
+
+def classify_records(records: DataFrame, contract: Contract, positions: Mapping[str, int], columns: int) -> DataFrame:
+    """Check records (``value``, ``line_order``) of a file whose header has ``columns`` columns.
+
+    Returns ``value``, ``line_order``, one column per contract field (typed as the raw zone holds it)
+    and ``reason``: NULL for a valid record, else the first rule it breaks. Blank records are marked
+    ``is_blank`` and given no reason.
+    """
+    options = contract.csv_options
+    quote, escape, delimiter = options["quote"], options["escape"], options["delimiter"]
+    # Possessive quantifiers: Java's regex engine would otherwise recurse once per character of a long value.
+    if escape == quote:
+        inside = f"(?:[^{re.escape(quote)}]++|{re.escape(quote * 2)})*+"
+    else:
+        inside = f"(?:[^{re.escape(quote + escape)}]++|{re.escape(escape)}.)*+"
+    quoted_value = f"(?s){re.escape(quote)}{inside}{re.escape(quote)}"
+    unquoted = F.regexp_replace(F.col(VALUE), quoted_value, "")
+    found = F.size(F.split(unquoted, re.escape(delimiter)))
+    schema = ", ".join(f"c{index} string" for index in range(columns))
+    parse_options = {"sep": delimiter, "quote": quote, "escape": escape, "mode": "PERMISSIVE"}
+    parsed = records.select(
+        VALUE, LINE_ORDER, F.col(VALUE).rlike(_BLANK_RECORD).alias(IS_BLANK),
+        F.from_csv(F.col(VALUE), schema, parse_options).alias("r"), found.alias("_columns"),
+        unquoted.contains(quote).alias("_misquoted"),
+    )
+    texts = {field.name: F.col(f"r.c{positions[field.name]}") for field in contract.fields}
+    checks = [
+        F.when(F.col("_misquoted"), F.lit(f"malformed quoting: a {quote} inside an unquoted value, "
+                                          "or a quoted value that is never closed")),
+        F.when(F.col("_columns") < columns, F.concat(
+            F.lit("too few columns: "), F.col("_columns").cast("string"), F.lit(f" of {columns}"))),
+        F.when(F.col("_columns") > columns, F.concat(
+            F.lit("too many columns: "), F.col("_columns").cast("string"), F.lit(f" of {columns}"))),
+    ]
+    for field in contract.fields:
+        checks.extend(field_checks(field, texts[field.name]))
+    reason = F.when(F.col(IS_BLANK), F.lit(None).cast("string")).otherwise(F.coalesce(*checks))
+    typed = [typed_value(field, texts[field.name]).alias(field.name) for field in contract.fields]
+    return parsed.select(VALUE, LINE_ORDER, IS_BLANK, *typed, reason.alias(REASON))
+
+
+def typed_value(field: Field, text: Column) -> Column:
+    """The value as the raw zone holds it: numbers and booleans typed, dates and timestamps as sent."""
+    if field.type == "boolean":
+        return F.lower(F.trim(text)) == "true"
+    if field.type in ("int", "bigint", "double") or decimal_precision(field.type):
+        return F.trim(text).cast(input_type(field))
+    return text
+
+
+def field_checks(field: Field, text: Column) -> list[Column]:
+    """The rules a CSV value breaks, in order: missing, not of its type, out of range, not allowed."""
+    shown = F.concat(F.lit(f"invalid {field.name} '"), F.substring(text, 1, 40), F.lit("': expected "))
+    checks = []
+    if field.required:
+        checks.append(F.when(text.isNull() | (F.trim(text) == ""), F.lit(f"missing required {field.name}")))
+    present = text.isNotNull() & (F.trim(text) != "")
+    typed = typed_value(field, text)
+    if field.type == "boolean":
+        checks.append(F.when(present & ~F.lower(F.trim(text)).isin("true", "false"),
+                             F.concat(shown, F.lit("true or false"))))
+    elif field.type in ("int", "bigint"):
+        checks.append(F.when(present & ~(text.rlike(_INTEGER) & typed.isNotNull()),
+                             F.concat(shown, F.lit(f"an integer ({field.type})"))))
+    elif field.type == "double":
+        checks.append(F.when(present & ~text.rlike(_DOUBLE), F.concat(shown, F.lit("a number"))))
+    elif (precision := decimal_precision(field.type)) is not None:
+        digits, scale = precision[0] - precision[1], precision[1]
+        pattern = rf"^\s*[+-]?[0-9]{{0,{digits}}}(\.[0-9]{{0,{scale}}})?\s*$"
+        checks.append(F.when(present & ~(text.rlike(pattern) & typed.isNotNull()),
+                             F.concat(shown, F.lit(f"a number of at most {digits} digits and {scale} decimals"))))
+    elif field.type == "date":
+        checks.append(F.when(present & ~is_date(text, field.format), F.concat(shown, F.lit(field.format))))
+    elif field.type == "timestamp":
+        checks.append(F.when(present, timestamp_check(field, text)))
+    if field.minimum is not None:
+        below = F.lit(f"{field.name} is below {field.minimum:g}")
+        checks.append(F.when(present & (typed < F.lit(field.minimum)), below))
+    if field.maximum is not None:
+        above = F.lit(f"{field.name} is above {field.maximum:g}")
+        checks.append(F.when(present & (typed > F.lit(field.maximum)), above))
+    checks.extend(F.when(present, rule) for rule in value_rules(field, text))
+    return checks
