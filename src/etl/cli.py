@@ -109,8 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     generate = commands.add_parser("generate", help="write a synthetic shipping (or --dataset) file into landing/")
-    generate.add_argument("--dataset", choices=("shipping", "ev_population"), default="shipping",
-                          help="shipping: JSON Lines; ev_population: the EV population CSV export")
+    generate.add_argument("--dataset", choices=("shipping", "ev_population", "users"), default="shipping",
+                          help="shipping: JSON Lines; ev_population: the EV population CSV export; "
+                               "users: a user_data CSV export (into landing/users/append/)")
     generate.add_argument("--records", type=_count, default=10_000)
     generate.add_argument("--seed", type=int, default=None, help="make the file reproducible")
     generate.add_argument("--duplicate-rate", type=_share, default=0.01, help="share of re-sent corrected records")
@@ -216,8 +217,8 @@ def _generate(args: argparse.Namespace) -> int:
     started = time.monotonic()
     seed = args.seed if args.seed is not None else secrets.randbits(31)  # two runs in one second differ
     shape = {"seed": seed, "duplicate_rate": args.duplicate_rate, "bad_rate": args.bad_rate}
-    if args.dataset == "ev_population":
-        return _generate_ev(args, shape, started)
+    if args.dataset != "shipping":
+        return _generate_csv(args, shape, started)
     output = Path(args.output) if args.output else None
     if output is not None and not (output.is_dir() or args.output.endswith(("/", os.sep))):
         if output.exists():
@@ -239,24 +240,30 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generate_ev(args: argparse.Namespace, shape: dict[str, Any], started: float) -> int:
+def _generate_csv(args: argparse.Namespace, shape: dict[str, Any], started: float) -> int:
+    """A CSV export of the ev_population or users dataset, into its landing folder or ``--output``."""
     from etl.errors import ConfigError
     from etl.generator_ev import ev_file_name, write_ev_file
+    from etl.generator_users import users_file_name, write_users_file
     from etl.local.lake import LANDING, Lake
 
+    write, file_name, folder, what = {
+        "ev_population": (write_ev_file, ev_file_name, "ev_population", "vehicles"),
+        "users": (write_users_file, users_file_name, "users/append", "users"),
+    }[args.dataset]
     output = Path(args.output) if args.output else None
     if output is None:
         lake = Lake(_settings(args).lake_root)
         lake.ensure()
-        output = lake.path(LANDING, "ev_population") / ev_file_name()
+        output = lake.path(LANDING, folder) / file_name()
     elif output.is_dir() or args.output.endswith(("/", os.sep)):
-        output = output / ev_file_name()
+        output = output / file_name()
     try:
-        stats = write_ev_file(output, args.records, **shape)
+        stats = write(output, args.records, **shape)
     except FileExistsError:
         raise ConfigError(f"{output} exists; give a new file name or a folder") from None
     print(
-        f"wrote {stats.records} vehicles (+{stats.duplicates} re-sent corrections, +{stats.bad_lines} bad rows, "
+        f"wrote {stats.records} {what} (+{stats.duplicates} re-sent corrections, +{stats.bad_lines} bad rows, "
         f"seed {shape['seed']}) to {stats.path} in {time.monotonic() - started:.1f}s"
     )
     return 0

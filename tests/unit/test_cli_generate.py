@@ -93,3 +93,17 @@ def test_generate_ev_population_writes_a_csv_export_into_its_landing_folder(tmp_
     vehicles, corrections, bad = (int(n) for n in re.findall(r"(\d+) (?:vehicles|re-sent|bad)", out))
     assert vehicles == 50 and len(rows) == 1 + vehicles + corrections + bad and corrections and bad
     assert main([*args[:-8], "--output", str(export)]) == 2  # an existing file is refused
+
+
+def test_generate_users_writes_a_crlf_csv_export_under_the_append_folder(tmp_path: Path, capsys) -> None:
+    import csv
+
+    from etl.generator_users import HEADER
+
+    assert main(["--lake", str(tmp_path), "generate", "--dataset", "users", "--records", "40", "--seed", "2",
+                 "--bad-rate", "0.1"]) == 0
+    [export] = _data_files(tmp_path / "landing" / "users" / "append")
+    assert export.read_bytes().count(b"\r\n") == 1 + 40 + 4  # header, users, bad rows
+    rows = list(csv.reader(export.open(encoding="utf-8", newline="")))
+    assert tuple(rows[0]) == HEADER
+    assert "wrote 40 users (+0 re-sent corrections, +4 bad rows, seed 2)" in capsys.readouterr().out

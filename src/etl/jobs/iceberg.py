@@ -126,17 +126,19 @@ def ensure_table(
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {database}")
     columns = ", ".join(f"`{field.name}` {field.dataType.simpleString()}" for field in schema.fields)
     partitions = ", ".join(f"`{p}`" for p in partition_columns)
+    partitioned = f"PARTITIONED BY ({partitions}) " if partitions else ""  # a small table may have none
     properties = ", ".join(f"'{k}' = '{v}'" for k, v in TABLE_PROPERTIES.items())
     created = not spark.catalog.tableExists(name.replace("`", ""))
     spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING iceberg PARTITIONED BY ({partitions}) "
+        f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING iceberg {partitioned}"
         f"LOCATION {sql_string(location)} TBLPROPERTIES ({properties})"
     )
     if created and sort_columns:
         # One commit: writes clustered by partition (one file per partition and write, not one per partition
         # and task), each task's rows sorted by the key.
         columns = ", ".join(f"`{c}`" for c in sort_columns)
-        spark.sql(f"ALTER TABLE {name} WRITE DISTRIBUTED BY PARTITION LOCALLY ORDERED BY {columns}")
+        distributed = "WRITE DISTRIBUTED BY PARTITION " if partitions else "WRITE "
+        spark.sql(f"ALTER TABLE {name} {distributed}LOCALLY ORDERED BY {columns}")
     present = {field.name: field.dataType.simpleString() for field in spark.table(name).schema.fields}
     _check_evolution(name, present, schema)
     for field in schema.fields:
