@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
+from etl.contracts import available_datasets
 from etl.definition import query_text
 from etl.jobs import SERIAL_JOBS
 
@@ -130,8 +131,10 @@ def test_crawlers_have_explicit_schema_change_and_recrawl_policies(synth: Synthe
     assert crawler["TablePrefix"] == CRAWLERS[zone]
     assert resolve(crawler["DatabaseName"]) == f"etl_{STAGE}"
     targets = crawler["Targets"]["S3Targets"]
-    assert [resolve(t["Path"]) for t in targets] == [f"s3://{bucket_name(_bucket_id(synth, zone))}/shipping/"]
-    assert set(targets[0]["Exclusions"]) >= {"_staging/**", "_trash/**", "**/_SUCCESS"}
+    bucket = bucket_name(_bucket_id(synth, zone))
+    assert [resolve(t["Path"]) for t in targets] == [f"s3://{bucket}/{d}/" for d in available_datasets()]
+    assert len(targets) == 3  # every dataset folder: ev_population, shipping, users
+    assert all(set(t["Exclusions"]) >= {"_staging/**", "_trash/**", "**/_SUCCESS"} for t in targets)
     # One new run_id= folder per run; new-folders-only requires LOG/LOG.
     assert crawler["RecrawlPolicy"] == {"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"}
     assert crawler["SchemaChangePolicy"] == {"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"}
@@ -142,7 +145,7 @@ def test_no_crawler_targets_the_processed_iceberg_tables(synth: Synthesized):
     resolve = Resolver(synth.template)
     paths = [resolve(t["Path"]) for c in synth.of_type("AWS::Glue::Crawler").values()
              for t in c["Properties"]["Targets"]["S3Targets"]]
-    assert len(paths) == 2 and not any(path.startswith(processed) for path in paths)
+    assert len(paths) == 2 * len(available_datasets()) and not any(path.startswith(processed) for path in paths)
 
 
 def test_the_maintain_job_runs_daily_on_a_schedule(synth: Synthesized):

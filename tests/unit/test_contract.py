@@ -24,9 +24,9 @@ def test_shipping_contract_declares_key_pii_partitions_and_formats():
 
 
 def test_unknown_dataset_names_the_known_ones():
-    with pytest.raises(ContractError, match="known datasets: ev_population, shipping"):
+    with pytest.raises(ContractError, match="known datasets: ev_population, shipping, users"):
         load_contract("nope")
-    assert available_datasets() == ["ev_population", "shipping"]
+    assert available_datasets() == ["ev_population", "shipping", "users"]
 
 
 def _raw(**changes):
