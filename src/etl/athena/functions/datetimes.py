@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
@@ -24,6 +26,26 @@ from etl.athena.translation import (
     invalid,
     refuse,
 )
+
+# Trino reads a date or timestamp's month, day, hour, minute and second with one or two digits
+# (its DATETIME_PATTERN, and Joda's ISO date parser for dates); the local engine wants two.
+_SHORT_DATETIME = re.compile(
+    r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})(?: ([0-9]{1,2}):([0-9]{1,2})(?::([0-9]{1,2})(\.[0-9]+)?)?)?"
+)
+
+
+def padded_datetime_text(text: str) -> str:
+    """'2001-1-2 3:04' as '2001-01-02 03:04': the same date or timestamp for Trino, in canonical form."""
+    match = _SHORT_DATETIME.fullmatch(text)
+    if match is None:
+        return text
+    year, month, day, hour, minute, second, fraction = match.groups()
+    padded = f"{year}-{int(month):02d}-{int(day):02d}"
+    if hour is not None:
+        padded += f" {int(hour):02d}:{int(minute):02d}"
+    if second is not None:
+        padded += f":{int(second):02d}{fraction or ''}"
+    return padded
 
 
 class DatetimeFunctions(TranslatorCore):
