@@ -42,6 +42,7 @@ class Translator(
         self._used: list[tuple[str, str]] = []
         self._versions: list[TableVersion] = []
         self._typed_literals: set[int] = set()
+        self._source_sql = ""
         self._aliases = 0
         self._handlers: dict[type, Callable[[Any, _Ctx], Typed]] = {}
         self._named_handlers: dict[str, Callable[[Any, _Ctx], Typed]] = {}

@@ -7,7 +7,8 @@ import re
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
-from etl.athena.results import BIGINT, DATE, common_super_type
+from etl.athena.functions.datetime_formats import joda_pattern_to_strftime, mysql_format_to_strftime
+from etl.athena.results import BIGINT, DATE, VARCHAR, common_super_type
 from etl.athena.translation import (
     _DATE_PARTS,
     _DATE_UNITS,
@@ -56,7 +57,67 @@ class DatetimeFunctions(TranslatorCore):
             exp.Extract: self._extract, exp.TimestampTrunc: self._date_trunc, exp.DateTrunc: self._date_trunc,
             exp.DateAdd: self._date_add, exp.DateDiff: self._date_diff, exp.LastDay: self._last_day,
             **{part: self._date_part for part in _DATE_PARTS},
+            exp.TimeToStr: self._date_format, "format_datetime": self._format_datetime,
+            "to_iso8601": self._to_iso8601, "millisecond": self._millisecond,
         }
+
+    def _formatted(self, value: Typed, strftime_format: str, name: str) -> Typed:
+        """strftime of a date or timestamp, refused at run time for years Java prints differently."""
+        moment = value.node if value.type != DATE else _cast(value.node, "TIMESTAMP")
+        refusal = _string(f"refused locally: {name}() of a year outside 1000..9999: Java pads and signs it "
+                          "differently; run this query on Athena")
+        year = _call("year", moment)
+        in_range = exp.Between(this=year, low=_number(1000), high=_number(9999))
+        return Typed(
+            exp.Case(
+                ifs=[exp.If(this=exp.Or(this=exp.Is(this=moment, expression=exp.Null()), expression=in_range),
+                            true=_call("strftime", moment, _string(strftime_format)))],
+                default=_call("error", refusal),
+            ),
+            VARCHAR,
+        )
+
+    def _format_literal(self, node: exp.Expr | None, name: str) -> str:
+        if not (isinstance(node, exp.Literal) and node.is_string):
+            raise refuse(f"{name}() with a format that is not a string literal")
+        return str(node.this)
+
+    def _date_format(self, node: exp.TimeToStr, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "format"})
+        value = self._temporal_arg(node.this, ctx, "date_format")
+        if value.type != DATE and value.type.precision > 3:
+            raise refuse(f"date_format() of {value.type}")
+        rewritten = self._format_literal(node.args.get("format"), "date_format")
+        return self._formatted(value, mysql_format_to_strftime(rewritten, self._source_sql), "date_format")
+
+    def _format_datetime(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 2:
+            raise invalid("format_datetime() takes a timestamp and a format")
+        value = self._temporal_arg(node.expressions[0], ctx, "format_datetime")
+        if value.type == DATE or value.type.precision > 3:
+            raise refuse(f"format_datetime() of {value.type}")
+        pattern = self._format_literal(node.expressions[1], "format_datetime")
+        return self._formatted(value, joda_pattern_to_strftime(pattern), "format_datetime")
+
+    def _to_iso8601(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 1:
+            raise invalid("to_iso8601() takes one argument")
+        value = self._temporal_arg(node.expressions[0], ctx, "to_iso8601")
+        if value.type == DATE:
+            return self._formatted(value, "%Y-%m-%d", "to_iso8601")
+        precision = value.type.precision
+        text = self._formatted(value, "%Y-%m-%dT%H:%M:%S", "to_iso8601")
+        if precision == 0:
+            return text
+        fraction = _call("substring", _call("strftime", value.node, _string("%f")), _number(1), _number(precision))
+        return Typed(exp.DPipe(this=text.node, expression=exp.DPipe(this=_string("."), expression=fraction)), VARCHAR)
+
+    def _millisecond(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 1:
+            raise invalid("millisecond() takes one argument")
+        value = self._temporal_arg(node.expressions[0], ctx, "millisecond", dates=False)
+        # DuckDB's millisecond() counts the seconds' milliseconds too
+        return Typed(_cast(exp.Mod(this=_call("millisecond", value.node), expression=_number(1000)), "BIGINT"), BIGINT)
 
     def _date_part(self, node: exp.Expr, ctx: _Ctx) -> Typed:
         duck_name, trino_name, dates = _DATE_PARTS[type(node)]
