@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import sqlglot
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
@@ -47,6 +48,35 @@ def padded_datetime_text(text: str) -> str:
     if second is not None:
         padded += f":{int(second):02d}{fraction or ''}"
     return padded
+
+
+# Joda's whole months and years from date s to date m (m >= s), as Trino counts them: a month short
+# of its day-of-month does not count, unless m is its month's last day; a year compares days of the
+# year, a Feb 29 on either side balanced against a year without one.
+_MONTHS_FORWARD = (
+    "((year({m}) - year({s})) * 12 + month({m}) - month({s}) "
+    "- CASE WHEN day({m}) < day({s}) AND day({m}) <> day(last_day({m})) THEN 1 ELSE 0 END)"
+)
+_LEAP = "(({y}) % 4 = 0 AND (({y}) % 100 <> 0 OR ({y}) % 400 = 0))"
+_YEARS_FORWARD = (
+    "(year({m}) - year({s}) - CASE WHEN "
+    "dayofyear({m}) - CASE WHEN dayofyear({s}) >= 60 AND NOT {leap_s} AND dayofyear({m}) >= 60 AND {leap_m} "
+    "THEN 1 ELSE 0 END "
+    "< dayofyear({s}) - CASE WHEN dayofyear({s}) >= 60 AND {leap_s} AND NOT {leap_m} THEN 1 ELSE 0 END "
+    "THEN 1 ELSE 0 END)"
+)
+
+
+def _joda_date_difference(unit: str, start: exp.Expr, end: exp.Expr) -> exp.Expr:
+    def forward(s: str, m: str) -> str:
+        if unit == "month":
+            return _MONTHS_FORWARD.format(s=s, m=m)
+        leap_s, leap_m = _LEAP.format(y=f"year({s})"), _LEAP.format(y=f"year({m})")
+        return _YEARS_FORWARD.format(s=s, m=m, leap_s=leap_s, leap_m=leap_m)
+
+    s, m = (f"({node.sql(dialect='duckdb')})" for node in (start, end))
+    text = f"CAST(CASE WHEN {m} >= {s} THEN {forward(s, m)} ELSE -{forward(m, s)} END AS BIGINT)"
+    return sqlglot.parse_one(text, read="duckdb")
 
 
 class DatetimeFunctions(TranslatorCore):
@@ -161,10 +191,10 @@ class DatetimeFunctions(TranslatorCore):
         end = self._temporal_arg(node.this, ctx, "date_diff")
         start = self._temporal_arg(node.expression, ctx, "date_diff")
         if end.type == DATE and start.type == DATE:
+            if unit in ("month", "year"):
+                return Typed(_joda_date_difference(unit, start.node, end.node), BIGINT)
             if unit not in ("day", "week"):
-                raise refuse(
-                    f"date_diff('{unit}', date, date)", "month/quarter/year differences follow Joda rules"
-                )
+                raise refuse(f"date_diff('{unit}', date, date)", "quarter differences follow Joda rules")
             days = _call("date_diff", _string("day"), start.node, end.node)
             return Typed(days if unit == "day" else _call("trino_idiv", days, _number(7)), BIGINT)
         if unit not in _UNIT_MILLIS:
