@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import sqlglot
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
 from etl.athena.functions.datetime_formats import joda_pattern_to_strftime, mysql_format_to_strftime
-from etl.athena.results import BIGINT, DATE, VARCHAR, common_super_type
+from etl.athena.results import BIGINT, DATE, VARCHAR, SqlType, common_super_type
 from etl.athena.translation import (
     _DATE_PARTS,
     _DATE_UNITS,
@@ -82,14 +83,47 @@ def _joda_date_difference(unit: str, start: exp.Expr, end: exp.Expr) -> exp.Expr
 class DatetimeFunctions(TranslatorCore):
     """Date and time functions with Trino's types."""
 
+    convert: Callable[[Typed, SqlType], Typed]  # Casts' (the Translator has both mixins)
+
     def _datetime_handlers(self) -> Handlers:
         return {
             exp.Extract: self._extract, exp.TimestampTrunc: self._date_trunc, exp.DateTrunc: self._date_trunc,
             exp.DateAdd: self._date_add, exp.DateDiff: self._date_diff, exp.LastDay: self._last_day,
             **{part: self._date_part for part in _DATE_PARTS},
             exp.TimeToStr: self._date_format, "format_datetime": self._format_datetime,
-            "to_iso8601": self._to_iso8601, "millisecond": self._millisecond,
+            "to_iso8601": self._to_iso8601, "millisecond": self._millisecond, "yow": self._year_of_week,
+            exp.Date: self._date, exp.FromISO8601Date: self._from_iso8601_date,
         }
+
+    def _year_of_week(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 1:
+            raise invalid("yow() takes one argument")
+        value = self._temporal_arg(node.expressions[0], ctx, "yow")
+        return Typed(_call("isoyear", value.node), BIGINT)
+
+    def _date(self, node: exp.Date, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this"})
+        return self.convert(self._expr(node.this, ctx), DATE)  # date(x) is CAST(x AS date)
+
+    def _from_iso8601_date(self, node: exp.FromISO8601Date, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this"})
+        text = self._text_arg(node.this, ctx, "from_iso8601_date")
+        calendar_date = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"  # ISO's other forms (week dates, ordinal days) are refused
+        if isinstance(text.node, exp.Literal):
+            if not re.fullmatch(calendar_date, text.node.this):
+                raise refuse(f"from_iso8601_date('{text.node.this}')", "only YYYY-MM-DD is read locally")
+            return Typed(_cast(text.node, "DATE"), DATE)
+        refusal = _string("refused locally: from_iso8601_date() of text that is not YYYY-MM-DD: "
+                          "only YYYY-MM-DD is read locally; run this query on Athena")
+        return Typed(
+            exp.Case(
+                ifs=[exp.If(this=exp.Or(this=exp.Is(this=text.node, expression=exp.Null()),
+                                        expression=_call("regexp_full_match", text.node, _string(calendar_date))),
+                            true=_cast(text.node, "DATE"))],
+                default=_call("error", refusal),
+            ),
+            DATE,
+        )
 
     def _formatted(self, value: Typed, strftime_format: str, name: str) -> Typed:
         """strftime of a date or timestamp, refused at run time for years Java prints differently."""
@@ -168,6 +202,10 @@ class DatetimeFunctions(TranslatorCore):
             raise refuse("date_trunc with a time zone")
         unit = _unit(node.args.get("unit"))
         value = self._temporal_arg(node.this, ctx, "date_trunc")
+        if unit == "millisecond" and value.type != DATE:
+            if value.type.precision <= 3:
+                return value
+            return Typed(_cast(_call("date_trunc", _string(unit), value.node), value.type.duck), value.type)
         allowed = _DATE_UNITS if value.type == DATE else (*_DATE_UNITS, "hour", "minute", "second")
         if unit not in allowed:
             raise refuse(f"date_trunc('{unit}', {value.type})")
