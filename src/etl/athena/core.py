@@ -43,6 +43,7 @@ class TranslatorCore(ABC):
     _used: list[tuple[str, str]]
     _versions: list[TableVersion]
     _typed_literals: set[int]
+    _source_sql: str  # the query as written (sqlglot rewrites date_format's format string)
     _aliases: int
     _handlers: dict[type, Callable[[Any, _Ctx], Typed]]
     # Functions sqlglot parses as Anonymous (no node type of their own), by lower-case name.

@@ -47,6 +47,7 @@ class Queries(TranslatorCore):
         self._parameters = list(parameters or [])
         self._bound, self._placeholders, self._used, self._aliases = [], 0, [], 0
         self._typed_literals = _typed_literal_starts(sql)
+        self._source_sql = sql
         try:
             _refuse_trailing_commas(sql)
             statements = [s for s in sqlglot.parse(sql, read=AthenaSql) if s is not None]

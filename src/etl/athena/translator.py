@@ -8,6 +8,7 @@ from typing import Any
 from etl.athena.expressions import Expressions
 from etl.athena.functions.aggregates import Aggregates
 from etl.athena.functions.casts import Casts
+from etl.athena.functions.conditionals import ConditionalFunctions
 from etl.athena.functions.datetimes import DatetimeFunctions
 from etl.athena.functions.json import JsonFunctions
 from etl.athena.functions.numeric import NumericFunctions
@@ -20,7 +21,7 @@ from etl.athena.translation import OutputColumn, TableVersion, Typed, _Ctx
 
 class Translator(
     Queries, JsonFunctions, Expressions, Casts, NumericFunctions, StringFunctions, RegexpFunctions, DatetimeFunctions,
-    Aggregates,
+    Aggregates, ConditionalFunctions,
 ):
     """Translates one Athena query to DuckDB SQL over views named ``"<database>"."<table>"``.
 
@@ -42,13 +43,14 @@ class Translator(
         self._used: list[tuple[str, str]] = []
         self._versions: list[TableVersion] = []
         self._typed_literals: set[int] = set()
+        self._source_sql = ""
         self._aliases = 0
         self._handlers: dict[type, Callable[[Any, _Ctx], Typed]] = {}
         self._named_handlers: dict[str, Callable[[Any, _Ctx], Typed]] = {}
         families = (
             self._expression_handlers(), self._cast_handlers(), self._numeric_handlers(), self._string_handlers(),
             self._regexp_handlers(), self._datetime_handlers(), self._aggregate_handlers(),
-            self._json_handlers(),
+            self._json_handlers(), self._conditional_handlers(),
         )
         for family in families:
             for construct, handler in family.items():

@@ -7,6 +7,7 @@ import re
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
+from etl.athena.functions.datetimes import padded_datetime_text
 from etl.athena.parameters import _decimal_literal_type
 from etl.athena.results import (
     BIGINT,
@@ -162,6 +163,8 @@ class Casts(TranslatorCore):
             raise invalid(f"cannot cast varchar to {target}")
         node = source.node
         if isinstance(node, exp.Literal) and node.is_string:
+            if target == DATE or target.base == "timestamp":
+                node = _string(padded_datetime_text(node.this))
             if not re.fullmatch(pattern, node.this):
                 raise refuse(f"CAST('{node.this}' AS {what})", "only canonical text is cast locally")
             return Typed(_cast(node, target.duck), target)
