@@ -5,7 +5,7 @@ The query is parsed by sqlglot with ``read="trino"``; every node is typed with T
 ``avg(bigint)`` is ``double``, ...) from the catalog schema, and rewritten so that DuckDB computes the
 same value with the same type. What this module cannot make DuckDB compute exactly as Trino does is
 refused with :class:`~etl.errors.QueryRefusedError`: the allow-list below is the contract, anything
-else (unknown functions, DDL/DML, ``format_datetime``, ...) is refused. Queries Athena itself would
+else (unknown functions, DDL/DML, ``at_timezone``, ...) is refused. Queries Athena itself would
 reject (unknown columns, ``varchar = integer``, ...) raise :class:`~etl.errors.QueryError`.
 
 Rewrites, each measured against DuckDB 1.4 (see tests/athena_corpus for the cases):
