@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from etl.athena.functions.numeric_macros import NUMERIC_MACROS
+
 # --- DuckDB helper macros ------------------------------------------------------------------------------
 _JAVA_WHITESPACE = (
     *range(0x09, 0x0E), *range(0x1C, 0x21), 0x1680, *range(0x2000, 0x2007), *range(0x2008, 0x200B), 0x2028,
@@ -122,6 +124,5 @@ MACROS: tuple[str, ...] = (
     "CASE WHEN s IS NULL THEN NULL WHEN ok THEN v ELSE "
     "error('refused locally: CAST of ''' || s || ''' to ' || what || ': only canonical text is cast locally; "
     "run this query on Athena') END",
+    *NUMERIC_MACROS,
 )
-
-
