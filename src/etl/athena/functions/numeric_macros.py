@@ -30,4 +30,9 @@ NUMERIC_MACROS: tuple[str, ...] = (
     # remainder of unscaled decimals at one scale: the sign of the dividend, as Java's BigDecimal
     "CREATE OR REPLACE MACRO trino_decimal_mod(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
     "WHEN b = 0 THEN error('Division by zero') ELSE a % b END",
+    # n / d rounded HALF_UP, on HUGEINTs: the remainder is compared with d - remainder, as 2 * |n| may
+    # overflow (decimal division)
+    "CREATE OR REPLACE MACRO trino_decimal_div(n, d) AS CASE WHEN n IS NULL OR d IS NULL THEN NULL "
+    "WHEN d = 0 THEN error('Division by zero') ELSE sign(n) * sign(d) * (abs(n) // abs(d) + "
+    "CASE WHEN abs(n) % abs(d) >= abs(d) - abs(n) % abs(d) THEN 1 ELSE 0 END) END",
 )
