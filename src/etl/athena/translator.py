@@ -9,6 +9,7 @@ from etl.athena.expressions import Expressions
 from etl.athena.functions.aggregates import Aggregates
 from etl.athena.functions.casts import Casts
 from etl.athena.functions.datetimes import DatetimeFunctions
+from etl.athena.functions.math import MathFunctions
 from etl.athena.functions.numeric import NumericFunctions
 from etl.athena.functions.regexps import RegexpFunctions
 from etl.athena.functions.strings import StringFunctions
@@ -18,7 +19,8 @@ from etl.athena.translation import OutputColumn, TableVersion, Typed, _Ctx
 
 
 class Translator(
-    Queries, Expressions, Casts, NumericFunctions, StringFunctions, RegexpFunctions, DatetimeFunctions, Aggregates
+    Queries, Expressions, Casts, NumericFunctions, StringFunctions, RegexpFunctions, DatetimeFunctions, Aggregates,
+    MathFunctions,
 ):
     """Translates one Athena query to DuckDB SQL over views named ``"<database>"."<table>"``.
 
@@ -46,6 +48,7 @@ class Translator(
         families = (
             self._expression_handlers(), self._cast_handlers(), self._numeric_handlers(), self._string_handlers(),
             self._regexp_handlers(), self._datetime_handlers(), self._aggregate_handlers(),
+            self._math_handlers(),
         )
         for family in families:
             for construct, handler in family.items():
