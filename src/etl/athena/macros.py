@@ -15,7 +15,7 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO trino_idiv(a, b) AS "
     "CASE WHEN b = 0 THEN error('Division by zero') ELSE a // b END",
     "CREATE OR REPLACE MACRO trino_imod(a, b) AS "
-    "CASE WHEN b = 0 THEN error('Division by zero') ELSE a % b END",
+    "CASE WHEN b = 0 THEN error('Division by zero') WHEN b = -1 THEN a - a ELSE a % b END",  # x % -1 is 0
     # HALF_UP integer division of HUGEINTs (decimal division and decimal avg)
     "CREATE OR REPLACE MACRO trino_div_half_up(n, d) AS CASE WHEN n IS NULL OR d IS NULL THEN NULL "
     "WHEN d = 0 THEN error('Division by zero') "
