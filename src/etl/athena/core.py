@@ -111,8 +111,10 @@ class TranslatorCore(ABC):
 
     @staticmethod
     def _unscaled(node: exp.Expr, scale: int) -> exp.Expr:
-        scaled = exp.Mul(this=_cast(node, f"DECIMAL(38,{scale})"), expression=_decimal_power_of_ten(scale))
-        return _cast(scaled, "HUGEINT")
+        # The digits of the decimal's text: multiplying by 10^scale overflows DuckDB's 38 digits
+        text = _cast(_cast(node, f"DECIMAL(38,{scale})"), "VARCHAR")
+        digits = exp.Anonymous(this="replace", expressions=[text, exp.Literal.string("."), exp.Literal.string("")])
+        return _cast(digits, "HUGEINT")
 
     @staticmethod
     def _from_unscaled(node: exp.Expr, result: SqlType) -> exp.Expr:

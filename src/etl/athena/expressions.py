@@ -189,7 +189,18 @@ class Expressions(TranslatorCore):
             scale = max(s1, s2)
             result = decimal_type(min(38, p1 + s2 + max(0, s2 - s1)), scale)
             return Typed(self._exact_division(left.node, s1, right.node, s2, result), result)
-        raise refuse(f"decimal {operator} decimal", "decimal remainder is not supported by the local engine")
+        return self._decimal_remainder(left, right)
+
+    def _decimal_remainder(self, left: Typed, right: Typed) -> Typed:
+        """x % y of decimals: exact, with the sign of x, typed decimal(min(p1-s1, p2-s2) + s, s)."""
+        lt, rt = as_decimal(left.type), as_decimal(right.type)
+        scale = max(lt.scale, rt.scale)
+        if max(lt.precision - lt.scale, rt.precision - rt.scale) + scale > MAX_DECIMAL_PRECISION:
+            raise refuse(f"{lt} % {rt}", "the operands do not fit 38 digits at a common scale")
+        result = decimal_type(min(lt.precision - lt.scale, rt.precision - rt.scale) + scale, scale)
+        a = self._unscaled(self._coerce(left, lt).node, scale)
+        b = self._unscaled(self._coerce(right, rt).node, scale)
+        return Typed(self._from_unscaled(_call("trino_decimal_mod", a, b), result), result)
 
     def _exact_division(self, a: exp.Expr, s1: int, b: exp.Expr, s2: int, result: SqlType) -> exp.Expr:
         """round_half_up(a / b) at the result scale, computed on unscaled HUGEINTs."""
@@ -198,7 +209,7 @@ class Expressions(TranslatorCore):
         shift = result.scale - s1 + s2
         if shift:
             numerator = exp.Mul(this=numerator, expression=_hugeint_power_of_ten(shift))
-        quotient = _call("trino_div_half_up", numerator, denominator)
+        quotient = _call("trino_decimal_div", numerator, denominator)
         return self._from_unscaled(quotient, result)
 
     def _date_arithmetic(self, node: exp.Binary, ctx: _Ctx) -> Typed:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from etl.athena.functions.numeric_macros import NUMERIC_MACROS
+
 # --- DuckDB helper macros ------------------------------------------------------------------------------
 _JAVA_WHITESPACE = (
     *range(0x09, 0x0E), *range(0x1C, 0x21), 0x1680, *range(0x2000, 0x2007), *range(0x2008, 0x200B), 0x2028,
@@ -13,7 +15,7 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO trino_idiv(a, b) AS "
     "CASE WHEN b = 0 THEN error('Division by zero') ELSE a // b END",
     "CREATE OR REPLACE MACRO trino_imod(a, b) AS "
-    "CASE WHEN b = 0 THEN error('Division by zero') ELSE a % b END",
+    "CASE WHEN b = 0 THEN error('Division by zero') WHEN b = -1 THEN a - a ELSE a % b END",  # x % -1 is 0
     # HALF_UP integer division of HUGEINTs (decimal division and decimal avg)
     "CREATE OR REPLACE MACRO trino_div_half_up(n, d) AS CASE WHEN n IS NULL OR d IS NULL THEN NULL "
     "WHEN d = 0 THEN error('Division by zero') "
@@ -122,6 +124,5 @@ MACROS: tuple[str, ...] = (
     "CASE WHEN s IS NULL THEN NULL WHEN ok THEN v ELSE "
     "error('refused locally: CAST of ''' || s || ''' to ' || what || ': only canonical text is cast locally; "
     "run this query on Athena') END",
+    *NUMERIC_MACROS,
 )
-
-
