@@ -86,7 +86,7 @@ def test_a_file_under_an_unknown_prefix_is_a_failed_run_notified_once(lake, spar
     [record] = runtime.runs.list()
     assert record.status == FAILED and record.error == "UnknownDataset" and record.dataset == "vehicles"
     assert record.reason.startswith("vehicles/cars.json: no dataset reads the prefix vehicles/ (known prefixes: "
-                                    "shipping/; a file at the bucket root goes to shipping)")
+                                    "ev_population/, shipping/, users/; a file at the bucket root goes to shipping)")
     [note] = runtime.outbox.list()
     assert note.subject == "ETL vehicles run FAILED"
     assert note.body["error"] == "UnknownDataset" and "add a dataset" in note.body["cause"]
