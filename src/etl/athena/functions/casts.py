@@ -108,11 +108,13 @@ class Casts(TranslatorCore):
                 return Typed(self._from_unscaled(unscaled, t), t)
             if t == VARCHAR:
                 raise refuse("CAST(double AS varchar)", "Java renders doubles differently (1.0E7)")
+            if t == BOOLEAN:
+                return Typed(exp.NEQ(this=node, expression=_number(0)), t)  # NaN too is not 0: true
             raise invalid(f"cannot cast double to {t}")
         if s.is_exact or s == BOOLEAN:
             if t.is_numeric or t in (VARCHAR, BOOLEAN):
-                if s == BOOLEAN and t.is_decimal:
-                    raise invalid("cannot cast boolean to decimal")
+                if s == BOOLEAN and t.is_decimal and t.precision == t.scale:
+                    raise refuse(f"CAST(boolean AS {t})", "true (1) does not fit a decimal with no integer digits")
                 if s.is_decimal and t == VARCHAR and s.precision == s.scale:
                     # DuckDB prints a decimal with no integer digits as '.0034'; Trino as '0.0034'.
                     text = _cast(node, "VARCHAR")

@@ -1,4 +1,5 @@
-"""Regular expression functions: regexp_like, regexp_extract, regexp_replace, regexp_count, regexp_position.
+"""Regular expression functions: regexp_like, regexp_extract, regexp_extract_all, regexp_replace,
+regexp_count, regexp_position, regexp_split.
 
 Trino matches with Java's pattern syntax (through the Joni library); DuckDB with RE2. The two agree on
 a common core, and only that core is translated: a pattern must be a literal made of characters,
@@ -11,8 +12,10 @@ column) is refused when the query is translated.
 Where the engines still differ the query is refused when it runs: text holding a line terminator
 when the pattern has ``.`` or ``$`` (Java and Joni treat ``\\r``, U+0085, U+2028 and U+2029 as line
 ends where RE2 sees only ``\\n``); a pattern that matches the empty string in the functions that
-step from match to match (count, position, replace), whose empty matches the engines place
-differently; a group of ``regexp_extract`` that took no part in the match (Trino: NULL, DuckDB: '').
+step from match to match (count, position, replace, extract_all, split), whose empty matches the
+engines place differently; a group of ``regexp_extract`` that took no part in the match (Trino: NULL,
+DuckDB: ''; in ``regexp_extract_all`` both give NULL). A pattern with unbalanced parentheses is an
+error, as in Trino.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
-from etl.athena.results import BIGINT, BOOLEAN, INTEGER, VARCHAR
+from etl.athena.results import BIGINT, BOOLEAN, INTEGER, VARCHAR, array_type
 from etl.athena.translation import Handlers, Typed, _call, _Ctx, _string, invalid, refuse
 
 _SPACE_CLASS = " \\t\\n\\x0B\\f\\r"  # Java's \s; RE2's has no \x0B
@@ -45,7 +48,7 @@ def translate_pattern(java: str) -> Pattern:
     """The RE2 spelling of ``java``, or a refusal naming the construct RE2 would read differently."""
     out: list[str] = []
     groups, single_line, i = 0, False, 0
-    after_atom = False
+    after_atom, depth = False, 0
     while i < len(java):
         char = java[i]
         if char == "\\":
@@ -68,8 +71,12 @@ def translate_pattern(java: str) -> Pattern:
                 groups += 1
                 out.append("(")
                 i += 1
-            after_atom = False
+            after_atom, depth = False, depth + 1
             continue
+        if char == ")":
+            if depth == 0:
+                raise invalid(f"regular expression {java!r} has an unmatched )")
+            depth -= 1
         if char in "*+?{":
             if not after_atom:
                 raise _refuse_pattern(java, f"a quantifier {char} with nothing to repeat")
@@ -82,6 +89,8 @@ def translate_pattern(java: str) -> Pattern:
         after_atom = char not in "|^$"  # a closing ) or a character can be repeated
         out.append(char)
         i += 1
+    if depth:
+        raise invalid(f"regular expression {java!r} has an unclosed group")
     return Pattern("".join(out), groups, single_line)
 
 
@@ -150,6 +159,7 @@ class RegexpFunctions(TranslatorCore):
             exp.RegexpLike: self._regexp_like, exp.RegexpExtract: self._regexp_extract,
             exp.RegexpReplace: self._regexp_replace, exp.RegexpCount: self._regexp_count,
             "regexp_position": self._regexp_position,
+            exp.RegexpExtractAll: self._regexp_extract_all, exp.RegexpSplit: self._regexp_split,
         }
 
     def _regexp_args(
@@ -183,15 +193,22 @@ class RegexpFunctions(TranslatorCore):
     def _regexp_extract(self, node: exp.RegexpExtract, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expression", "group", "null_if_pos_overflow"})
         text, parsed, pattern = self._regexp_args(node.this, node.expression, ctx, "regexp_extract")
-        group_node = node.args.get("group")
-        group = 0
-        if group_node is not None:
-            if not (isinstance(group_node, exp.Literal) and group_node.is_int):
-                raise refuse("regexp_extract() with a group that is not an integer literal")
-            group = int(group_node.this)
-            if group < 0 or group > parsed.groups:
-                raise invalid(f"Pattern has {parsed.groups} groups. Cannot access group {group}")
+        group = _group(node.args.get("group"), parsed, "regexp_extract")
         return Typed(_call("trino_regexp_extract", text.node, pattern, exp.Literal.number(group)), VARCHAR)
+
+    def _regexp_extract_all(self, node: exp.RegexpExtractAll, ctx: _Ctx) -> Typed:
+        """Every match (or its group); a group that took no part in a match is NULL in both engines."""
+        self._check_args(node, {"this", "expression", "group"})
+        text, parsed, pattern = self._regexp_args(node.this, node.expression, ctx, "regexp_extract_all", steps=True)
+        group = _group(node.args.get("group"), parsed, "regexp_extract_all")
+        call = _call("regexp_extract_all", text.node, pattern, exp.Literal.number(group))
+        return Typed(call, array_type(VARCHAR))
+
+    def _regexp_split(self, node: exp.RegexpSplit, ctx: _Ctx) -> Typed:
+        """The pieces between matches; both engines keep leading and trailing empty pieces."""
+        self._check_args(node, {"this", "expression"})
+        text, _, pattern = self._regexp_args(node.this, node.expression, ctx, "regexp_split", steps=True)
+        return Typed(_call("regexp_split_to_array", text.node, pattern), array_type(VARCHAR))
 
     def _regexp_replace(self, node: exp.RegexpReplace, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expression", "replacement"})
@@ -215,6 +232,18 @@ class RegexpFunctions(TranslatorCore):
         text_node, pattern_node = node.expressions
         text, _, pattern = self._regexp_args(text_node, pattern_node, ctx, "regexp_position", steps=True)
         return Typed(_call("trino_regexp_position", text.node, pattern), INTEGER)
+
+
+def _group(node: exp.Expr | None, pattern: Pattern, name: str) -> int:
+    """The group a regexp_extract function returns: 0 (the whole match) unless an integer literal names one."""
+    if node is None:
+        return 0
+    if not (isinstance(node, exp.Literal) and node.is_int):
+        raise refuse(f"{name}() with a group that is not an integer literal")
+    group = int(node.this)
+    if group < 0 or group > pattern.groups:
+        raise invalid(f"Pattern has {pattern.groups} groups. Cannot access group {group}")
+    return group
 
 
 def _replacement(java: str, groups: int) -> str:
