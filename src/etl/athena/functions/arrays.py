@@ -49,6 +49,8 @@ class ArrayFunctions(TranslatorCore):
         return {
             exp.Array: self._array_constructor, exp.Bracket: self._subscript, exp.ArraySize: self._cardinality,
             exp.ArrayContains: self._contains, exp.ArrayToString: self._array_join, exp.Split: self._split,
+            exp.ArrayPosition: self._array_position, exp.ArrayMax: self._array_extreme,
+            exp.ArrayMin: self._array_extreme,
         }
 
     def _array_arg(self, node: exp.Expr, ctx: _Ctx, name: str) -> Typed:
@@ -146,6 +148,8 @@ class ArrayFunctions(TranslatorCore):
         element = array.type.element
         if not (element.base in _JOINABLE or element.is_unknown):
             raise refuse(f"array_join() of {array.type}", "its elements' text differs between the engines")
+        if not (isinstance(node.expression, exp.Literal) and node.expression.is_string):
+            raise refuse("array_join() with a delimiter that is not a string literal")
         delimiter = self._text_arg(node.expression, ctx, "array_join").node
         item = exp.column("array_join_item")
         text: exp.Expr = _cast(item, VARCHAR.duck)
@@ -176,3 +180,39 @@ class ArrayFunctions(TranslatorCore):
         )
         return Typed(_cast(value, result.duck), result)
 
+    def _array_position(self, node: exp.ArrayPosition, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "expression"})
+        array = self._array_arg(node.this, ctx, "array_position")
+        if array.type.element.is_array:
+            raise refuse("array_position() of nested arrays", "Trino's equality of arrays with NULL elements")
+        wanted = self._expr(node.expression, ctx)
+        common = self._unify([Typed(exp.Null(), array.type.element), wanted], "array_position()")[1]
+        if common.is_unknown:
+            raise refuse("array_position() of NULL", "the type of a NULL literal argument is ambiguous")
+        if common != array.type.element:
+            array = Typed(_cast(array.node, array_type(common).duck), array_type(common))
+        value = self._coerce(wanted, common).node
+        branches: list[tuple[exp.Expr, exp.Expr]] = [
+            (exp.Is(this=array.node.copy(), expression=exp.Null()), exp.Null()),
+            # DuckDB finds a NULL element for a NULL value; Trino's answer there is not pinned down here
+            (
+                exp.Is(this=value.copy(), expression=exp.Null()),
+                _fails("array_position() of NULL: run this query on Athena"),
+            ),
+        ]
+        if common.is_double:
+            branches.append((_call("isnan", value.copy()), _fails("array_position() of NaN: run this query on Athena")))
+        found = exp.Coalesce(this=_call("list_position", array.node.copy(), value.copy()), expressions=[_number(0)])
+        return Typed(_cast(_case(*branches, default=found), BIGINT.duck), BIGINT)
+
+    def _array_extreme(self, node: exp.ArrayMax | exp.ArrayMin, ctx: _Ctx) -> Typed:
+        name = "array_max" if isinstance(node, exp.ArrayMax) else "array_min"
+        self._check_args(node, {"this"})
+        array = self._array_arg(node.this, ctx, name)
+        element = array.type.element
+        if element.is_array or element.is_double or element.is_unknown or element.base == "json":
+            raise refuse(f"{name}() of {array.type}", "NULL and NaN ordering differ between the engines")
+        # Trino: NULL when any element is NULL (DuckDB skips NULLs); NULL for an empty array in both
+        has_null = exp.GT(this=_call("len", array.node.copy()), expression=_call("list_count", array.node.copy()))
+        extreme = _call("list_max" if name == "array_max" else "list_min", array.node.copy())
+        return Typed(_cast(_case((has_null, exp.Null()), default=extreme), element.duck), element)
