@@ -50,7 +50,7 @@ class ArrayFunctions(TranslatorCore):
             exp.Array: self._array_constructor, exp.Bracket: self._subscript, exp.ArraySize: self._cardinality,
             exp.ArrayContains: self._contains, exp.ArrayToString: self._array_join, exp.Split: self._split,
             exp.ArrayPosition: self._array_position, exp.ArrayMax: self._array_extreme,
-            exp.ArrayMin: self._array_extreme,
+            exp.ArrayMin: self._array_extreme, exp.ArraySlice: self._slice, exp.Flatten: self._flatten,
         }
 
     def _array_arg(self, node: exp.Expr, ctx: _Ctx, name: str) -> Typed:
@@ -216,3 +216,32 @@ class ArrayFunctions(TranslatorCore):
         has_null = exp.GT(this=_call("len", array.node.copy()), expression=_call("list_count", array.node.copy()))
         extreme = _call("list_max" if name == "array_max" else "list_min", array.node.copy())
         return Typed(_cast(_case((has_null, exp.Null()), default=extreme), element.duck), element)
+
+    def _slice(self, node: exp.ArraySlice, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this", "start", "end"})
+        array = self._array_arg(node.this, ctx, "slice")
+        start = self._integer_arg(node.args["start"], ctx, "slice").node
+        length = self._integer_arg(node.args["end"], ctx, "slice").node  # Trino's third argument is a length
+        size = _call("len", array.node.copy())
+        # a negative start counts from the end; a start before the first element gives an empty array
+        first = _case(
+            (exp.GT(this=start.copy(), expression=_number(0)), start.copy()),
+            default=exp.Add(this=exp.Add(this=size, expression=start.copy()), expression=_number(1)),
+        )
+        last = exp.Sub(this=exp.Add(this=first.copy(), expression=length.copy()), expression=_number(1))
+        value = _case(
+            (_is_null(array.node, start, length), exp.Null()),
+            (exp.EQ(this=start.copy(), expression=_number(0)), _fails("SQL array indices start at 1")),
+            (exp.LT(this=length.copy(), expression=_number(0)), _fails("length must be greater than or equal to 0")),
+            (exp.LT(this=first.copy(), expression=_number(1)), _cast(exp.Array(expressions=[]), array.type.duck)),
+            default=_call("list_slice", array.node.copy(), first, last),
+        )
+        return Typed(_cast(value, array.type.duck), array.type)
+
+    def _flatten(self, node: exp.Flatten, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"this"})
+        array = self._array_arg(node.this, ctx, "flatten")
+        if not array.type.element.is_array:
+            raise invalid(f"flatten() needs an array of arrays, not {array.type}")
+        # both engines skip NULL inner arrays
+        return Typed(_cast(_call("flatten", array.node), array.type.element.duck), array.type.element)
