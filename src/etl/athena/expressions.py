@@ -253,6 +253,7 @@ class Expressions(TranslatorCore):
         common = common_super_type(left.type, right.type)
         if common is None:
             raise invalid(f"cannot compare {left.type} with {right.type}")
+        _refuse_container_comparison(common)
         a, b = self._coerce(left, common).node, self._coerce(right, common).node
         compared = type(node)(this=a, expression=b)
         if common.is_double and not isinstance(node, (exp.NullSafeEQ, exp.NullSafeNEQ)):
@@ -291,11 +292,13 @@ class Expressions(TranslatorCore):
             common = common_super_type(value.type, columns[0].type)
             if common is None:
                 raise invalid(f"cannot compare {value.type} with {columns[0].type} in IN")
+            _refuse_container_comparison(common)
             query = self._cast_shape(query, columns, [common])
             return Typed(
                 exp.In(this=self._coerce(value, common).node, query=exp.Subquery(this=query)), BOOLEAN
             )
         items, common = self._unify([value, *[self._expr(e, ctx) for e in node.expressions]], "IN list")
+        _refuse_container_comparison(common)
         return Typed(exp.In(this=items[0].node, expressions=[i.node for i in items[1:]]), BOOLEAN)
 
     def _exists(self, node: exp.Exists, ctx: _Ctx) -> Typed:
@@ -318,6 +321,7 @@ class Expressions(TranslatorCore):
             ],
             "BETWEEN",
         )
+        _refuse_container_comparison(common)
         value, low, high = (i.node for i in items)
         if common.is_double:
             lower = _call("trino_nan_guard", value, low, exp.GTE(this=value, expression=low))
@@ -399,12 +403,14 @@ class Expressions(TranslatorCore):
 
     @staticmethod
     def _comparison_node(a: Typed, b: Typed, common: SqlType) -> exp.Expr:
+        _refuse_container_comparison(common)
         equal = exp.EQ(this=a.node, expression=b.node)
         return _call("trino_nan_guard", a.node, b.node, equal) if common.is_double else equal
 
     def _greatest(self, node: exp.Greatest | exp.Least, ctx: _Ctx) -> Typed:
         name = "greatest" if isinstance(node, exp.Greatest) else "least"
         items, common = self._unify([self._expr(e, ctx) for e in [node.this, *node.expressions]], name)
+        _refuse_container_comparison(common)
         if common.is_double or common.is_unknown or common == BOOLEAN:
             raise refuse(f"{name}() of {common}", "NaN handling differs between the engines")
         any_null = exp.or_(*[exp.Is(this=i.node, expression=exp.Null()) for i in items])
@@ -413,3 +419,9 @@ class Expressions(TranslatorCore):
             exp.Case(ifs=[exp.If(this=any_null, true=_cast(exp.Null(), common.duck))], default=call), common
         )
 
+
+def _refuse_container_comparison(common: SqlType) -> None:
+    """Trino compares arrays and maps element by element with its own NULL rules (an equal array holding a
+    NULL compares as NULL); DuckDB's list comparison does not, so such comparisons are refused."""
+    if common.args:
+        raise refuse(f"comparison of {common} values")

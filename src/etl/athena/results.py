@@ -231,6 +231,10 @@ def render_value(value: Any, type_name: str) -> str | None:
     """The VarCharValue Athena gives ``value`` of type ``type_name`` (None for SQL NULL)."""
     if value is None:
         return None
+    if type_name.startswith("array(") and isinstance(value, (list, tuple)):
+        # Athena prints an array as [a, b], its NULL elements as null
+        element_type = type_name[len("array("):-1]
+        return "[" + ", ".join(_rendered_element(v, element_type) for v in value) + "]"
     if type_name in ("double", "real"):
         return java_double_to_string(float(value))
     if type_name == "boolean":
@@ -250,6 +254,11 @@ def render_value(value: Any, type_name: str) -> str | None:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+def _rendered_element(value: Any, type_name: str) -> str:
+    text = render_value(value, type_name)
+    return "null" if text is None else text
 
 
 def column_info(name: str, type_name: str) -> dict[str, Any]:

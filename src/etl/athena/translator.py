@@ -7,6 +7,7 @@ from typing import Any
 
 from etl.athena.expressions import Expressions
 from etl.athena.functions.aggregates import Aggregates
+from etl.athena.functions.arrays import ArrayFunctions
 from etl.athena.functions.casts import Casts
 from etl.athena.functions.conditionals import ConditionalFunctions
 from etl.athena.functions.datetimes import DatetimeFunctions
@@ -22,7 +23,7 @@ from etl.athena.translation import OutputColumn, TableVersion, Typed, _Ctx
 
 class Translator(
     Queries, JsonFunctions, Expressions, Casts, NumericFunctions, StringFunctions, RegexpFunctions, DatetimeFunctions,
-    Aggregates, ConditionalFunctions, MathFunctions,
+    Aggregates, ConditionalFunctions, MathFunctions, ArrayFunctions,
 ):
     """Translates one Athena query to DuckDB SQL over views named ``"<database>"."<table>"``.
 
@@ -51,7 +52,7 @@ class Translator(
         families = (
             self._expression_handlers(), self._cast_handlers(), self._numeric_handlers(), self._string_handlers(),
             self._regexp_handlers(), self._datetime_handlers(), self._aggregate_handlers(),
-            self._json_handlers(), self._conditional_handlers(), self._math_handlers(),
+            self._json_handlers(), self._conditional_handlers(), self._math_handlers(), self._array_handlers(),
         )
         for family in families:
             for construct, handler in family.items():
