@@ -12,7 +12,7 @@ import gzip
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -244,3 +244,30 @@ def upload_to_s3(bucket: str, records: int, *, seed: int | None = None, client: 
         stats = write_file(path, records, seed=seed)
         client.upload_file(str(path), bucket, key)
     return {"bucket": bucket, "key": key, "records": stats.records}
+
+
+def write_csv_export(
+    path: Path, header: Sequence[str], tagged_rows: Iterator[tuple[str, Sequence[str]]], *, line_terminator: str
+) -> dict[str, int]:
+    """Write a CSV export (header, then each (kind, row)) to a new file ``path``; how many rows of each kind.
+
+    Written through a hidden file beside it, so a watcher never sees half a file; the final name is claimed
+    atomically (a hard link), so two writers at once never replace each other's file: FileExistsError when
+    ``path`` exists.
+    """
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    written: dict[str, int] = {}
+    with temporary.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator=line_terminator)
+        writer.writerow(header)
+        for kind, row in tagged_rows:
+            writer.writerow(row)
+            written[kind] = written.get(kind, 0) + 1
+    try:
+        os.link(temporary, path)
+    finally:
+        temporary.unlink()
+    return written

@@ -9,15 +9,13 @@ rows (each of a kind the contract rejects) are counted, so tests can check total
 
 from __future__ import annotations
 
-import csv
-import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from etl.generator import GenerationStats
+from etl.generator import GenerationStats, write_csv_export
 
 HEADER = (
     "VIN (1-10)", "County", "City", "State", "Postal Code", "Model Year", "Make", "Model", "Electric Vehicle Type",
@@ -121,20 +119,10 @@ def write_ev_file(path: Path, records: int, *, seed: int = 0, duplicate_rate: fl
     Raises FileExistsError when ``path`` exists: the final name is claimed atomically (a hard link), so
     two writers at once never replace each other's file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    written = {"vehicle": 0, "correction": 0, "bad": 0}
-    with temporary.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(HEADER)
-        for kind, row in _tagged_rows(records, seed, duplicate_rate, bad_rate):
-            writer.writerow(row)
-            written[kind] += 1
-    try:
-        os.link(temporary, path)
-    finally:
-        temporary.unlink()
-    return GenerationStats(records=records, duplicates=written["correction"], bad_lines=written["bad"], path=path)
+    rows = _tagged_rows(records, seed, duplicate_rate, bad_rate)
+    written = write_csv_export(path, HEADER, rows, line_terminator="\n")
+    return GenerationStats(records=records, duplicates=written.get("correction", 0), bad_lines=written.get("bad", 0),
+                           path=path)
 
 
 def ev_file_name(now: datetime | None = None) -> str:

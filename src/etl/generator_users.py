@@ -6,8 +6,6 @@ replaces the table with them. Bad rows, one of each kind the contract rejects, a
 
 from __future__ import annotations
 
-import csv
-import os
 import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from etl.generator import GenerationStats
+from etl.generator import GenerationStats, write_csv_export
 
 HEADER = ("Username", "Identifier", "First name", "Last name")
 FIRST = ("Ann", "Bob", "Chloé", "Dev", "Eun-ji", "Farah", "Grete", "Hamid", "Ines", "Jonas", "Kaito", "Lena")
@@ -55,20 +53,9 @@ def write_users_file(path: Path, records: int, *, seed: int = 0, bad_rate: float
 
     ``duplicate_rate`` is accepted for the CLI's sake and ignored: rows without a key have no corrections.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    written = {"user": 0, "bad": 0}
-    with temporary.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")  # as spreadsheet exports write it
-        writer.writerow(HEADER)
-        for kind, row in user_rows(records, seed=seed, bad_rate=bad_rate):
-            writer.writerow(row)
-            written[kind] += 1
-    try:
-        os.link(temporary, path)
-    finally:
-        temporary.unlink()
-    return GenerationStats(records=records, duplicates=0, bad_lines=written["bad"], path=path)
+    rows = user_rows(records, seed=seed, bad_rate=bad_rate)
+    written = write_csv_export(path, HEADER, rows, line_terminator="\r\n")  # as spreadsheet exports write it
+    return GenerationStats(records=records, duplicates=0, bad_lines=written.get("bad", 0), path=path)
 
 
 def users_file_name(now: datetime | None = None) -> str:
