@@ -21,6 +21,7 @@ import duckdb
 
 from etl.athena.dialect import MACROS, Translation, Translator, statement_kind
 from etl.athena.functions.json_udfs import register_json_functions
+from etl.athena.functions.math_udfs import register_math_functions
 from etl.athena.results import QueryResult, SqlType, sql_type_of_glue, to_get_query_results
 from etl.athena.translation import TableVersion
 from etl.commits import reading
@@ -44,6 +45,9 @@ _DESCRIBE = re.compile(
     r"""DESC(?:RIBE)?\s+(?:EXTENDED\s+|FORMATTED\s+)?(?:(?P<db>"[^"]+"|`[^`]+`|\w+)\.)?(?P<table>"[^"]+"|`[^`]+`|\w+)""",
     re.IGNORECASE,
 )
+
+
+_UDF_FAILURE = re.compile(r"^Invalid Input Error: Python exception occurred while executing the UDF: \w+: ")
 
 
 def _unquote(name: str | None) -> str | None:
@@ -127,10 +131,13 @@ class LocalAthena:
         for macro in MACROS:
             con.execute(macro)
         register_json_functions(con)
+        register_math_functions(con)
 
     @staticmethod
     def _query_error(exc: duckdb.Error, duck_sql: str) -> QueryError:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # A Python function's failure reads as its own message, not as DuckDB's wrapping of it.
+        message = _UDF_FAILURE.sub("", message)
         refused = re.search(r"refused locally: (.*?): (.*)", message)
         if refused:
             return QueryRefusedError(refused.group(1), refused.group(2))
