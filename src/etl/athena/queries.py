@@ -12,7 +12,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from etl.athena.core import TranslatorCore
-from etl.athena.results import UNKNOWN, SqlType, common_super_type
+from etl.athena.results import BIGINT, UNKNOWN, SqlType, common_super_type
 from etl.athena.statements import _refuse_trailing_commas, _typed_literal_starts
 from etl.athena.translation import (
     _CLAUSE_NAMES,
@@ -23,6 +23,7 @@ from etl.athena.translation import (
     TableVersion,
     Translation,
     Typed,
+    _call,
     _cast,
     _Ctx,
     _func_name,
@@ -363,7 +364,46 @@ class Queries(TranslatorCore):
             values.set("alias", exp.TableAlias(this=_ident(alias), columns=[_ident(c.name) for c in columns]))
             scope.relations.append(_Relation(alias, columns))
             return values
-        raise refuse(_func_name(node) if not isinstance(node, exp.Unnest) else "UNNEST")
+        if isinstance(node, exp.Unnest):
+            return self._unnest(node, scope)
+        raise refuse(_func_name(node))
+
+    def _unnest(self, node: exp.Unnest, scope: _Scope) -> exp.Expr:
+        """``UNNEST(a [, b ...]) [WITH ORDINALITY] AS t(x [, y ...] [, n])``: a row per element.
+
+        Its arguments may name the columns of the relations before it in the FROM clause (a lateral
+        join, as Trino reads ``t CROSS JOIN UNNEST(t.tags)``). Several arrays are read side by side, the
+        shorter ones padded with NULLs; a NULL array is an empty one; the ordinality counts from 1.
+        DuckDB's ``unnest`` in one SELECT list does the same, so each becomes a lateral subquery.
+        """
+        self._check_args(node, {"expressions", "alias", "offset"})
+        ctx = _Ctx(scope)
+        arrays = [self._expr(argument, ctx) for argument in node.expressions]
+        for array in arrays:
+            if array.type.is_unknown or (array.type.is_array and array.type.element.is_unknown):
+                raise refuse("UNNEST of NULL or of an empty ARRAY[]", "the element type is ambiguous")
+            if array.type.is_map:
+                raise refuse("UNNEST of a map")
+            if not array.type.is_array:
+                raise invalid(f"UNNEST needs an array, not {array.type}")
+        alias_node = node.args.get("alias")
+        alias = alias_node.name.lower() if alias_node is not None and alias_node.name else self._fresh_alias("_u")
+        names = [c.name.lower() for c in alias_node.columns] if alias_node is not None else []
+        columns = [OutputColumn(f"_col{i}", array.type.element) for i, array in enumerate(arrays)]
+        items = [exp.alias_(_call("unnest", array.node), f"_col{i}") for i, array in enumerate(arrays)]
+        ordinality = node.args.get("offset")
+        if ordinality:
+            if isinstance(ordinality, exp.Identifier):
+                names = [*names, ordinality.name.lower()] if names else []
+            longest = _call("greatest", *[_call("len", array.node.copy()) for array in arrays])
+            columns.append(OutputColumn("ordinality", BIGINT))
+            items.append(exp.alias_(_call("unnest", _call("generate_series", _number(1), longest)), "ordinality"))
+        columns = self._renamed(columns, names, f"UNNEST {alias}")
+        scope.relations.append(_Relation(alias, columns))
+        return exp.Subquery(
+            this=exp.Select(expressions=items),
+            alias=exp.TableAlias(this=_ident(alias), columns=[_ident(c.name) for c in columns]),
+        )
 
     def _table(self, node: exp.Table, scope: _Scope) -> exp.Expr:
         self._check_args(node, {"this", "db", "catalog", "alias", "version"})
