@@ -414,29 +414,31 @@ class Expressions(TranslatorCore):
         if common.is_unknown or common == BOOLEAN:
             raise refuse(f"{name}() of {common}", "the local engine does not order these values as Trino does")
         any_null = exp.or_(*[exp.Is(this=i.node, expression=exp.Null()) for i in items])
-        call: exp.Expr = _call(name, *[i.node for i in items])
-        if common.is_double:
-            # Trino orders NaN below every number for greatest() and above it for least(): a NaN never
-            # wins unless every argument is NaN. DuckDB's greatest/least skip NULLs (any NULL was
-            # answered above). Which of 0.0 and -0.0 wins changed between Trino versions: refused.
-            numbers = [exp.If(this=_call("isnan", i.node), true=exp.Null()) for i in items]
-            skipped = [exp.Case(ifs=[n], default=i.node.copy()) for n, i in zip(numbers, items, strict=True)]
-            zeros = [exp.EQ(this=i.node.copy(), expression=_number(0)) for i in items]
-            signed = exp.or_(*[exp.and_(z, _call("signbit", i.node.copy())) for z, i in zip(zeros, items, strict=True)])
-            unsigned = exp.or_(*[exp.and_(z.copy(), exp.Not(this=_call("signbit", i.node.copy())))
-                                 for z, i in zip(zeros, items, strict=True)])
-            both_zeros = _call("error", _string(
-                f"refused locally: {name}() of 0.0 and -0.0: Trino versions differ on which wins; "
-                "run this query on Athena"))
-            chosen = _call(name, *skipped)
-            zero_wins = exp.and_(exp.EQ(this=chosen.copy(), expression=_number(0)), signed, unsigned)
-            call = exp.Case(
-                ifs=[exp.If(this=zero_wins, true=both_zeros)],
-                default=_call("coalesce", chosen, _cast(exp.Literal.string("NaN"), "DOUBLE")),
-            )
+        values = [i.node for i in items]
+        call = _double_extreme(name, values) if common.is_double else _call(name, *values)
         return Typed(
             exp.Case(ifs=[exp.If(this=any_null, true=_cast(exp.Null(), common.duck))], default=call), common
         )
+
+
+def _double_extreme(name: str, values: list[exp.Expr]) -> exp.Expr:
+    """greatest()/least() of doubles with no NULL among them, as Trino orders doubles.
+
+    Trino orders NaN below every number for greatest() and above every number for least(): a NaN
+    never wins unless every value is NaN. DuckDB's greatest/least skip NULLs, so each NaN becomes a
+    NULL for them. Which of 0.0 and -0.0 wins changed between Trino versions: that case is refused.
+    """
+    numbers = [exp.Case(ifs=[exp.If(this=_call("isnan", v), true=exp.Null())], default=v.copy()) for v in values]
+    chosen = _call(name, *numbers)
+    zeros = [exp.EQ(this=v.copy(), expression=_number(0)) for v in values]
+    negative_zero = exp.or_(*[exp.and_(z, _call("signbit", v.copy())) for z, v in zip(zeros, values, strict=True)])
+    positive_zero = exp.or_(*[exp.and_(z.copy(), exp.Not(this=_call("signbit", v.copy())))
+                              for z, v in zip(zeros, values, strict=True)])
+    zero_wins = exp.and_(exp.EQ(this=chosen.copy(), expression=_number(0)), negative_zero, positive_zero)
+    refused = _call("error", _string(f"refused locally: {name}() of 0.0 and -0.0: Trino versions differ on which "
+                                     "wins; run this query on Athena"))
+    return exp.Case(ifs=[exp.If(this=zero_wins, true=refused)],
+                    default=_call("coalesce", chosen, _cast(exp.Literal.string("NaN"), "DOUBLE")))
 
 
 def _refuse_container_comparison(common: SqlType) -> None:
