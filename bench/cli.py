@@ -3,6 +3,7 @@
 Examples (from the repository root):
     python -m bench                                   # the full run: 100k, 1m, 5m, clean and realistic; 3 reps; e2e
     python -m bench --sizes 100k --reps 1 --engines duckdb,pandas --e2e none
+    python -m bench --sizes none --csv-sizes 100k --engines pipeline,spark --e2e none --growth none
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import machine, report
-from bench.datasets import DEFAULT_SEED, INPUTS, parse_size
+from bench.datasets import DEFAULT_SEED, EV, INPUTS, parse_size
 from bench.e2e import MODES
 from bench.engines import ENGINES
 from bench.growth import DEFAULT_LAKE_SIZES, measure_growth
@@ -25,6 +26,7 @@ from bench.runner import Plan, run_plan
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_SIZES = "100k,1m,5m"
+DEFAULT_CSV_SIZES = "100k,1m"
 DEFAULT_E2E_SIZES = "1k,10k,100k"
 
 
@@ -61,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=_sizes, default=DEFAULT_SIZES, help=f"job sizes (default {DEFAULT_SIZES})")
+    p.add_argument("--csv-sizes", type=_sizes, default=DEFAULT_CSV_SIZES,
+                   help=f"sizes of the CSV series: ev_population exports, clean and realistic, on the pipeline and "
+                        f"plain Spark's CSV source (default {DEFAULT_CSV_SIZES}; 'none' skips it)")
     p.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
     p.add_argument("--engines", type=lambda t: _names(t, ENGINES, "engine"), default=",".join(ENGINES),
                    help=f"engines to compare (default {','.join(ENGINES)}; 'none' for e2e only)")
@@ -93,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().error("--reps must be at least 1")
     plan = Plan(
         sizes=args.sizes if args.engines and args.inputs else [],
+        csv_sizes=args.csv_sizes if args.engines and args.inputs else [],
         reps=args.reps,
         engines=args.engines,
         e2e_modes=args.e2e,
@@ -106,8 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sample_interval=args.sample_interval,
         keep_outputs=args.keep_outputs,
     )
-    if not plan.sizes and not plan.e2e_sizes and not args.growth:
-        parser().error("nothing to measure: give --sizes with --engines, --e2e with --e2e-sizes, or --growth")
+    if not plan.sizes and not plan.csv_sizes and not plan.e2e_sizes and not args.growth:
+        parser().error("nothing to measure: give --sizes or --csv-sizes with --engines, --e2e with --e2e-sizes, "
+                       "or --growth")
     started_at = datetime.now(UTC)
     results_dir = args.results_dir.resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -119,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine.describe(),
         "load_average_start": machine.load_average(),
         "plan": {
-            "sizes": plan.sizes, "inputs": list(plan.inputs), "reps": plan.reps, "engines": plan.engines,
+            "sizes": plan.sizes, "csv_sizes": plan.csv_sizes, "inputs": list(plan.inputs), "reps": plan.reps,
+            "engines": plan.engines,
             "e2e_modes": plan.e2e_modes,
             "e2e_sizes": plan.e2e_sizes, "seed": plan.seed, "watch_interval": plan.watch_interval,
             "sample_interval": plan.sample_interval, "timeout": plan.timeout, "growth": args.growth,
@@ -139,12 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_average_end=machine.load_average(),
     )
     rows = report.summarize(measurements)
-    targets = report.evaluate_targets(rows) + report.growth_targets(measurements)
+    csv_rows = report.summarize(measurements, EV)
+    targets = report.evaluate_targets(rows) + report.csv_targets(csv_rows) + report.growth_targets(measurements)
     checks = report.consistency(measurements)
     results = {
         "meta": meta,
         "datasets": [d.as_dict() for d in datasets],
-        "summary": report.rows_as_dicts(rows),
+        "summary": report.rows_as_dicts([*rows, *csv_rows]),
         "targets": report.targets_as_dicts(targets),
         "consistency": checks,
         "measurements": measurements,

@@ -8,6 +8,11 @@ Every engine reads the same file. Two kinds at each size:
   types, missing fields, values out of range, NaN, impossible dates, a Latin-1 byte). Each kind is
   one that DuckDB's and Spark's JSON readers can tell from a good line too, so every engine that
   reads the file quarantines the same lines and the comparison stays equal work.
+
+The CSV series reads the ``ev_population`` dataset the same two ways: Electric Vehicle Population
+exports (etl.generator_ev.write_ev_file) with 1% re-sent corrections, and for *realistic* 0.1% bad
+rows of etl.generator_ev.BAD_ROW_KINDS (too few or too many columns, a model year that is not a
+number, a missing VIN, a vehicle type or location the contract refuses, values out of range).
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ CLEAN, REALISTIC = "clean", "realistic"
 INPUTS = (CLEAN, REALISTIC)
 BAD_RATE = {CLEAN: 0.0, REALISTIC: 0.001}
 DEFAULT_SEED = 20261122
+SHIPPING, EV = "shipping", "ev_population"  # the JSON Lines series and the CSV series
+DATASETS = (SHIPPING, EV)
+_EXTENSION = {SHIPPING: "json", EV: "csv"}
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
 _MULTIPLIER = {"": 1, "k": 1_000, "m": 1_000_000}
 
@@ -56,26 +64,34 @@ class Dataset:
     path: Path
     input: str = CLEAN  # clean or realistic
     bad_lines: int = 0
+    dataset: str = SHIPPING  # the contract it follows: shipping (JSON Lines) or ev_population (CSV)
     generated: bool = field(default=False, compare=False)  # made by this run, not found in the cache
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "path": str(self.path)}
 
 
-def ensure_dataset(data_dir: Path, records: int, seed: int = DEFAULT_SEED, kind: str = CLEAN) -> Dataset:
-    """The cached file for (records, seed, kind), generated first if missing or incomplete."""
+def ensure_dataset(data_dir: Path, records: int, seed: int = DEFAULT_SEED, kind: str = CLEAN,
+                   dataset: str = SHIPPING) -> Dataset:
+    """The cached file for (dataset, records, seed, kind), generated first if missing or incomplete."""
     label = size_label(records)
     bad_rate = BAD_RATE[kind]
-    stem = f"shipping-{label}-seed{seed}-dup{DUPLICATE_RATE:g}" + (f"-bad{bad_rate:g}" if bad_rate else "")
-    path = data_dir / f"{stem}.json"
+    stem = f"{dataset}-{label}-seed{seed}-dup{DUPLICATE_RATE:g}" + (f"-bad{bad_rate:g}" if bad_rate else "")
+    path = data_dir / f"{stem}.{_EXTENSION[dataset]}"
     meta_path = data_dir / f"{stem}.meta.json"
     cached = _load_meta(meta_path, path)
     if cached is not None:
         return cached
-    from etl.generator import write_file  # imported late: only generation needs Faker and NumPy
+    path.unlink(missing_ok=True)  # a file without its sidecar is incomplete (the EV writer refuses to replace one)
+    if dataset == EV:  # imported late: only generation needs Faker and NumPy
+        from etl.generator_ev import write_ev_file
 
-    stats = write_file(path, records, seed=seed, duplicate_rate=DUPLICATE_RATE, bad_rate=bad_rate)
-    dataset = Dataset(
+        stats = write_ev_file(path, records, seed=seed, duplicate_rate=DUPLICATE_RATE, bad_rate=bad_rate)
+    else:
+        from etl.generator import write_file
+
+        stats = write_file(path, records, seed=seed, duplicate_rate=DUPLICATE_RATE, bad_rate=bad_rate)
+    made = Dataset(
         label=label,
         records=stats.records,
         lines=stats.records + stats.duplicates + stats.bad_lines,
@@ -85,12 +101,13 @@ def ensure_dataset(data_dir: Path, records: int, seed: int = DEFAULT_SEED, kind:
         path=path,
         input=kind,
         bad_lines=stats.bad_lines,
+        dataset=dataset,
         generated=True,
     )
     # The sidecar is written last: its presence (with a matching size) marks the file complete.
-    meta = {k: v for k, v in dataset.as_dict().items() if k != "generated"}
+    meta = {k: v for k, v in made.as_dict().items() if k != "generated"}
     meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    return dataset
+    return made
 
 
 def _load_meta(meta_path: Path, path: Path) -> Dataset | None:

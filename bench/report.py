@@ -3,6 +3,9 @@
 Times are medians over the repetitions; peak memory is the highest peak of any repetition
 (the worst case is what has to fit). Throughput is per input line (records as sent,
 duplicates included) and per MB (10^6 bytes) of input JSON.
+
+The CSV series (ev_population) has rows and targets of its own: its engines are the pipeline and
+plain Spark's CSV source, so its ratio column is against plain Spark (``× spark``), not DuckDB.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench.datasets import CLEAN, INPUTS, REALISTIC, size_label
+from bench.datasets import CLEAN, EV, INPUTS, REALISTIC, SHIPPING, size_label
 from bench.engines import DUCKDB, ENGINES, PIPELINE, SPARK
 from bench.engines.common import NORMALIZE, STARTUP, TO_RAW
 from bench.growth import DROPS as GROWTH_DROPS
@@ -25,6 +28,9 @@ E2E = "e2e"
 STEP_ORDER = (STARTUP, TO_RAW, NORMALIZE, WORK, PROCESS, "cold", "warm")
 ENGINE_ORDER = (*ENGINES, E2E)
 COLUMNS = ("engine", "size", "input", "step", "n", "median s", "records/s", "MB/s", "peak MiB", "× duckdb")
+CSV_COLUMNS = (*COLUMNS[:-1], "× spark")
+CSV_TITLE = ("CSV series (ev_population exports): the pipeline and plain Spark's CSV source, "
+             "clean and realistic (0.1% bad rows)")
 SPARK_REFERENCE_TITLE = "Work time of plain Spark doing DuckDB's work (engine spark), and of the pipeline against it"
 REALISTIC_TITLE = "Realistic input (0.1% bad lines) against clean input: work time, realistic ÷ clean"
 GUARANTEES_LIMIT = 1.2  # the pipeline's work time against plain Spark doing the same work
@@ -47,6 +53,8 @@ class Row:
     mb_per_second: float | None
     peak_bytes: int | None
     x_duckdb: float | None
+    dataset: str = SHIPPING
+    x_spark: float | None = None  # the CSV series' ratio: the median against plain Spark's
 
     def cells(self) -> list[str]:
         return [
@@ -59,7 +67,7 @@ class Row:
             _number(self.records_per_second, 0, thousands=True),
             _number(self.mb_per_second, 1),
             _number(self.peak_bytes / MIB if self.peak_bytes else None, 0, thousands=True),
-            _number(self.x_duckdb, 2, suffix="×"),
+            _number(self.x_duckdb if self.dataset == SHIPPING else self.x_spark, 2, suffix="×"),
         ]
 
 
@@ -77,7 +85,8 @@ def _number(value: float | None, digits: int, *, thousands: bool = False, suffix
     return (f"{value:,.{digits}f}" if thousands else f"{value:.{digits}f}") + suffix
 
 
-def summarize(measurements: Iterable[dict[str, Any]]) -> list[Row]:
+def summarize(measurements: Iterable[dict[str, Any]], dataset: str = SHIPPING) -> list[Row]:
+    """The rows of one series: shipping (the JSON Lines jobs and the end-to-end runs) or ev_population (CSV)."""
     Key = tuple[str, int, str, str]  # engine, records, input, step
     groups: dict[Key, list[dict[str, Any]]] = defaultdict(list)
     # A failed job measurement has no steps: it counts against every step of its engine and size ("*").
@@ -86,6 +95,8 @@ def summarize(measurements: Iterable[dict[str, Any]]) -> list[Row]:
     for m in measurements:
         if m["kind"] not in ("job", "e2e"):
             continue  # the warm-up drop is kept in the JSON only
+        if m.get("dataset", SHIPPING) != dataset:
+            continue
         kind = m.get("input", CLEAN)
         lines[(m["engine"], m["records"], kind)] = (m["lines"], m["bytes"])
         if not m["ok"]:
@@ -98,7 +109,8 @@ def summarize(measurements: Iterable[dict[str, Any]]) -> list[Row]:
     for (engine, records, kind, step), values in groups.items():
         median = medians[(engine, records, kind, step)]
         line_count, size_bytes = lines[(engine, records, kind)]
-        baseline = medians.get((DUCKDB, records, kind, step)) if engine != E2E else None
+        baseline = medians.get((DUCKDB, records, kind, step)) if engine != E2E and dataset == SHIPPING else None
+        spark = medians.get((SPARK, records, kind, step)) if dataset == EV else None
         throughput = median > 0 and step != STARTUP
         rows.append(
             Row(
@@ -114,11 +126,14 @@ def summarize(measurements: Iterable[dict[str, Any]]) -> list[Row]:
                 mb_per_second=size_bytes / 1e6 / median if throughput else None,
                 peak_bytes=max(v["peak_bytes"] for v in values) or None,
                 x_duckdb=median / baseline if baseline else None,
+                dataset=dataset,
+                x_spark=median / spark if spark else None,
             )
         )
     for (engine, records, kind, step), count in failures.items():  # what never succeeded still gets a row
         if not any((r.engine, r.records, r.input) == (engine, records, kind) and step in ("*", r.step) for r in rows):
-            rows.append(Row(engine, size_label(records), records, kind, step, 0, count, None, None, None, None, None))
+            rows.append(Row(engine, size_label(records), records, kind, step, 0, count, None, None, None, None, None,
+                            dataset))
     return sorted(rows, key=_row_order)
 
 
@@ -219,6 +234,38 @@ def growth_targets(measurements: Sequence[dict[str, Any]]) -> list[Target]:
     return targets
 
 
+def csv_targets(csv_rows: Sequence[Row]) -> list[Target]:
+    """Two per size of the CSV series (none when it did not run): the pipeline's work time on a realistic
+    file against a clean one, and against plain Spark's CSV source doing the same work (the higher
+    ratio of the two inputs: either one has to be within the limit)."""
+    targets = []
+    for records in sorted({r.records for r in csv_rows}):
+        label = size_label(records)
+        ratio = _ratio(_find(csv_rows, PIPELINE, records, WORK, REALISTIC), _find(csv_rows, PIPELINE, records, WORK))
+        targets.append(_at_most(f"CSV pipeline work at {label}, realistic ÷ clean", ratio, REALISTIC_LIMIT))
+        ratios = [_ratio(_find(csv_rows, PIPELINE, records, WORK, kind), _find(csv_rows, SPARK, records, WORK, kind))
+                  for kind in INPUTS]
+        measured = [r for r in ratios if r is not None]
+        worst = max(measured) if len(measured) == len(ratios) else None  # n/a unless both inputs were measured
+        targets.append(_at_most(f"CSV pipeline work at {label} ÷ plain Spark, either input", worst, GUARANTEES_LIMIT))
+    return targets
+
+
+def csv_reference_lines(csv_rows: Sequence[Row]) -> list[str]:
+    """Per size and input of the CSV series: plain Spark's work time and the pipeline's against it."""
+    lines = []
+    for row in csv_rows:
+        if (row.engine, row.step) != (SPARK, WORK) or row.median_seconds is None:
+            continue
+        pipeline = _find(csv_rows, PIPELINE, row.records, WORK, row.input)
+        line = f"{row.size} {row.input}: plain Spark (CSV source) {_number(row.median_seconds, 2)} s"
+        if pipeline and pipeline.median_seconds is not None:
+            line += (f"; the pipeline {_number(pipeline.median_seconds, 2)} s, "
+                     f"{_number(pipeline.median_seconds / row.median_seconds, 2)}× plain Spark")
+        lines.append(line)
+    return lines
+
+
 def realistic_lines(rows: Sequence[Row]) -> list[str]:
     """Per engine and size that ran both inputs: the work time of each and their ratio."""
     lines = []
@@ -265,23 +312,30 @@ def _verdict(passed: bool, measured: bool) -> str:
     return "PASS" if passed else "FAIL"
 
 
-OUTPUT_KEYS = ("rows", "distinct_keys", "shipping_cost_sum", "partitions", "quarantined")
+OUTPUT_KEYS = ("rows", "distinct_keys", "sum_column", "value_sum", "partitions", "quarantined")
+SERIES_ORDER = (SHIPPING, EV)
 
 
 def consistency(measurements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per size, input and repetition: did every engine write the same processed rows (count, keys, cost
-    sum, partitions) and quarantine as many lines?"""
-    by_run: dict[tuple[int, str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
+    """Per dataset, size, input and repetition: did every engine write the same processed rows (count, keys,
+    exact sum of the dataset's summed column, partitions) and quarantine as many lines?"""
+    by_run: dict[tuple[str, int, str, int], dict[str, dict[str, Any]]] = defaultdict(dict)
     for m in measurements:
         if m["kind"] == "job" and m["ok"]:
             quarantined = (m.get("counts") or {}).get(TO_RAW, {}).get("quarantined")
-            by_run[(m["records"], m.get("input", CLEAN), m["rep"])][m["engine"]] = {
+            by_run[(m.get("dataset", SHIPPING), m["records"], m.get("input", CLEAN), m["rep"])][m["engine"]] = {
                 **(m.get("output") or {}), "quarantined": quarantined}
+
+    def order(key: tuple[str, int, str, int]) -> tuple[int, int, int, int]:
+        dataset, records, kind, rep = key
+        return SERIES_ORDER.index(dataset), records, rep, INPUTS.index(kind)
+
     checks = []
-    for (records, kind, rep), outputs in sorted(by_run.items(), key=lambda item: (item[0][0], item[0][2],
-                                                                                    INPUTS.index(item[0][1]))):
+    for (dataset, records, kind, rep) in sorted(by_run, key=order):
+        outputs = by_run[(dataset, records, kind, rep)]
         keys = {tuple(o.get(k) for k in OUTPUT_KEYS) for o in outputs.values()}
         checks.append({
+            "dataset": dataset,
             "size": size_label(records),
             "input": kind,
             "rep": rep,
@@ -350,13 +404,15 @@ def consistency_lines(checks: Sequence[dict[str, Any]]) -> list[str]:
     for check in checks:
         outputs = check["outputs"]
         first: dict[str, Any] = next(iter(outputs.values()), {})
+        series = "CSV " if check.get("dataset") == EV else ""
+        what = f"{series}size {check['size']} {check['input']} rep {check['rep']}"
         if check["agree"]:
-            lines.append(f"size {check['size']} {check['input']} rep {check['rep']}: {', '.join(check['engines'])} "
-                         f"agree ({first.get('rows')} rows, shipping_cost sum {first.get('shipping_cost_sum')}, "
+            lines.append(f"{what}: {', '.join(check['engines'])} "
+                         f"agree ({first.get('rows')} rows, {first.get('sum_column')} sum {first.get('value_sum')}, "
                          f"{first.get('quarantined')} lines quarantined)")
         else:
             detail = "; ".join(f"{engine}: {o}" for engine, o in outputs.items())
-            lines.append(f"size {check['size']} {check['input']} rep {check['rep']}: OUTPUTS DIFFER: {detail}")
+            lines.append(f"{what}: OUTPUTS DIFFER: {detail}")
     return lines
 
 
@@ -367,6 +423,9 @@ def render_text(rows: Sequence[Row], targets: Sequence[Target], checks: Sequence
         parts += ["", REALISTIC_TITLE, *realistic]
     if reference := spark_reference_lines(rows):
         parts += ["", SPARK_REFERENCE_TITLE, *reference]
+    if csv_rows := summarize(measurements, EV):
+        parts += ["", CSV_TITLE, text_table(CSV_COLUMNS, [r.cells() for r in csv_rows]),
+                  *realistic_lines(csv_rows), *csv_reference_lines(csv_rows)]
     if checks:
         parts += ["", "Same output from every engine", *consistency_lines(checks)]
     header, body = state_breakdown(measurements)
@@ -410,6 +469,9 @@ def render_markdown(rows: Sequence[Row], targets: Sequence[Target], checks: Sequ
         parts += ["", f"**{REALISTIC_TITLE}**", "", *(f"- {line}" for line in realistic)]
     if reference := spark_reference_lines(rows):
         parts += ["", f"**{SPARK_REFERENCE_TITLE}**", "", *(f"- {line}" for line in reference)]
+    if csv_rows := summarize(measurements, EV):
+        parts += ["", f"**{CSV_TITLE}**", "", markdown_table(CSV_COLUMNS, [r.cells() for r in csv_rows]), "",
+                  *(f"- {line}" for line in [*realistic_lines(csv_rows), *csv_reference_lines(csv_rows)])]
     if checks:
         parts += ["", "**Same output from every engine**", "", *(f"- {line}" for line in consistency_lines(checks))]
     header, body = state_breakdown(measurements)

@@ -1,7 +1,8 @@
 """The schedule: every repetition runs every size, clean and realistic input side by side, on every
 engine that reads that input, rotating the engine order per repetition (rep 1: pipeline, duckdb,
 pandas; rep 2: duckdb, pandas, pipeline; ...) so that slow drift of a shared machine does not favour
-one engine; then the end-to-end runs of that repetition.
+one engine; then the CSV series' sizes (ev_population, on the engines that read CSV) in the same
+rotated order; then the end-to-end runs of that repetition.
 
 Each engine measurement is its own process (bench.worker) in a fresh lake, sampled for memory
 from spawn to exit, then its processed output is summarised and the lake deleted.
@@ -15,11 +16,11 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.datasets import CLEAN, INPUTS, Dataset, ensure_dataset
+from bench.datasets import CLEAN, DATASETS, EV, INPUTS, SHIPPING, Dataset, ensure_dataset
 from bench.e2e import COLD, WARM, E2EError, Notified, Watcher, run_cold
 from bench.engines import reads
 from bench.engines.common import NORMALIZE, TO_RAW
@@ -49,6 +50,7 @@ class Plan:
     watch_interval: float = 1.0
     sample_interval: float = DEFAULT_INTERVAL
     keep_outputs: bool = False
+    csv_sizes: list[int] = field(default_factory=list)  # the CSV series (ev_population); empty skips it
 
 
 def rotated(items: list[str], rep_index: int) -> list[str]:
@@ -64,21 +66,32 @@ def e2e_seed(plan: Plan, records: int) -> int:
     return plan.seed + records
 
 
+JobKey = tuple[str, int, str]  # dataset, records, input
+
+
+def job_order(key: JobKey) -> tuple[int, int, int]:
+    """The shipping sizes first, then the CSV series; each size's clean input before its realistic one."""
+    dataset, records, kind = key
+    return DATASETS.index(dataset), records, INPUTS.index(kind)
+
+
 def prepare_datasets(
     plan: Plan, progress: Progress
-) -> tuple[dict[tuple[int, str], Dataset], dict[int, Dataset], Dataset | None]:
+) -> tuple[dict[JobKey, Dataset], dict[int, Dataset], Dataset | None]:
     """Generate (or reuse) every input before anything is timed."""
-    def get(records: int, seed: int, kind: str = CLEAN) -> Dataset:
+    def get(records: int, seed: int, kind: str = CLEAN, name: str = SHIPPING) -> Dataset:
         started = time.monotonic()
-        dataset = ensure_dataset(plan.data_dir, records, seed, kind)
+        dataset = ensure_dataset(plan.data_dir, records, seed, kind, name)
         took = time.monotonic() - started
-        progress(f"dataset {dataset.label:>5} {kind:<9} seed {seed}: {dataset.lines} lines "
+        progress(f"dataset {name} {dataset.label:>5} {kind:<9} seed {seed}: {dataset.lines} lines "
                  f"({dataset.bad_lines} bad), {dataset.bytes / 1e6:.1f} MB"
                  + (f" (generated in {took:.1f}s)" if dataset.generated else " (cached)"))
         return dataset
 
-    jobs = {(records, kind): get(records, plan.seed, kind)
-            for records in plan.sizes for kind in plan.inputs} if plan.engines else {}
+    sizes = {SHIPPING: plan.sizes, EV: plan.csv_sizes}
+    jobs = {(name, records, kind): get(records, plan.seed, kind, name)
+            for name in DATASETS for records in sizes[name] for kind in plan.inputs
+            if any(kind in reads(engine, name) for engine in plan.engines)}
     e2e = {records: get(records, e2e_seed(plan, records)) for records in plan.e2e_sizes} if plan.e2e_modes else {}
     warm_up = get(WARM_UP_RECORDS, plan.seed + 1) if WARM in plan.e2e_modes and plan.e2e_sizes else None
     return jobs, e2e, warm_up
@@ -90,13 +103,15 @@ def run_plan(plan: Plan, progress: Progress) -> tuple[list[dict[str, Any]], list
     measurements: list[dict[str, Any]] = []
     for rep_index in range(plan.reps):
         rep = rep_index + 1
-        for records, kind in sorted(jobs, key=lambda key: (key[0], INPUTS.index(key[1]))):
-            dataset = jobs[(records, kind)]
-            engines = [engine for engine in rotated(plan.engines, rep_index) if kind in reads(engine)]
+        for key in sorted(jobs, key=job_order):
+            dataset = jobs[key]
+            engines = [engine for engine in rotated(plan.engines, rep_index) if dataset.input in reads(engine, key[0])]
+            series = "csv " if dataset.dataset == EV else ""
             for position, engine in enumerate(engines, start=1):
                 record = measure_engine(plan, engine, dataset, rep, position)
                 measurements.append(record)
-                progress(f"[rep {rep}/{plan.reps}] {engine:<8} {dataset.label:>5} {kind:<9}  {_brief(record)}")
+                progress(f"[rep {rep}/{plan.reps}] {engine:<8} {series}{dataset.label:>5} {dataset.input:<9}  "
+                         f"{_brief(record)}")
         modes = rotated([m for m in (COLD, WARM) if m in plan.e2e_modes], rep_index)
         for mode in modes:
             if mode == COLD:
@@ -125,6 +140,7 @@ def _base(kind: str, engine: str, dataset: Dataset, rep: int, position: int) -> 
         "engine": engine,
         "size": dataset.label,
         "input": dataset.input,
+        "dataset": dataset.dataset,
         "records": dataset.records,
         "lines": dataset.lines,
         "bytes": dataset.bytes,
@@ -177,11 +193,12 @@ def _worker_env() -> dict[str, str]:
 
 def measure_engine(plan: Plan, engine: str, dataset: Dataset, rep: int, position: int) -> dict[str, Any]:
     record = _base("job", engine, dataset, rep, position)
-    run_dir = _fresh(plan.work_dir / f"{engine}-{dataset.label}-{dataset.input}-r{rep}")
+    series = "csv-" if dataset.dataset == EV else ""
+    run_dir = _fresh(plan.work_dir / f"{engine}-{series}{dataset.label}-{dataset.input}-r{rep}")
     result_path = run_dir / "result.json"
     lake = run_dir / "lake"
     command = [sys.executable, "-m", "bench.worker", engine, str(dataset.path), str(lake),
-               f"bench-{dataset.label}-r{rep}", str(result_path)]
+               f"bench-{dataset.label}-r{rep}", str(result_path), "--dataset", dataset.dataset]
     finished = run_sampled(command, log=run_dir / "worker.log", cwd=PROJECT_ROOT, env=_worker_env(),
                            timeout=plan.timeout, interval=plan.sample_interval)
     sampler = finished.sampler
@@ -204,7 +221,7 @@ def measure_engine(plan: Plan, engine: str, dataset: Dataset, rep: int, position
                 "peak_bytes": max(steps[TO_RAW]["peak_bytes"], steps[NORMALIZE]["peak_bytes"]),
             }
         steps[PROCESS] = {"seconds": finished.wall_seconds, "peak_bytes": sampler.peak_bytes}
-        summary = summarize_in_subprocess(lake / "processed" / "shipping")
+        summary = summarize_in_subprocess(lake / "processed" / dataset.dataset)
         record.update(ok=True, steps=steps, counts=result.get("counts", {}),
                       output=summary.as_dict() if summary else None)
         return record

@@ -1,4 +1,5 @@
-"""One engine measurement in a process of its own: ``python -m bench.worker ENGINE SOURCE LAKE RUN_ID RESULT``.
+"""One engine measurement in a process of its own: ``python -m bench.worker ENGINE SOURCE LAKE RUN_ID RESULT``
+(``--dataset ev_population`` for the CSV series).
 
 The parent samples this process's memory (and its JVM's, for the pipeline) and reads the step
 times this writes to RESULT as JSON: {"engine", "steps": [{name, start, end, seconds}], "counts"}.
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.datasets import DATASETS, SHIPPING
 from bench.engines import ENGINES, SPARK_ENGINES, engine_run
 from bench.engines.common import EngineJob, StepClock
 
@@ -24,10 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("lake", type=Path)
     parser.add_argument("run_id")
     parser.add_argument("result", type=Path)
+    parser.add_argument("--dataset", choices=DATASETS, default=SHIPPING)
     args = parser.parse_args(argv)
     clock = StepClock()
-    job = EngineJob(source=args.source, lake=args.lake, run_id=args.run_id)
-    counts = engine_run(args.engine)(job, clock)
+    job = EngineJob(source=args.source, lake=args.lake, run_id=args.run_id, dataset=args.dataset)
+    counts = engine_run(args.engine, args.dataset)(job, clock)
     args.result.write_text(json.dumps({"engine": args.engine, "steps": clock.steps, "counts": counts}, default=str),
                            encoding="utf-8")
     if args.engine in SPARK_ENGINES:  # stop the JVM cleanly rather than leaving it to die with us

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DATASET = "shipping"
+DATASET = "shipping"  # the JSON Lines series; the CSV series runs ev_population (EngineJob.dataset)
 DATABASE = "etl"  # the Glue database (Iceberg namespace) of the processed table, as the local runtime names it
 INGESTED_AT = "2026-11-22T00:00:00Z"  # fixed, so every engine writes the same lineage value
 STARTUP = "startup"
@@ -24,10 +24,11 @@ class EngineJob:
     source: Path
     lake: Path
     run_id: str
+    dataset: str = DATASET
 
     @property
     def raw_dataset(self) -> Path:
-        return self.lake / "raw" / DATASET
+        return self.lake / "raw" / self.dataset
 
     @property
     def raw_run(self) -> Path:
@@ -35,11 +36,11 @@ class EngineJob:
 
     @property
     def quarantine_run(self) -> Path:
-        return self.lake / "quarantine" / DATASET / f"run_id={self.run_id}"
+        return self.lake / "quarantine" / self.dataset / f"run_id={self.run_id}"
 
     @property
     def processed_dataset(self) -> Path:
-        return self.lake / "processed" / DATASET
+        return self.lake / "processed" / self.dataset
 
 
 @dataclass

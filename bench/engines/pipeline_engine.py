@@ -13,7 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench.engines.common import DATABASE, DATASET, INGESTED_AT, NORMALIZE, STARTUP, TO_RAW, EngineJob, StepClock
+from bench.engines.common import DATABASE, INGESTED_AT, NORMALIZE, STARTUP, TO_RAW, EngineJob, StepClock
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def run(job: EngineJob, clock: StepClock) -> dict[str, Any]:
 
         spark = local_session("bench")
     raw_uri = (job.lake / "raw").as_uri()
-    common = ["--run_id", job.run_id, "--dataset", DATASET, "--database", DATABASE, "--raw_uri", raw_uri]
+    common = ["--run_id", job.run_id, "--dataset", job.dataset, "--database", DATABASE, "--raw_uri", raw_uri]
     with clock.step(TO_RAW):
         to_raw.main(
             ["json_to_parquet.py", "--JOB_NAME", TO_RAW, *common, "--source_uri", job.source.resolve().as_uri(),
