@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from etl.athena.functions.regexps import _replacement, translate_pattern
+from etl.athena.functions.regexps import replacement_for_re2, translate_pattern
 from etl.athena.local import LocalAthena
 from etl.errors import QueryError, QueryRefusedError
 from etl.glue.catalog import Catalog
@@ -31,7 +31,7 @@ def test_the_common_core_of_the_syntax_is_rewritten(java, re2, groups, single_li
 @pytest.mark.parametrize(
     ("java", "construct"),
     [
-        (r"\bword\b", r"the escape \b"),
+        (r"[\b]", r"the escape \b"),
         (r"(?i)abc", "a (? construct"),
         (r"(?<=a)b", "a (? construct"),
         (r"(a)\1", r"the escape \1"),
@@ -52,19 +52,13 @@ def test_what_re2_reads_differently_is_refused_naming_it(java, construct):
 
 @pytest.mark.parametrize(
     ("java", "groups", "re2"),
-    [("$2-$1", 2, r"\2-\1"), ("[$1]", 1, r"[\1]"), ("$12", 1, r"\12"), ("$12", 12, None), ("plain", 0, "plain")],
+    [("$2-$1", 2, r"\2-\1"), ("[$1]", 1, r"[\1]"), ("$12", 1, r"\12"), ("$12", 12, None), ("plain", 0, "plain"),
+     (r"\$", 0, None), ("$", 0, None), ("$2", 1, None)],
 )
 def test_group_references_in_a_replacement(java, groups, re2):
-    if re2 is None:  # group 12 exists: RE2 reads one digit after the backslash
-        with pytest.raises(QueryRefusedError):
-            _replacement(java, groups)
-    else:  # "$12" with one group is group 1 followed by "2", as Java reads it
-        assert _replacement(java, groups) == re2
-
-
-def test_a_reference_to_a_missing_group_is_an_error_as_in_trino():
-    with pytest.raises(QueryError, match="Illegal group reference"):
-        _replacement("$2", 1)
+    # None: RE2 cannot say it (group 12, an escape, a lone $, a missing group): Python follows Trino instead.
+    # "$12" with one group is group 1 followed by "2", as Trino reads it.
+    assert replacement_for_re2(java, groups) == re2
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +79,20 @@ def athena(tmp_path_factory):
         (r"SELECT regexp_count('a1b22c333', '\d+'), regexp_count(NULL, 'a')", ["bigint", "bigint"], (3, None)),
         (r"SELECT regexp_position('abc123', '\d'), regexp_position('abc', 'z')", ["integer", "integer"], (4, -1)),
         ("SELECT regexp_position('ñandú 5', '[0-9]')", ["integer"], (7,)),  # code points, not bytes
+        # Trino's loop: after an empty match the next search starts one character on
+        ("SELECT regexp_count('abc', 'x*'), regexp_count('', '')", ["bigint", "bigint"], (4, 1)),
+        ("SELECT regexp_split('añb', ''), regexp_extract_all('ab', 'a*')",
+         ["array(varchar)", "array(varchar)"], (["", "a", "ñ", "b", ""], ["a", "", ""])),
+        ("SELECT regexp_replace('año', '', '-'), regexp_replace('aa', 'a*', '<$0>')",
+         ["varchar", "varchar"], ("-a-ñ-o-", "<aa><>")),
+        # Java's replacement syntax: an escaped character stands for itself; a missing group fails only on a match
+        (r"SELECT regexp_replace('a.b', '\.', '\$'), regexp_replace('abc', 'x', '$7')", ["varchar", "varchar"],
+         ("a$b", "abc")),
+        ("SELECT regexp_position('a,b,c', ',', 3), regexp_position('a1b2c3', '[0-9]', 2, 3), "
+         "regexp_position('ab', 'b', 5)", ["integer", "integer", "integer"], (4, 6, -1)),
+        # a pattern from a column is translated when the query runs
+        (r"SELECT regexp_like(s, p), regexp_replace(s, p, r) FROM (VALUES ('a1', '\d', '<$0>')) AS t(s, p, r)",
+         ["boolean", "varchar"], (True, "a<1>")),
     ],
 )
 def test_regexp_functions_answer_as_trino(athena, sql, types, row):
@@ -97,9 +105,9 @@ def test_regexp_functions_answer_as_trino(athena, sql, types, row):
     [
         ("SELECT regexp_extract('ab', '(x)?b', 1)", "a group that matched nothing"),
         ("SELECT regexp_like('a' || chr(13), 'a$')", "of text with a line break"),
-        ("SELECT regexp_count('abc', 'x*')", "matches the empty string"),
-        ("SELECT regexp_like('a', city) FROM (VALUES 'a') AS t(city)", "pattern that is not a string literal"),
-        ("SELECT regexp_position('abc', 'b', 2)", "with a start or an occurrence"),
+        (r"SELECT regexp_like('a', p) FROM (VALUES '\p{L}') AS t(p)", "the escape \\p"),
+        (r"SELECT regexp_like('Åse', '\bse')", "not ASCII, by a pattern with \\b"),
+        ("SELECT regexp_count(s, p) FROM (VALUES ('a' || chr(10) || 'b', 'a.b')) AS t(s, p)", "line break"),
     ],
 )
 def test_where_the_engines_differ_the_query_is_refused(athena, sql, construct):
@@ -111,3 +119,13 @@ def test_where_the_engines_differ_the_query_is_refused(athena, sql, construct):
 def test_a_group_past_the_last_is_an_error_as_in_trino(athena):
     with pytest.raises(QueryError, match=r"Pattern has 1 groups\. Cannot access group 2"):
         athena.execute("SELECT regexp_extract('ab', '(a)', 2)")
+
+
+def test_a_replacement_naming_a_missing_group_fails_where_a_match_is_replaced(athena):
+    with pytest.raises(QueryError, match="Illegal replacement sequence: unknown group 2"):
+        athena.execute("SELECT regexp_replace('abc', '(b)', '$2')")
+
+
+def test_position_rejects_a_start_or_occurrence_below_one_as_trino(athena):
+    with pytest.raises(QueryError, match="occurrence cannot be smaller than 1"):
+        athena.execute("SELECT regexp_position('abc', 'b', 1, 0)")

@@ -27,6 +27,9 @@ def athena(tmp_path_factory):
         ("SELECT regexp_extract_all('nothing here', '\\d')", []),
         ("SELECT regexp_extract_all('ab-cd', '(a)b|(c)d', 2)", [None, "c"]),  # a group not in the match is NULL
         ("SELECT regexp_split(CAST(NULL AS varchar), ',')", None),
+        # a pattern that matches the empty string: Trino searches again one character after an empty match
+        ("SELECT regexp_split('abc', 'x*')", ["", "a", "b", "c", ""]),
+        ("SELECT regexp_extract_all('abc', '')", ["", "", "", ""]),
     ],
 )
 def test_array_returning_regexp_functions(athena, sql, value):
@@ -38,8 +41,6 @@ def test_array_returning_regexp_functions(athena, sql, value):
 @pytest.mark.parametrize(
     ("sql", "construct"),
     [
-        ("SELECT regexp_split('abc', 'x*')", "regexp_split() with a pattern that matches the empty string"),
-        ("SELECT regexp_extract_all('abc', '')", "regexp_extract_all() with a pattern that matches the empty"),
         ("SELECT regexp_split('a\nb', '.')", "regexp_split of text with a line break"),
     ],
 )

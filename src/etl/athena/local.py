@@ -22,6 +22,7 @@ import duckdb
 from etl.athena.dialect import MACROS, Translation, Translator, statement_kind
 from etl.athena.functions.json_udfs import register_json_functions
 from etl.athena.functions.math_udfs import register_math_functions
+from etl.athena.functions.regexp_udfs import register_regexp_functions
 from etl.athena.results import QueryResult, SqlType, sql_type_of_glue, to_get_query_results
 from etl.athena.translation import TableVersion
 from etl.commits import reading
@@ -132,6 +133,7 @@ class LocalAthena:
             con.execute(macro)
         register_json_functions(con)
         register_math_functions(con)
+        register_regexp_functions(con)
 
     @staticmethod
     def _query_error(exc: duckdb.Error, duck_sql: str) -> QueryError:

@@ -88,10 +88,6 @@ MACROS: tuple[str, ...] = (
     "error('codepoint() needs a string of one character') ELSE CAST(unicode(s) AS INTEGER) END",
     # regular expressions (etl.athena.functions.regexps): what Java and RE2 still read differently is
     # refused when the query runs
-    "CREATE OR REPLACE MACRO trino_regexp_single_line(s, what) AS CASE WHEN "
-    "regexp_matches(s, '[\\n\\r\\x{85}\\x{2028}\\x{2029}]') THEN error('refused locally: ' || what || "
-    "' of text with a line break, by a pattern with . or $: Java and RE2 end lines differently; "
-    "run this query on Athena') ELSE s END",
     "CREATE OR REPLACE MACRO trino_regexp_extract(s, p, g) AS CASE WHEN NOT regexp_matches(s, p) THEN NULL "
     "WHEN g > 0 AND regexp_extract(s, p, g) = '' THEN error('refused locally: regexp_extract() of a group that "
     "matched nothing: Trino gives NULL for a group that took no part, DuckDB an empty string; "
