@@ -67,10 +67,10 @@ check: lint test ## lint and test: the gate before a commit
 reliability: $(STAMP) ## run every bad-input case through the local pipeline: case, outcome, records in, loaded, quarantined, lost
 	$(PY) -m etl.reliability
 
-bench: $(STAMP) ## benchmark the pipeline vs DuckDB, pandas and plain Spark on clean and realistic files (SIZES=100k,1m,5m REPS=3 INPUTS=clean,realistic GROWTH=0,1m,5m); see BENCHMARKS.md
+bench: $(STAMP) ## benchmark the pipeline vs DuckDB, pandas and plain Spark on clean and realistic files (SIZES=100k,1m,5m REPS=3 INPUTS=clean,realistic GROWTH=0,1m,5m CSV=100k,1m); see BENCHMARKS.md
 	$(PY) -m bench $(if $(SIZES),--sizes $(SIZES)) $(if $(REPS),--reps $(REPS)) \
 		$(if $(ENGINES),--engines $(ENGINES)) $(if $(INPUTS),--inputs $(INPUTS)) $(if $(E2E),--e2e $(E2E)) \
-		$(if $(GROWTH),--growth $(GROWTH))
+		$(if $(GROWTH),--growth $(GROWTH)) $(if $(CSV),--csv-sizes $(CSV))
 
 synth: $(INFRA_STAMP) ## synthesize the AWS stack into infra/cdk.out/ (offline; runs cdk-nag)
 	cd infra && $(CDK) synth --no-notices --quiet $(CDK_APP)
