@@ -61,8 +61,10 @@ MACROS: tuple[str, ...] = (
     "graphemes; run this query on Athena') ELSE s END",
     # replace() with an empty search string puts the replacement before, between and after every character
     "CREATE OR REPLACE MACRO trino_replace(s, f, r) AS CASE WHEN f = '' THEN (CASE WHEN s = '' THEN r ELSE "
-    "r || array_to_string(string_split(trino_ascii_only(s, 'replace() with an empty search string'), ''), r) || r "
-    "END) ELSE replace(s, f, r) END",
+    # (RE2's empty matches fall before every character and at the end; its backslashes in r are escaped,
+    # and r may be a column, which array_to_string's separator may not)
+    "regexp_replace(trino_ascii_only(s, 'replace() with an empty search string'), '', replace(r, '\\', '\\\\'), "
+    "'g') END) ELSE replace(s, f, r) END",
     # translate: the first of repeated characters in `from` wins and those past the end of `to` are deleted,
     # in both engines; only ASCII text, as DuckDB's character handling is not shown to be Trino's
     "CREATE OR REPLACE MACRO trino_translate(s, f, t) AS translate(trino_ascii_only(s, 'translate()'), "
@@ -77,6 +79,7 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO trino_hamming(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL "
     "WHEN length(a) <> length(b) THEN "
     "error('The input strings to hamming_distance function must have the same length') "
+    "WHEN a = '' THEN CAST(0 AS BIGINT) "  # DuckDB's hamming() fails on empty strings
     "ELSE hamming(trino_ascii_only(a, 'hamming_distance()'), trino_ascii_only(b, 'hamming_distance()')) END",
     # chr: a Unicode scalar value (not a surrogate); chr(0) is refused, DuckDB's strings end at NUL
     "CREATE OR REPLACE MACRO trino_chr(n) AS CASE WHEN n IS NULL THEN NULL "
