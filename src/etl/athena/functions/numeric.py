@@ -124,8 +124,11 @@ class NumericFunctions(TranslatorCore):
         return _cast(digits.node, "BIGINT")
 
     def _sqrt(self, node: exp.Sqrt, ctx: _Ctx) -> Typed:
-        value = self._numeric_arg(node.this, ctx, "sqrt")
-        return Typed(_call("sqrt", self._coerce(value, DOUBLE).node), DOUBLE)
+        value = self._coerce(self._numeric_arg(node.this, ctx, "sqrt"), DOUBLE).node
+        # Java's Math.sqrt of a negative number is NaN; DuckDB's sqrt fails on it
+        negative = exp.LT(this=value, expression=exp.Literal.number(0))
+        nan = _cast(exp.Literal.string("NaN"), "DOUBLE")
+        return Typed(exp.Case(ifs=[exp.If(this=negative, true=nan)], default=_call("sqrt", value.copy())), DOUBLE)
 
     def _sign(self, node: exp.Sign, ctx: _Ctx) -> Typed:
         value = self._numeric_arg(node.this, ctx, "sign")
