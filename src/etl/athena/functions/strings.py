@@ -13,7 +13,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
-from etl.athena.results import BIGINT, BOOLEAN, INTEGER, VARCHAR
+from etl.athena.results import BIGINT, BOOLEAN, INTEGER, UNKNOWN, VARCHAR
 from etl.athena.translation import Handlers, Typed, _call, _Ctx, _string, invalid, refuse
 
 
@@ -124,8 +124,14 @@ class StringFunctions(TranslatorCore):
         return Typed(_call("trino_translate", *(part.node for part in parts)), VARCHAR)
 
     def _reverse(self, node: exp.Reverse, ctx: _Ctx) -> Typed:
+        """reverse() of a string (code points), or of an array (its elements in reverse order)."""
         self._check_args(node, {"this"})
-        return Typed(_call("trino_reverse", self._text_arg(node.this, ctx, "reverse").node), VARCHAR)
+        value = self._expr(node.this, ctx)
+        if value.type.is_array:
+            return Typed(_call("list_reverse", value.node), value.type)
+        if value.type not in (VARCHAR, UNKNOWN):
+            raise invalid(f"reverse() needs varchar or an array, not {value.type}")
+        return Typed(_call("trino_reverse", self._coerce(value, VARCHAR).node), VARCHAR)
 
     def _chr(self, node: exp.Chr, ctx: _Ctx) -> Typed:
         self._check_args(node, {"expressions"})
