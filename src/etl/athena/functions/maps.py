@@ -68,7 +68,10 @@ class MapFunctions(TranslatorCore):
     """Map constructors and functions as Trino computes them."""
 
     def _map_handlers(self) -> Handlers:
-        return {exp.Map: self._map_constructor, exp.MapKeys: self._map_keys, "map_values": self._map_values}
+        return {
+            exp.Map: self._map_constructor, exp.MapKeys: self._map_keys, "map_values": self._map_values,
+            "map_concat": self._map_concat,
+        }
 
     def _map_arg(self, node: exp.Expr, ctx: _Ctx, name: str) -> Typed:
         typed = self._expr(node, ctx)
@@ -137,6 +140,30 @@ class MapFunctions(TranslatorCore):
         typed = self._map_arg(node.expressions[0], ctx, "map_values")
         result = array_type(typed.type.args[1])
         return Typed(_cast(_call("map_values", typed.node), result.duck), result)
+
+    def _map_concat(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) < 2:
+            raise invalid("There must be two or more concatenation arguments to map_concat")
+        maps = [self._map_arg(item, ctx, "map_concat") for item in node.expressions]
+        coerced, result = self._unify(maps, "map_concat()")
+        nodes = [m.node for m in coerced]
+        # Trino: NULL when any map is NULL; the last map's entries first (its values win), then each map
+        # before it, from the last to the first, with the keys not seen yet (DuckDB keeps the first
+        # map's order, so the entries are put in Trino's order here)
+        entry = exp.column("map_entry")
+        parts: list[exp.Expr] = [_call("map_entries", nodes[-1].copy())]
+        for index in range(len(nodes) - 2, -1, -1):
+            key = exp.Dot(this=entry.copy(), expression=exp.to_identifier("key"))
+            seen: exp.Expr | None = None
+            for later in nodes[index + 1:]:
+                found = _call("map_contains", later.copy(), key.copy())
+                seen = found if seen is None else exp.Or(this=seen, expression=found)
+            assert seen is not None
+            keep = exp.Lambda(this=exp.Not(this=exp.Paren(this=seen)), expressions=[entry.this])
+            parts.append(_call("list_filter", _call("map_entries", nodes[index].copy()), keep))
+        entries = _call("list_concat", *parts) if len(parts) > 1 else parts[0]
+        value = _case((_is_null(*nodes), exp.Null()), default=_call("map_from_entries", entries))
+        return Typed(_cast(value, result.duck), result)
 
     # --- called by the array family for its functions that also take maps -----------------------------
     def _map_cardinality(self, typed: Typed) -> Typed:
