@@ -203,3 +203,48 @@ class MapFunctions(TranslatorCore):
         if isinstance(key, exp.Boolean) or (isinstance(key, exp.Literal) and key.is_string):
             return key
         return _number(self._integer_literal(key, "map subscript") + 1)
+
+
+def _comparable_value(value: SqlType) -> bool:
+    """Value types whose equality is the same in both engines (no NaN, no nested NULL rules)."""
+    return not value.args and value.base not in ("json", "double")
+
+
+def map_comparison(kind: type[exp.Expr], a: exp.Expr, b: exp.Expr, common: SqlType) -> exp.Expr:
+    """``a = b``, ``a <> b``, ``a IS [NOT] DISTINCT FROM b`` of two maps of type ``common``, as Trino compares
+    maps: the same keys (in any order) and equal values; = is NULL when no value differs but one is NULL."""
+    key, value = common.args
+    if not (_supported_key(key) or key.is_unknown) or not (_comparable_value(value)):
+        raise refuse(f"comparison of {common} values")
+    distinct = kind in (exp.NullSafeEQ, exp.NullSafeNEQ)
+    if kind not in (exp.EQ, exp.NEQ) and not distinct:
+        raise refuse(f"ordering of {common} values")
+    item = exp.column("map_key")
+
+    def any_key(condition: exp.Expr) -> exp.Expr:
+        kept = _call("list_filter", _call("map_keys", a.copy()), exp.Lambda(this=condition, expressions=[item.this]))
+        return exp.GT(this=_call("len", kept), expression=_number(0))
+
+    left = _call("map_extract_value", a.copy(), item.copy())
+    right = _call("map_extract_value", b.copy(), item.copy())
+    differs: exp.Expr = exp.NEQ(this=left.copy(), expression=right.copy())
+    if distinct:
+        differs = exp.NullSafeNEQ(this=left.copy(), expression=right.copy())
+    branches: list[tuple[exp.Expr, exp.Expr]] = []
+    if distinct:
+        both_null = exp.And(
+            this=exp.Is(this=a.copy(), expression=exp.Null()), expression=exp.Is(this=b.copy(), expression=exp.Null())
+        )
+        branches += [(both_null, exp.true()), (_is_null(a, b), exp.false())]
+    else:
+        branches.append((_is_null(a, b), exp.Null()))
+    branches += [
+        (exp.NEQ(this=_call("cardinality", a.copy()), expression=_call("cardinality", b.copy())), exp.false()),
+        (any_key(exp.Not(this=_call("map_contains", b.copy(), item.copy()))), exp.false()),
+        (any_key(differs), exp.false()),
+    ]
+    if not distinct:
+        has_null = _is_null(left, right)
+        branches.append((any_key(has_null), exp.Null()))
+    equal = _cast(_case(*branches, default=exp.true()), "BOOLEAN")
+    return exp.Not(this=exp.Paren(this=equal)) if kind in (exp.NEQ, exp.NullSafeNEQ) else equal
