@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
+from etl.athena.functions.maps import map_comparison
 from etl.athena.parameters import _decimal_literal_type, _parameter_type
 from etl.athena.results import (
     BIGINT,
@@ -253,6 +254,9 @@ class Expressions(TranslatorCore):
         common = common_super_type(left.type, right.type)
         if common is None:
             raise invalid(f"cannot compare {left.type} with {right.type}")
+        if common.is_map:  # the map family's
+            a, b = self._coerce(left, common).node, self._coerce(right, common).node
+            return Typed(map_comparison(type(node), a, b, common), BOOLEAN)
         _refuse_container_comparison(common)
         a, b = self._coerce(left, common).node, self._coerce(right, common).node
         compared = type(node)(this=a, expression=b)
@@ -298,6 +302,8 @@ class Expressions(TranslatorCore):
                 exp.In(this=self._coerce(value, common).node, query=exp.Subquery(this=query)), BOOLEAN
             )
         items, common = self._unify([value, *[self._expr(e, ctx) for e in node.expressions]], "IN list")
+        if common.is_map:  # the map family's: x IN (a, b) is x = a OR x = b
+            return Typed(exp.or_(*[map_comparison(exp.EQ, items[0].node, i.node, common) for i in items[1:]]), BOOLEAN)
         _refuse_container_comparison(common)
         return Typed(exp.In(this=items[0].node, expressions=[i.node for i in items[1:]]), BOOLEAN)
 

@@ -235,6 +235,12 @@ def render_value(value: Any, type_name: str) -> str | None:
         # Athena prints an array as [a, b], its NULL elements as null
         element_type = type_name[len("array("):-1]
         return "[" + ", ".join(_rendered_element(v, element_type) for v in value) + "]"
+    if type_name.startswith("map(") and isinstance(value, dict):
+        # Athena prints a map as {k=v, k2=v2}, in its entries' order, its NULL values as null
+        key_type, value_type = _map_parts(type_name)
+        return "{" + ", ".join(
+            f"{_rendered_element(k, key_type)}={_rendered_element(v, value_type)}" for k, v in value.items()
+        ) + "}"
     if type_name in ("double", "real"):
         return java_double_to_string(float(value))
     if type_name == "boolean":
@@ -254,6 +260,16 @@ def render_value(value: Any, type_name: str) -> str | None:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+def _map_parts(type_name: str) -> tuple[str, str]:
+    """``map(k, v)`` -> (k, v), splitting at the comma outside parentheses."""
+    inner, depth = type_name[len("map("):-1], 0
+    for position, char in enumerate(inner):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            return inner[:position].strip(), inner[position + 1:].strip()
+    raise ValueError(f"not a map type: {type_name}")
 
 
 def _rendered_element(value: Any, type_name: str) -> str:

@@ -12,6 +12,8 @@ from etl.athena.functions.casts import Casts
 from etl.athena.functions.conditionals import ConditionalFunctions
 from etl.athena.functions.datetimes import DatetimeFunctions
 from etl.athena.functions.json import JsonFunctions
+from etl.athena.functions.map_text import MapTextFunctions
+from etl.athena.functions.maps import MapFunctions
 from etl.athena.functions.math import MathFunctions
 from etl.athena.functions.numeric import NumericFunctions
 from etl.athena.functions.regexps import RegexpFunctions
@@ -23,7 +25,8 @@ from etl.athena.translation import OutputColumn, TableVersion, Typed, _Ctx
 
 class Translator(
     Queries, JsonFunctions, Expressions, Casts, NumericFunctions, StringFunctions, RegexpFunctions, DatetimeFunctions,
-    Aggregates, ConditionalFunctions, MathFunctions, ArrayFunctions,
+    Aggregates, ConditionalFunctions, MathFunctions, ArrayFunctions, MapFunctions,
+    MapTextFunctions,
 ):
     """Translates one Athena query to DuckDB SQL over views named ``"<database>"."<table>"``.
 
@@ -53,6 +56,7 @@ class Translator(
             self._expression_handlers(), self._cast_handlers(), self._numeric_handlers(), self._string_handlers(),
             self._regexp_handlers(), self._datetime_handlers(), self._aggregate_handlers(),
             self._json_handlers(), self._conditional_handlers(), self._math_handlers(), self._array_handlers(),
+            self._map_handlers(), self._map_text_handlers(),
         )
         for family in families:
             for construct, handler in family.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from etl.athena.core import TranslatorCore
+from etl.athena.functions.maps import MapFunctions
 from etl.athena.results import BIGINT, BOOLEAN, VARCHAR, SqlType, array_type
 from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
 
@@ -42,7 +42,7 @@ def _supported_element(element: SqlType) -> bool:
     return not element.args and element.base != "json"
 
 
-class ArrayFunctions(TranslatorCore):
+class ArrayFunctions(MapFunctions):  # maps' cardinality, element_at and [ ] come here
     """Array constructors and functions as Trino computes them."""
 
     def _array_handlers(self) -> Handlers:
@@ -53,8 +53,8 @@ class ArrayFunctions(TranslatorCore):
             exp.ArrayMin: self._array_extreme, exp.ArraySlice: self._slice, exp.Flatten: self._flatten,
         }
 
-    def _array_arg(self, node: exp.Expr, ctx: _Ctx, name: str) -> Typed:
-        typed = self._expr(node, ctx)
+    def _array_arg(self, node: exp.Expr, ctx: _Ctx, name: str, typed: Typed | None = None) -> Typed:
+        typed = typed or self._expr(node, ctx)
         if typed.type.is_unknown:
             raise refuse(f"{name}(NULL)", "the type of a NULL literal argument is ambiguous")
         if typed.type.is_map:
@@ -77,9 +77,13 @@ class ArrayFunctions(TranslatorCore):
     def _subscript(self, node: exp.Bracket, ctx: _Ctx) -> Typed:
         if len(node.expressions) != 1:
             raise refuse("array/map subscript [ ]", "more than one subscript")
+        typed = self._expr(node.this, ctx)
+        if typed.type.is_map:  # the map family's
+            key = node.expressions[0] if node.args.get("safe") else self._written_key(node)
+            return self._map_lookup(typed, key, ctx, subscript=not node.args.get("safe"))
         if node.args.get("safe"):
-            return self._element_at(node, ctx)
-        array = self._array_arg(node.this, ctx, "array/map subscript [ ]")
+            return self._element_at(node, ctx, typed)
+        array = self._array_arg(node.this, ctx, "array/map subscript [ ]", typed)
         index = _number(self._written_subscript(node))
         # Trino's subscript fails on an index outside 1..cardinality (DuckDB would answer NULL)
         value = _case(
@@ -103,8 +107,8 @@ class ArrayFunctions(TranslatorCore):
             raise refuse("array/map subscript [ ]", "an array the parser could not type")
         return self._integer_literal(node.expressions[0], "array subscript") + 1
 
-    def _element_at(self, node: exp.Bracket, ctx: _Ctx) -> Typed:
-        array = self._array_arg(node.this, ctx, "element_at")
+    def _element_at(self, node: exp.Bracket, ctx: _Ctx, typed: Typed) -> Typed:
+        array = self._array_arg(node.this, ctx, "element_at", typed)
         index = self._integer_arg(node.expressions[0], ctx, "element_at").node
         # a negative index counts from the end in both engines; past either end is NULL in both
         value = _case(
@@ -116,7 +120,10 @@ class ArrayFunctions(TranslatorCore):
 
     def _cardinality(self, node: exp.ArraySize, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this"})
-        array = self._array_arg(node.this, ctx, "cardinality")
+        typed = self._expr(node.this, ctx)
+        if typed.type.is_map:  # the map family's
+            return self._map_cardinality(typed)
+        array = self._array_arg(node.this, ctx, "cardinality", typed)
         return Typed(_cast(_call("len", array.node), BIGINT.duck), BIGINT)
 
     def _contains(self, node: exp.ArrayContains, ctx: _Ctx) -> Typed:
