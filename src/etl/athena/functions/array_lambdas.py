@@ -150,8 +150,8 @@ class ArrayLambdaFunctions(TranslatorCore):
     def _predicate(self, node: exp.Expr, ctx: _Ctx, array: Typed, name: str) -> exp.Lambda:
         function, result = self._lambda(node, ctx, [array.type.element], name)
         if result.is_unknown:
-            function.set("this", _cast(function.this, BOOLEAN.duck))
-        elif result != BOOLEAN:
+            raise refuse(f"{name}() with a lambda returning NULL")
+        if result != BOOLEAN:
             raise invalid(f"the lambda of {name}() must return a boolean, not {result}")
         return function
 
@@ -191,7 +191,11 @@ class ArrayLambdaFunctions(TranslatorCore):
         if state.is_unknown:
             raise refuse("reduce() from a NULL initial state", "the type of a NULL literal argument is ambiguous")
         element = array.type.element
+        bound, placeholders = len(self._bound), self._placeholders
         for _ in range(3):
+            # a second try translates the input function again: forget the parameters the first one bound
+            del self._bound[bound:]
+            self._placeholders = placeholders
             merge, returned = self._lambda(node.args["merge"], ctx, [state, element], "reduce")
             if returned == state:
                 break

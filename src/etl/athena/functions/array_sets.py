@@ -72,7 +72,7 @@ class ArraySetFunctions(TranslatorCore):
         }
 
     # --- helpers -----------------------------------------------------------------------------------
-    def _set_array(self, node: exp.Expr, ctx: _Ctx, name: str) -> Typed:
+    def _set_array(self, node: exp.Expr, ctx: _Ctx, name: str, unknown: bool = False) -> Typed:
         typed = self._expr(node, ctx)
         if typed.type.is_unknown:
             raise refuse(f"{name}(NULL)", "the type of a NULL literal argument is ambiguous")
@@ -81,7 +81,7 @@ class ArraySetFunctions(TranslatorCore):
         if not typed.type.is_array:
             raise invalid(f"{name}() needs an array, not {typed.type}")
         element = typed.type.element
-        if not _scalar_or_array(element) or element.is_unknown:
+        if not _scalar_or_array(element) or (element.is_unknown and not unknown):
             raise refuse(f"{name}() of {typed.type}")
         if element.is_array and _holds_double(element):
             raise refuse(f"{name}() of {typed.type}", "Trino's identity of NaN and -0.0 inside arrays")
@@ -90,12 +90,15 @@ class ArraySetFunctions(TranslatorCore):
     def _set_arrays(self, nodes: list[exp.Expr], ctx: _Ctx, name: str) -> tuple[Typed, Typed]:
         if len(nodes) != 2:
             raise refuse(f"{name}() of {len(nodes)} argument(s)")
-        left, right = (self._set_array(n, ctx, name) for n in nodes)
+        # an array of NULLs (ARRAY[] too) takes the other array's element type
+        left, right = (self._set_array(n, ctx, name, unknown=True) for n in nodes)
         if left.type != right.type:
             common = self._unify([Typed(exp.Null(), left.type), Typed(exp.Null(), right.type)], f"{name}()")[1]
             if not _scalar_or_array(common.element) or _holds_double(common.element) != common.element.is_double:
                 raise refuse(f"{name}() of {left.type} and {right.type}")
             left, right = self._coerce(left, common), self._coerce(right, common)
+        if left.type.element.is_unknown:
+            raise refuse(f"{name}() of {left.type}")
         return left, right
 
     def _set_variable(self) -> exp.Column:
@@ -162,6 +165,7 @@ class ArraySetFunctions(TranslatorCore):
 
         # Trino walks the longer array (the left one on a tie), keeping what the shorter one holds
         value = _case(
+            (_is_null(left.node, right.node), exp.Null()),
             (exp.LT(this=_len(left.node), expression=_len(right.node)), kept(right.node, left.node)),
             default=kept(left.node, right.node),
         )
@@ -177,7 +181,11 @@ class ArraySetFunctions(TranslatorCore):
             this=exp.EQ(this=_len(left.node), expression=_number(0)),
             expression=exp.EQ(this=_len(right.node), expression=_number(0)),
         )
-        value = _case((empty, left.node.copy()), default=self._set_first_occurrences(left.node, missing, x))
+        value = _case(
+            (_is_null(left.node, right.node), exp.Null()),
+            (empty, left.node.copy()),
+            default=self._set_first_occurrences(left.node, missing, x),
+        )
         value = self._set_guarded(value, left.type.element, left.node, right.node, name="array_except")
         return Typed(_cast(value, left.type.duck), left.type)
 
