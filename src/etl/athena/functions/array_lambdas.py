@@ -77,12 +77,12 @@ def _bound(body: exp.Expr, names: set[str], alias: str) -> exp.Expr:
     return body
 
 
-def _renamed(node: exp.Expr, alias: str, renamed: dict[str, str]) -> exp.Expr:
+def _renamed(node: exp.Expr, alias: str, renamed: dict[str, exp.Expr]) -> exp.Expr:
     """The translated body with the lambda's columns as the DuckDB lambda's variables, slot by slot (the
     handlers may put one node in several places)."""
     if isinstance(node, exp.Column):
         if node.table == alias:
-            return exp.column(exp.to_identifier(renamed[node.name], quoted=True))
+            return renamed[node.name].copy()
         return node
     for key, value in list(node.args.items()):
         if isinstance(value, exp.Expr):
@@ -99,6 +99,7 @@ class ArrayLambdaFunctions(TranslatorCore):
         return {
             exp.Transform: self._transform, exp.ArrayFilter: self._filter, exp.Reduce: self._reduce,
             "any_match": self._match, "all_match": self._match, "none_match": self._match,
+            "zip_with": self._zip_with,
         }
 
     # --- the lambda itself -----------------------------------------------------------------------
@@ -114,8 +115,11 @@ class ArrayLambdaFunctions(TranslatorCore):
             raise refuse(f"{name}() of {typed.type}")
         return typed
 
-    def _lambda(self, node: exp.Expr, ctx: _Ctx, types: list[SqlType], name: str) -> tuple[exp.Lambda, SqlType]:
-        """The DuckDB lambda of a Trino lambda whose arguments have these types, and its result type."""
+    def _lambda(
+        self, node: exp.Expr, ctx: _Ctx, types: list[SqlType], name: str, values: list[exp.Expr] | None = None
+    ) -> tuple[exp.Lambda, SqlType]:
+        """The DuckDB lambda of a Trino lambda whose arguments have these types, and its result type; with
+        ``values``, its body reads these expressions in place of its arguments."""
         if not isinstance(node, exp.Lambda):
             raise invalid(f"{name}() needs a lambda expression, not {node.sql(dialect='trino')}")
         names = [param.name.lower() for param in node.expressions]
@@ -130,9 +134,10 @@ class ArrayLambdaFunctions(TranslatorCore):
         relation = _Relation(alias, [OutputColumn(n, t) for n, t in zip(names, types, strict=True)])
         scope = _Scope(relations=[relation], parent=ctx.scope, ctes=ctx.scope.ctes)
         body = self._expr(_bound(node.this.copy(), set(names), alias), dataclasses.replace(ctx, scope=scope))
-        renamed = {n: f"{alias}_{i}" for i, n in enumerate(names)}
-        value = _renamed(body.node, alias, renamed)
-        params = [exp.to_identifier(renamed[n], quoted=True) for n in names]
+        params = [exp.to_identifier(f"{alias}_{i}", quoted=True) for i in range(len(names))]
+        if values is None:
+            values = [exp.column(param) for param in params]
+        value = _renamed(body.node, alias, dict(zip(names, values, strict=True)))
         return exp.Lambda(this=value, expressions=params), body.type
 
     # --- the functions ----------------------------------------------------------------------------
@@ -220,4 +225,26 @@ class ArrayLambdaFunctions(TranslatorCore):
         applied = _call("list_transform", exp.Array(expressions=[reduced]), finish)
         finished = _call("list_extract", applied, exp.Literal.number(1))
         value = _case((_is_null(array.node), exp.Null()), default=finished)
+        return Typed(_cast(value, result.duck), result)
+
+    def _zip_with(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
+        if len(node.expressions) != 3:
+            raise invalid("zip_with() takes two arrays and a lambda")
+        left, right = (self._lambda_array(n, ctx, "zip_with") for n in node.expressions[:2])
+        self._aliases += 1
+        i = exp.column(exp.to_identifier(f"zip_{self._aliases}", quoted=True))
+        # Trino pads the shorter array with NULLs: DuckDB's subscript past the end is NULL
+        items: list[exp.Expr] = [_call("list_extract", array.node.copy(), i.copy()) for array in (left, right)]
+        function, element = self._lambda(
+            node.expressions[2], ctx, [left.type.element, right.type.element], "zip_with", values=items
+        )
+        if element.is_unknown or not _scalar_or_array(element):
+            raise refuse(f"zip_with() to {array_type(element)}")
+        size = exp.Greatest(this=_call("len", left.node.copy()), expressions=[_call("len", right.node.copy())])
+        positions = _call("range", exp.Literal.number(1), exp.Add(this=size, expression=exp.Literal.number(1)))
+        mapped = _call("list_transform", positions, exp.Lambda(this=function.this, expressions=[i.this]))
+        value = _case(
+            (exp.Or(this=_is_null(left.node), expression=_is_null(right.node)), exp.Null()), default=mapped
+        )
+        result = array_type(element)
         return Typed(_cast(value, result.duck), result)
