@@ -58,3 +58,17 @@ def test_reduce_widening_its_state_binds_a_parameter_once(athena):
 def test_nan_and_negative_zero_fail_the_query(athena, sql):
     with pytest.raises(QueryError, match="run this query on Athena"):
         athena.execute(sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT sequence(1, 5, 0)", "step must not be zero"),
+        ("SELECT sequence(1, 5, -1)", "stop value should be greater than or equal to start value"),
+        ("SELECT sequence(0, 10000)", "must not have more than 10000 entries"),
+        ("SELECT repeat('x', 100001)", "must be at most 100000"),
+    ],
+)
+def test_trino_failures_are_failures(athena, sql, message):
+    with pytest.raises(QueryError, match=message):
+        athena.execute(sql)

@@ -1,9 +1,13 @@
-"""Functions building an array from scalars: repeat(element, count).
+"""Functions building an array from scalars: repeat(element, count) and sequence(start, stop[, step]).
 
 Trino's repeat fails on a negative count and on a count above 100,000, and fails when the result of an
 element held as a Java object (varchar, arrays, ...) takes more than 4 MB; a NULL element gives an array of
 NULLs, a NULL count a NULL array. DuckDB has no such function for lists: the array is ``range(count)``
 mapped to the element. Where the 4 MB limit could be near, the query fails asking to run it on Athena.
+
+Trino's sequence of integers is an array(bigint) whose default step is 1 or -1 (toward the stop); it fails
+on a zero step, on a step going away from the stop, and on more than 10,000 elements. DuckDB's
+``generate_series`` gives the same elements. Sequences of dates and timestamps are refused.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from etl.athena.results import BIGINT, SqlType, array_type
 from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
 
 _MAX_COUNT = 100_000
+_MAX_SEQUENCE = 10_000
 
 
 def _case(*branches: tuple[exp.Expr, exp.Expr], default: exp.Expr) -> exp.Expr:
@@ -34,10 +39,10 @@ def _primitive(element: SqlType) -> bool:
 
 
 class ArrayBuilderFunctions(TranslatorCore):
-    """repeat() as Trino computes it."""
+    """repeat() and sequence() as Trino computes them."""
 
     def _array_builder_handlers(self) -> Handlers:
-        return {exp.Repeat: self._repeat}
+        return {exp.Repeat: self._repeat, exp.GenerateSeries: self._sequence}
 
     def _repeat(self, node: exp.Repeat, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "times"})
@@ -79,3 +84,47 @@ class ArrayBuilderFunctions(TranslatorCore):
             ))
         result = array_type(kind)
         return Typed(_cast(_case(*branches, default=value), result.duck), result)
+
+    def _sequence(self, node: exp.GenerateSeries, ctx: _Ctx) -> Typed:
+        self._check_args(node, {"start", "end", "step"})
+        names = [key for key in ("start", "end", "step") if node.args.get(key) is not None]
+        bounds = [self._expr(node.args[key], ctx) for key in names]
+        if any(b.type.is_temporal for b in bounds):
+            raise refuse("sequence() of dates or timestamps")
+        if not all(b.type.is_integral or b.type.is_unknown for b in bounds):
+            raise invalid(f"sequence() takes bigint values, not {', '.join(str(b.type) for b in bounds)}")
+        start, stop = (_cast(self._coerce(b, BIGINT).node, BIGINT.duck) for b in bounds[:2])
+        if len(bounds) == 3:
+            step: exp.Expr = _cast(self._coerce(bounds[2], BIGINT).node, BIGINT.duck)
+        else:
+            step = _case((exp.GTE(this=stop.copy(), expression=start.copy()), _number(1)), default=_number(-1))
+        wrong_way = _case(
+            (exp.GT(this=step.copy(), expression=_number(0)), exp.LT(this=stop.copy(), expression=start.copy())),
+            default=exp.GT(this=stop.copy(), expression=start.copy()),
+        )
+        length = exp.Add(
+            this=exp.IntDiv(this=exp.Sub(this=stop.copy(), expression=start.copy()), expression=step.copy()),
+            expression=_number(1),
+        )
+        nulls = [exp.Is(this=n.copy(), expression=exp.Null()) for n in (start, stop, step)]
+        any_null: exp.Expr = nulls[0]
+        for other in nulls[1:]:
+            any_null = exp.Or(this=any_null, expression=other)
+        value = _case(
+            (any_null, exp.Null()),
+            (exp.EQ(this=step.copy(), expression=_number(0)), _call("error", _string("step must not be zero"))),
+            (
+                wrong_way,
+                _call("error", _string(
+                    "sequence stop value should be greater than or equal to start value if step is greater than zero"
+                    " otherwise stop should be less than or equal to start"
+                )),
+            ),
+            (
+                exp.GT(this=length, expression=_number(_MAX_SEQUENCE)),
+                _call("error", _string(f"result of sequence function must not have more than {_MAX_SEQUENCE} entries")),
+            ),
+            default=_call("generate_series", start.copy(), stop.copy(), step.copy()),
+        )
+        result = array_type(BIGINT)
+        return Typed(_cast(value, result.duck), result)
