@@ -242,8 +242,23 @@ class ArraySetFunctions(TranslatorCore):
         self._check_args(node, {"this", "nulls_first"})  # the parser's nulls_first is not Trino's syntax
         array = self._set_array(node.this, ctx, "array_sort")
         element = array.type.element
-        if element.is_array or element.is_double or element.base in ("json", "varbinary"):
+        inner = element.element if element.is_array else element
+        if inner.is_array or inner.is_double or inner.base in ("json", "varbinary"):
             raise refuse(f"array_sort() of {array.type}", "the engines order its elements differently")
-        # ascending, NULLs last, in both
-        value = _call("list_sort", array.node, _string("ASC"), _string("NULLS LAST"))
+        # ascending, NULLs last, in both; arrays element by element, a prefix first
+        value: exp.Expr = _call("list_sort", array.node, _string("ASC"), _string("NULLS LAST"))
+        if element.is_array:
+            # Trino's ordering of arrays holding NULLs is not pinned down here
+            y = self._set_variable()
+            holed = exp.And(
+                this=exp.Not(this=exp.Is(this=y.copy(), expression=exp.Null())), expression=_has_null(y)
+            )
+            found = _call("list_filter", array.node.copy(), exp.Lambda(this=holed, expressions=[y.this]))
+            value = _case(
+                (
+                    exp.GT(this=_len(found), expression=_number(0)),
+                    _call("error", _string("array_sort() of arrays holding NULLs: run this query on Athena")),
+                ),
+                default=value,
+            )
         return Typed(_cast(value, array.type.duck), array.type)
