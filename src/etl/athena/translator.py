@@ -7,6 +7,9 @@ from typing import Any
 
 from etl.athena.expressions import Expressions
 from etl.athena.functions.aggregates import Aggregates
+from etl.athena.functions.array_builders import ArrayBuilderFunctions
+from etl.athena.functions.array_lambdas import ArrayLambdaFunctions
+from etl.athena.functions.array_sets import ArraySetFunctions
 from etl.athena.functions.arrays import ArrayFunctions
 from etl.athena.functions.casts import Casts
 from etl.athena.functions.conditionals import ConditionalFunctions
@@ -25,8 +28,8 @@ from etl.athena.translation import OutputColumn, TableVersion, Typed, _Ctx
 
 class Translator(
     Queries, JsonFunctions, Expressions, Casts, NumericFunctions, StringFunctions, RegexpFunctions, DatetimeFunctions,
-    Aggregates, ConditionalFunctions, MathFunctions, ArrayFunctions, MapFunctions,
-    MapTextFunctions,
+    Aggregates, ConditionalFunctions, MathFunctions, ArrayFunctions, ArrayLambdaFunctions, ArraySetFunctions,
+    ArrayBuilderFunctions, MapFunctions, MapTextFunctions,
 ):
     """Translates one Athena query to DuckDB SQL over views named ``"<database>"."<table>"``.
 
@@ -56,6 +59,7 @@ class Translator(
             self._expression_handlers(), self._cast_handlers(), self._numeric_handlers(), self._string_handlers(),
             self._regexp_handlers(), self._datetime_handlers(), self._aggregate_handlers(),
             self._json_handlers(), self._conditional_handlers(), self._math_handlers(), self._array_handlers(),
+            self._array_lambda_handlers(), self._array_set_handlers(), self._array_builder_handlers(),
             self._map_handlers(), self._map_text_handlers(),
         )
         for family in families:
