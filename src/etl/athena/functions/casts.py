@@ -135,9 +135,9 @@ class Casts(TranslatorCore):
                 if s.precision == 0:
                     return Typed(_call("strftime", node, _string("%Y-%m-%d %H:%M:%S")), VARCHAR)
                 # Trino prints exactly p fraction digits: the microseconds, less their last 6 - p digits.
-                text = _call("strftime", node, _string("%Y-%m-%d %H:%M:%S.%f"))
-                kept = exp.Sub(this=_call("length", text), expression=_number(6 - s.precision))
-                return Typed(_call("left", text, kept), VARCHAR)
+                printed = _call("strftime", node, _string("%Y-%m-%d %H:%M:%S.%f"))
+                kept = exp.Sub(this=_call("length", printed), expression=_number(6 - s.precision))
+                return Typed(_call("left", printed, kept), VARCHAR)
             raise invalid(f"cannot cast {s} to {t}")
         raise invalid(f"cannot cast {s} to {t}")
 
