@@ -132,10 +132,12 @@ class Casts(TranslatorCore):
             if t.base == "timestamp":
                 return self._retimed(source, t)
             if t == VARCHAR:
-                formats = {0: "%Y-%m-%d %H:%M:%S", 3: "%Y-%m-%d %H:%M:%S.%g", 6: "%Y-%m-%d %H:%M:%S.%f"}
-                if s.precision not in formats:
-                    raise refuse(f"CAST({s} AS varchar)")
-                return Typed(_call("strftime", node, _string(formats[s.precision])), VARCHAR)
+                if s.precision == 0:
+                    return Typed(_call("strftime", node, _string("%Y-%m-%d %H:%M:%S")), VARCHAR)
+                # Trino prints exactly p fraction digits: the microseconds, less their last 6 - p digits.
+                printed = _call("strftime", node, _string("%Y-%m-%d %H:%M:%S.%f"))
+                kept = exp.Sub(this=_call("length", printed), expression=_number(6 - s.precision))
+                return Typed(_call("left", printed, kept), VARCHAR)
             raise invalid(f"cannot cast {s} to {t}")
         raise invalid(f"cannot cast {s} to {t}")
 
@@ -164,6 +166,10 @@ class Casts(TranslatorCore):
         else:
             raise invalid(f"cannot cast varchar to {target}")
         node = source.node
+        if target == BOOLEAN:
+            return self._text_to_boolean(node)
+        if target.is_double:
+            return self._text_to_double(node)
         if isinstance(node, exp.Literal) and node.is_string:
             if target == DATE or target.base == "timestamp":
                 node = _string(padded_datetime_text(node.this))
@@ -174,3 +180,38 @@ class Casts(TranslatorCore):
         checked = _call("trino_cast_check", node, matches, _cast(node, target.duck), _string(what))
         return Typed(_cast(checked, target.duck), target)
 
+
+    @staticmethod
+    def _text_to_boolean(node: exp.Expr) -> Typed:
+        """Trino takes true/false/t/f/1/0 in any case, nothing else (no spaces)."""
+        if isinstance(node, exp.Literal) and node.is_string:
+            text = node.this.lower()
+            if text in ("true", "t", "1"):
+                return Typed(exp.true(), BOOLEAN)
+            if text in ("false", "f", "0"):
+                return Typed(exp.false(), BOOLEAN)
+            raise refuse(f"CAST('{node.this}' AS boolean)", "Athena fails on it")
+        lowered = _call("lower", node)
+        value = exp.In(this=lowered, expressions=[_string("true"), _string("t"), _string("1")])
+        matches = _call("regexp_full_match", node, _string(_BOOLEAN_TEXT))
+        checked = _call("trino_cast_check", node, matches, _cast(value, "BOOLEAN"), _string("boolean"))
+        return Typed(_cast(checked, "BOOLEAN"), BOOLEAN)
+
+    @staticmethod
+    def _text_to_double(node: exp.Expr) -> Typed:
+        """Java's Double.parseDouble: also NaN and Infinity with a sign (case-sensitive); -NaN is NaN."""
+        pattern = _DOUBLE_TEXT
+        if isinstance(node, exp.Literal) and node.is_string:
+            if not re.fullmatch(pattern, node.this):
+                raise refuse(f"CAST('{node.this}' AS double)", "only canonical text is cast locally")
+            text = "NaN" if node.this.lstrip("+-") == "NaN" else node.this
+            return Typed(_cast(_string(text), "DOUBLE"), DOUBLE)
+        # DuckDB keeps the sign of '-NaN'; Java's NaN has none.
+        unsigned_nan = _call("regexp_replace", node, _string(r"^[+-]NaN$"), _string("NaN"))
+        matches = _call("regexp_full_match", node, _string(pattern))
+        checked = _call("trino_cast_check", node, matches, _cast(unsigned_nan, "DOUBLE"), _string("double"))
+        return Typed(_cast(checked, "DOUBLE"), DOUBLE)
+
+
+_BOOLEAN_TEXT = r"(?i:true|false|t|f|1|0)"
+_DOUBLE_TEXT = r"[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|NaN|Infinity)"
