@@ -107,7 +107,8 @@ def test_regexp_functions_answer_as_trino(athena, sql, types, row):
         ("SELECT regexp_like('a' || chr(13), 'a$')", "of text with a line break"),
         (r"SELECT regexp_like('a', p) FROM (VALUES '\p{L}') AS t(p)", "the escape \\p"),
         (r"SELECT regexp_like('Åse', '\bse')", "not ASCII, by a pattern with \\b"),
-        ("SELECT regexp_count(s, p) FROM (VALUES ('a' || chr(10) || 'b', 'a.b')) AS t(s, p)", "line break"),
+        ("SELECT regexp_count(s, p) FROM (VALUES ('a' || chr(10), 'a$')) AS t(s, p)", "line break"),
+        ("SELECT regexp_count(s, p) FROM (VALUES ('a' || chr(8232) || 'b', 'a.b')) AS t(s, p)", "line break"),
     ],
 )
 def test_where_the_engines_differ_the_query_is_refused(athena, sql, construct):
@@ -129,3 +130,17 @@ def test_a_replacement_naming_a_missing_group_fails_where_a_match_is_replaced(at
 def test_position_rejects_a_start_or_occurrence_below_one_as_trino(athena):
     with pytest.raises(QueryError, match="occurrence cannot be smaller than 1"):
         athena.execute("SELECT regexp_position('abc', 'b', 1, 0)")
+
+
+@pytest.mark.parametrize(
+    ("sql", "row"),
+    [
+        # a \n inside the text: . does not match it, and ^ $ (no multiline flag) ignore it, in both engines
+        ("SELECT regexp_count(s, p) FROM (VALUES ('a' || chr(10) || 'b', 'a.b')) AS t(s, p)", (0,)),
+        ("SELECT regexp_extract_all('dot' || chr(10) || 'got', '.ot')", (["dot", "got"],)),
+        ("SELECT regexp_like('x' || chr(10) || 'y', '^x.*$')", (False,)),
+        ("SELECT regexp_like('x' || chr(10) || 'y', '^x' || chr(10) || 'y$')", (True,)),
+    ],
+)
+def test_a_line_feed_inside_the_text_is_read_alike(athena, sql, row):
+    assert athena.execute(sql).rows == [row]

@@ -22,8 +22,10 @@ import duckdb
 from etl.athena.functions.regexps import Pattern, translate_pattern
 from etl.errors import QueryError
 
-# Java's line terminators: RE2 and Python end a line at \n only
-_LINE_TERMINATORS = re.compile("[\n\r\u0085\u2028\u2029]")
+# Line ends the engines may read differently: Java's terminators other than \n (Joni's and RE2's ``.``
+# exclude only \n), and a final \n (Java's and Joni's ``$`` match before it, RE2's does not). A \n inside
+# the text is read alike: ``.`` does not match it and, without the multiline flag, ``^`` and ``$`` ignore it.
+_LINE_TERMINATORS = re.compile("[\r\u0085\u2028\u2029]|\n\\Z")
 _RUN_ON_ATHENA = "run this query on Athena"
 
 
