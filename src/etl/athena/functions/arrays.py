@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from etl.athena.core import TranslatorCore
 from etl.athena.functions.maps import MapFunctions
-from etl.athena.results import BIGINT, BOOLEAN, VARCHAR, SqlType, array_type
+from etl.athena.results import BIGINT, BOOLEAN, VARCHAR, SqlType, array_type, common_super_type, implicitly_coercible
 from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
 
 # Element types whose values and text DuckDB holds exactly as Trino does.
@@ -40,6 +41,58 @@ def _supported_element(element: SqlType) -> bool:
     if element.is_array:
         return _supported_element(element.element)
     return not element.args and element.base != "json"
+
+
+def _element_of(array: SqlType, value: SqlType) -> SqlType | None:
+    """The element type of ``array || value`` when value can be an element of the array."""
+    return common_super_type(array.element, value) if array.is_array else None
+
+
+def concat_arrays(core: TranslatorCore, parts: list[Typed]) -> Typed:
+    """``concat`` / ``||`` with an array: arrays end to end, or an element added at either end.
+
+    Trino answers NULL when any argument is NULL (DuckDB's list_concat treats a NULL list as empty).
+    """
+    if any(part.type.is_unknown for part in parts):
+        raise refuse("concat() of an array and NULL", "the type of a NULL literal argument is ambiguous")
+    arrays = all(part.type.is_array for part in parts)
+    common = None
+    if arrays:
+        common = parts[0].type
+        for part in parts[1:]:
+            common = common_super_type(common, part.type) if common is not None else None
+    if len(parts) == 2:
+        first, second = parts
+        appends = _element_of(first.type, second.type)
+        prepends = _element_of(second.type, first.type)
+        if (common is not None and (appends or prepends)) or (appends and prepends):
+            raise refuse("concat() of nested arrays", "whether an array is joined or added as an element")
+        if common is None and (appends or prepends):
+            array, element = (first, second) if appends else (second, first)
+            merged = array_type(appends or prepends)  # type: ignore[arg-type]
+            if not implicitly_coercible(array.type, merged):
+                raise refuse(f"concat() of {array.type} and {element.type}")
+            array = core._coerce(array, merged)
+            value = core._coerce(element, merged.element)
+            listed = exp.Array(expressions=[value.node])
+            pair = [array.node, listed] if appends else [listed, array.node]
+            result = _case(
+                (_is_null(array.node), exp.Null()),
+                # NULL elements: not pinned down here
+                (_is_null(value.node), _fails("concat() of an array and a NULL element: run this query on Athena")),
+                default=_call("list_concat", *(j.copy() for j in pair)),
+            )
+            return Typed(_cast(result, array.type.duck), array.type)
+    if common is None or not common.is_array:
+        raise invalid("concat() needs arrays of one type, or an array and an element of it")
+    if common.element.is_unknown:
+        raise refuse("concat() of empty arrays", "the element type is ambiguous")
+    nodes = [core._coerce(part, common).node for part in parts]
+    joined: exp.Expr = nodes[0].copy()
+    for node in nodes[1:]:
+        joined = _call("list_concat", joined, node.copy())
+    result = _case((_is_null(*nodes), exp.Null()), default=joined)
+    return Typed(_cast(result, common.duck), common)
 
 
 class ArrayFunctions(MapFunctions):  # maps' cardinality, element_at and [ ] come here

@@ -13,8 +13,9 @@ from __future__ import annotations
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
+from etl.athena.functions.arrays import concat_arrays
 from etl.athena.results import BIGINT, BOOLEAN, INTEGER, UNKNOWN, VARCHAR
-from etl.athena.translation import Handlers, Typed, _call, _Ctx, _string, invalid, refuse
+from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _string, invalid, refuse
 
 
 class StringFunctions(TranslatorCore):
@@ -85,7 +86,13 @@ class StringFunctions(TranslatorCore):
         parts = [node.this, node.expression] if isinstance(node, exp.DPipe) else node.expressions
         if len(parts) < 2:
             raise invalid("concat() needs two or more arguments")
-        typed = [self._text_arg(p, ctx, "concat") for p in parts]
+        typed = [self._expr(p, ctx) for p in parts]
+        if any(t.type.is_array for t in typed):
+            return concat_arrays(self, typed)
+        for t in typed:
+            if t.type not in (VARCHAR, UNKNOWN):
+                raise invalid(f"concat() needs varchar, not {t.type}")
+        typed = [self._coerce(t, VARCHAR) for t in typed]
         joined = typed[0].node
         for part in typed[1:]:
             joined = exp.DPipe(this=joined, expression=part.node, safe=False)
@@ -127,8 +134,8 @@ class StringFunctions(TranslatorCore):
         """reverse() of a string (code points), or of an array (its elements in reverse order)."""
         self._check_args(node, {"this"})
         value = self._expr(node.this, ctx)
-        if value.type.is_array:
-            return Typed(_call("list_reverse", value.node), value.type)
+        if value.type.is_array:  # reverse(array) reverses the elements; NULL stays NULL in both engines
+            return Typed(_cast(_call("list_reverse", value.node), value.type.duck), value.type)
         if value.type not in (VARCHAR, UNKNOWN):
             raise invalid(f"reverse() needs varchar or an array, not {value.type}")
         return Typed(_call("trino_reverse", self._coerce(value, VARCHAR).node), VARCHAR)
