@@ -353,6 +353,9 @@ class Expressions(TranslatorCore):
         escape = node.expression
         if not isinstance(node.this, exp.Like):
             raise refuse("ESCAPE")
+        if isinstance(escape, exp.Null):  # Trino: NULL, whatever the operands
+            self._like(node.this, ctx)  # still checked for Athena's type rules
+            return Typed(_cast(exp.Null(), "BOOLEAN"), BOOLEAN)
         if not (isinstance(escape, exp.Literal) and escape.is_string and len(escape.this) == 1):
             raise invalid("the ESCAPE of LIKE must be a single character")
         return self._like(node.this, ctx, _string(escape.this))

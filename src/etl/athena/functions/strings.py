@@ -103,8 +103,37 @@ class StringFunctions(TranslatorCore):
         self._check_args(node, {"expressions", "coalesce"})
         if len(node.expressions) < 2:
             raise refuse("concat_ws() without a string to join")
-        typed = [self._text_arg(part, ctx, "concat_ws") for part in node.expressions]
-        return Typed(_call("concat_ws", *(t.node for t in typed)), VARCHAR)  # NULL strings are skipped in both
+        if len(node.expressions) == 2:
+            items = self._expr(node.expressions[1], ctx)
+            if items.type.is_array:
+                return self._concat_ws_array(self._text_arg(node.expressions[0], ctx, "concat_ws"), items)
+            parts = [self._text_arg(node.expressions[0], ctx, "concat_ws"), self._coerce_text(items, "concat_ws")]
+        else:
+            parts = [self._text_arg(part, ctx, "concat_ws") for part in node.expressions]
+        return Typed(_call("concat_ws", *(t.node for t in parts)), VARCHAR)  # NULL strings are skipped in both
+
+    def _coerce_text(self, typed: Typed, name: str) -> Typed:
+        if typed.type not in (VARCHAR, UNKNOWN):
+            raise invalid(f"{name}() needs varchar, not {typed.type}")
+        return self._coerce(typed, VARCHAR)
+
+    def _concat_ws_array(self, separator: Typed, items: Typed) -> Typed:
+        """concat_ws(separator, array(varchar)): the elements joined, NULL elements skipped; NULL if either is NULL."""
+        if items.type.element not in (VARCHAR, UNKNOWN):
+            raise invalid(f"concat_ws() needs array(varchar), not {items.type}")
+        kept = exp.Lambda(this=exp.Not(this=exp.Is(this=exp.column("_e"), expression=exp.Null())),
+                          expressions=[exp.to_identifier("_e")])
+        present = _call("list_filter", _cast(items.node, "VARCHAR[]"), kept)
+        joined = _call("list_reduce", present, exp.Lambda(
+            this=exp.DPipe(this=exp.DPipe(this=exp.column("_a"), expression=separator.node.copy()),
+                           expression=exp.column("_b")),
+            expressions=[exp.to_identifier("_a"), exp.to_identifier("_b")]))
+        either_null = exp.or_(exp.Is(this=separator.node.copy(), expression=exp.Null()),
+                              exp.Is(this=items.node.copy(), expression=exp.Null()))
+        empty = exp.EQ(this=_call("len", present.copy()), expression=exp.Literal.number(0))
+        case = exp.Case(ifs=[exp.If(this=either_null, true=exp.Null()), exp.If(this=empty, true=_string(""))],
+                        default=joined)
+        return Typed(_cast(case, "VARCHAR"), VARCHAR)
 
     def _pad(self, node: exp.Pad, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expression", "fill_pattern", "is_left"})
