@@ -295,8 +295,8 @@ class RegexpFunctions(TranslatorCore):
         match = self._regexp_args(text_node, pattern_node, ctx, "regexp_position")
         if match.steps_in_duckdb and not rest:
             return Typed(_call("trino_regexp_position", match.text.node, match.re2), INTEGER)
-        start, occurrence = (self._integer_arg(arg, ctx, "regexp_position").node for arg in rest + [
-            exp.Literal.number(1)] * (2 - len(rest)))
+        defaults = [exp.Literal.number(1)] * (2 - len(rest))  # start 1, the first occurrence
+        start, occurrence = (self._integer_arg(arg, ctx, "regexp_position").node for arg in [*rest, *defaults])
         return Typed(_call("trino_regexp_position_java", match.raw_text, match.java, start, occurrence), INTEGER)
 
 
