@@ -42,7 +42,7 @@ def _compiled(java: str) -> re.Pattern[str]:
     return re.compile(_pattern(java).re2, re.ASCII)
 
 
-def pattern_for_re2(java: str, function: str, group: int) -> str:
+def pattern_for_re2(java: str, group: int) -> str:
     """The RE2 text of ``java`` for DuckDB's regexp functions; the pattern must have ``group``."""
     pattern = _pattern(java)
     if group < 0:
@@ -166,7 +166,7 @@ def register_regexp_functions(con: duckdb.DuckDBPyConnection) -> None:
     text, integer, bigint = duckdb.sqltype("VARCHAR"), duckdb.sqltype("INTEGER"), duckdb.sqltype("BIGINT")
     texts = duckdb.list_type(text)
     for name, function, parameters, result in (
-        ("trino_regexp_to_re2", pattern_for_re2, [text, text, integer], text),
+        ("trino_regexp_to_re2", pattern_for_re2, [text, integer], text),
         ("trino_regexp_text", guarded_text, [text, text, text], text),
         ("trino_regexp_count_java", count, [text, text], bigint),
         ("trino_regexp_extract_all_java", extract_all, [text, text, integer], texts),

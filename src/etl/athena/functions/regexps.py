@@ -228,7 +228,7 @@ class RegexpFunctions(TranslatorCore):
         if java.type not in (VARCHAR, UNKNOWN):
             raise invalid(f"{name}() needs a varchar pattern, not {java.type}")
         java = self._coerce(java, VARCHAR)
-        translated = _call("trino_regexp_to_re2", java.node, _string(name), exp.Literal.number(group))
+        translated = _call("trino_regexp_to_re2", java.node, exp.Literal.number(group))
         re2 = exp.Case(ifs=[exp.If(this=exp.Is(this=text.node.copy(), expression=exp.Null()), true=exp.Null())],
                        default=translated)
         subject = _call("trino_regexp_text", text.node, java.node.copy(), _string(name))
