@@ -8,7 +8,17 @@ from typing import Any
 
 from sqlglot import exp
 
-from etl.athena.results import BIGINT, BOOLEAN, DATE, UNKNOWN, VARCHAR, SqlType, common_super_type, implicitly_coercible
+from etl.athena.results import (
+    BIGINT,
+    BOOLEAN,
+    DATE,
+    UNKNOWN,
+    VARCHAR,
+    SqlType,
+    common_super_type,
+    implicitly_coercible,
+    scalar_or_array,
+)
 from etl.athena.translation import (
     _CLAUSE_NAMES,
     _WINDOW_ONLY,
@@ -157,6 +167,19 @@ class TranslatorCore(ABC):
             raise refuse(f"{name}(NULL)", "the type of a NULL literal argument is ambiguous")
         if not typed.type.is_numeric:
             raise invalid(f"{name}() needs a number, not {typed.type}")
+        return typed
+
+    def _array_arg(self, node: exp.Expr, ctx: _Ctx, name: str, typed: Typed | None = None) -> Typed:
+        """An array argument (``typed``: already translated) of element types the array functions handle."""
+        typed = typed or self._expr(node, ctx)
+        if typed.type.is_unknown:
+            raise refuse(f"{name}(NULL)", "the type of a NULL literal argument is ambiguous")
+        if typed.type.is_map:
+            raise refuse(f"{name}() of a map")
+        if not typed.type.is_array:
+            raise invalid(f"{name}() needs an array, not {typed.type}")
+        if not scalar_or_array(typed.type.element):
+            raise refuse(f"{name}() of {typed.type}")
         return typed
 
     def _temporal_arg(self, node: exp.Expr, ctx: _Ctx, name: str, dates: bool = True) -> Typed:

@@ -103,6 +103,13 @@ INT32_BOUND = 2**31
 INT64_BOUND = 2**63
 
 
+def scalar_or_array(element: SqlType) -> bool:
+    """Element types the array functions handle: scalars (no JSON, whose text form differs) and arrays of them."""
+    if element.is_array:
+        return scalar_or_array(element.element)
+    return not element.args and element.base != "json"
+
+
 def array_type(element: SqlType) -> SqlType:
     return SqlType("array", args=(element,))
 

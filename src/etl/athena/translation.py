@@ -134,6 +134,32 @@ def _string(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
+def _fails(message: str) -> exp.Expr:
+    """DuckDB's error(): the query fails with ``message`` on the row that reaches it."""
+    return _call("error", _string(message))
+
+
+def _is_null(*nodes: exp.Expr) -> exp.Expr:
+    """Whether any of ``nodes`` is NULL."""
+    condition: exp.Expr = exp.Is(this=nodes[0].copy(), expression=exp.Null())
+    for node in nodes[1:]:
+        condition = exp.Or(this=condition, expression=exp.Is(this=node.copy(), expression=exp.Null()))
+    return condition
+
+
+def _case(*branches: tuple[exp.Expr, exp.Expr], default: exp.Expr) -> exp.Expr:
+    """CASE WHEN condition THEN value ... ELSE default END (DuckDB evaluates a branch only for its rows)."""
+    case = exp.Case()
+    for condition, value in branches:
+        case = case.when(condition, value)
+    return case.else_(default)
+
+
+def _list_has_null(array: exp.Expr) -> exp.Expr:
+    """Whether a DuckDB list holds a NULL element (list_count counts the others)."""
+    return exp.GT(this=_call("len", array.copy()), expression=_call("list_count", array.copy()))
+
+
 def _hugeint_power_of_ten(exponent: int) -> exp.Expr:
     return _cast(_string("1" + "0" * exponent), "HUGEINT")
 

@@ -16,17 +16,10 @@ from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
 from etl.athena.results import BIGINT, SqlType, array_type
-from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
+from etl.athena.translation import Handlers, Typed, _call, _case, _cast, _Ctx, _number, _string, invalid, refuse
 
 _MAX_COUNT = 100_000
 _MAX_SEQUENCE = 10_000
-
-
-def _case(*branches: tuple[exp.Expr, exp.Expr], default: exp.Expr) -> exp.Expr:
-    case = exp.Case()
-    for condition, value in branches:
-        case = case.when(condition, value)
-    return case.else_(default)
 
 
 def _primitive(element: SqlType) -> bool:

@@ -20,40 +20,22 @@ import dataclasses
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
-from etl.athena.results import BOOLEAN, SqlType, array_type, common_super_type
+from etl.athena.results import BOOLEAN, SqlType, array_type, common_super_type, scalar_or_array
 from etl.athena.translation import (
     Handlers,
     OutputColumn,
     Typed,
     _call,
+    _case,
     _cast,
     _Ctx,
+    _is_null,
+    _list_has_null,
     _Relation,
     _Scope,
     invalid,
     refuse,
 )
-
-
-def _is_null(node: exp.Expr) -> exp.Expr:
-    return exp.Is(this=node.copy(), expression=exp.Null())
-
-
-def _has_null(array: exp.Expr) -> exp.Expr:
-    return exp.GT(this=_call("len", array.copy()), expression=_call("list_count", array.copy()))
-
-
-def _case(*branches: tuple[exp.Expr, exp.Expr], default: exp.Expr) -> exp.Expr:
-    case = exp.Case()
-    for condition, value in branches:
-        case = case.when(condition, value)
-    return case.else_(default)
-
-
-def _scalar_or_array(element: SqlType) -> bool:
-    if element.is_array:
-        return _scalar_or_array(element.element)
-    return not element.args and element.base != "json"
 
 
 def _bound(body: exp.Expr, names: set[str], alias: str) -> exp.Expr:
@@ -103,18 +85,6 @@ class ArrayLambdaFunctions(TranslatorCore):
         }
 
     # --- the lambda itself -----------------------------------------------------------------------
-    def _lambda_array(self, node: exp.Expr, ctx: _Ctx, name: str) -> Typed:
-        typed = self._expr(node, ctx)
-        if typed.type.is_unknown:
-            raise refuse(f"{name}(NULL)", "the type of a NULL literal argument is ambiguous")
-        if typed.type.is_map:
-            raise refuse(f"{name}() of a map")
-        if not typed.type.is_array:
-            raise invalid(f"{name}() needs an array, not {typed.type}")
-        if not _scalar_or_array(typed.type.element):
-            raise refuse(f"{name}() of {typed.type}")
-        return typed
-
     def _lambda(
         self, node: exp.Expr, ctx: _Ctx, types: list[SqlType], name: str, values: list[exp.Expr] | None = None
     ) -> tuple[exp.Lambda, SqlType]:
@@ -143,11 +113,11 @@ class ArrayLambdaFunctions(TranslatorCore):
     # --- the functions ----------------------------------------------------------------------------
     def _transform(self, node: exp.Transform, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expression"})
-        array = self._lambda_array(node.this, ctx, "transform")
+        array = self._array_arg(node.this, ctx, "transform")
         function, element = self._lambda(node.expression, ctx, [array.type.element], "transform")
         if element.is_unknown:
             raise refuse("transform() with a lambda returning NULL", "its element type is ambiguous")
-        if not _scalar_or_array(element):
+        if not scalar_or_array(element):
             raise refuse(f"transform() to {array_type(element)}")
         result = array_type(element)
         return Typed(_cast(_call("list_transform", array.node, function), result.duck), result)
@@ -162,7 +132,7 @@ class ArrayLambdaFunctions(TranslatorCore):
 
     def _filter(self, node: exp.ArrayFilter, ctx: _Ctx) -> Typed:
         self._check_args(node, {"this", "expression"})
-        array = self._lambda_array(node.this, ctx, "filter")
+        array = self._array_arg(node.this, ctx, "filter")
         predicate = self._predicate(node.expression, ctx, array, "filter")
         # both keep the elements whose predicate is true (not false, not NULL), in order
         return Typed(_cast(_call("list_filter", array.node, predicate), array.type.duck), array.type)
@@ -171,7 +141,7 @@ class ArrayLambdaFunctions(TranslatorCore):
         name = node.name.lower()
         if len(node.expressions) != 2:
             raise invalid(f"{name}() takes an array and a lambda")
-        array = self._lambda_array(node.expressions[0], ctx, name)
+        array = self._array_arg(node.expressions[0], ctx, name)
         predicate = self._predicate(node.expressions[1], ctx, array, name)
         results = _call("list_transform", array.node, predicate)
         deciding, decided = (exp.true(), exp.true()) if name == "any_match" else (exp.false(), exp.false())
@@ -181,7 +151,7 @@ class ArrayLambdaFunctions(TranslatorCore):
         value = _case(
             (_is_null(results), exp.Null()),
             (_call("list_contains", results.copy(), deciding), decided),
-            (_has_null(results), exp.Null()),
+            (_list_has_null(results), exp.Null()),
             default=exp.false() if name == "any_match" else exp.true(),
         )
         return Typed(_cast(value, BOOLEAN.duck), BOOLEAN)
@@ -190,7 +160,7 @@ class ArrayLambdaFunctions(TranslatorCore):
         self._check_args(node, {"this", "initial", "merge", "finish"})
         if node.args.get("finish") is None:
             raise invalid("reduce() takes an array, an initial state, an input function and an output function")
-        array = self._lambda_array(node.this, ctx, "reduce")
+        array = self._array_arg(node.this, ctx, "reduce")
         initial = self._expr(node.args["initial"], ctx)
         state = initial.type
         if state.is_unknown:
@@ -208,18 +178,18 @@ class ArrayLambdaFunctions(TranslatorCore):
             plain = all((t.is_integral or t.is_double) for t in (state, returned))
             if wider == state and plain:
                 raise invalid(f"reduce()'s input function returns {returned}, not its state type {state}")
-            if wider is None or not plain or not _scalar_or_array(wider):
+            if wider is None or not plain or not scalar_or_array(wider):
                 raise refuse(f"reduce() with a state of {state} and an input function returning {returned}")
             state = wider
         else:
             raise refuse(f"reduce() with a state of {state} and an input function returning {returned}")
-        if not _scalar_or_array(state):
+        if not scalar_or_array(state):
             raise refuse(f"reduce() with a state of {state}")
         start = self._coerce(initial, state).node
         merge.set("this", _cast(merge.this, state.duck))
         reduced = _call("list_reduce", array.node, merge, _cast(start, state.duck))
         finish, result = self._lambda(node.args["finish"], ctx, [state], "reduce")
-        if result.is_unknown or not _scalar_or_array(result):
+        if result.is_unknown or not scalar_or_array(result):
             raise refuse(f"reduce() with an output function returning {result}")
         # the output function applied to the state: a one-element list mapped through it
         applied = _call("list_transform", exp.Array(expressions=[reduced]), finish)
@@ -230,7 +200,7 @@ class ArrayLambdaFunctions(TranslatorCore):
     def _zip_with(self, node: exp.Anonymous, ctx: _Ctx) -> Typed:
         if len(node.expressions) != 3:
             raise invalid("zip_with() takes two arrays and a lambda")
-        left, right = (self._lambda_array(n, ctx, "zip_with") for n in node.expressions[:2])
+        left, right = (self._array_arg(n, ctx, "zip_with") for n in node.expressions[:2])
         self._aliases += 1
         i = exp.column(exp.to_identifier(f"zip_{self._aliases}", quoted=True))
         # Trino pads the shorter array with NULLs: DuckDB's subscript past the end is NULL
@@ -238,7 +208,7 @@ class ArrayLambdaFunctions(TranslatorCore):
         function, element = self._lambda(
             node.expressions[2], ctx, [left.type.element, right.type.element], "zip_with", values=items
         )
-        if element.is_unknown or not _scalar_or_array(element):
+        if element.is_unknown or not scalar_or_array(element):
             raise refuse(f"zip_with() to {array_type(element)}")
         size = exp.Greatest(this=_call("len", left.node.copy()), expressions=[_call("len", right.node.copy())])
         positions = _call("range", exp.Literal.number(1), exp.Add(this=size, expression=exp.Literal.number(1)))

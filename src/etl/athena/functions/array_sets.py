@@ -24,36 +24,24 @@ from __future__ import annotations
 from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
-from etl.athena.results import BOOLEAN, SqlType, array_type
-from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
-
-
-def _is_null(*nodes: exp.Expr) -> exp.Expr:
-    condition: exp.Expr = exp.Is(this=nodes[0].copy(), expression=exp.Null())
-    for node in nodes[1:]:
-        condition = exp.Or(this=condition, expression=exp.Is(this=node.copy(), expression=exp.Null()))
-    return condition
-
-
-def _case(*branches: tuple[exp.Expr, exp.Expr], default: exp.Expr) -> exp.Expr:
-    case = exp.Case()
-    for condition, value in branches:
-        case = case.when(condition, value)
-    return case.else_(default)
+from etl.athena.results import BOOLEAN, SqlType, array_type, scalar_or_array
+from etl.athena.translation import (
+    Handlers,
+    Typed,
+    _call,
+    _case,
+    _cast,
+    _Ctx,
+    _is_null,
+    _list_has_null,
+    _number,
+    _string,
+    refuse,
+)
 
 
 def _len(node: exp.Expr) -> exp.Expr:
     return _call("len", node.copy())
-
-
-def _has_null(array: exp.Expr) -> exp.Expr:
-    return exp.GT(this=_len(array), expression=_call("list_count", array.copy()))
-
-
-def _scalar_or_array(element: SqlType) -> bool:
-    if element.is_array:
-        return _scalar_or_array(element.element)
-    return not element.args and element.base != "json"
 
 
 def _holds_double(element: SqlType) -> bool:
@@ -73,15 +61,9 @@ class ArraySetFunctions(TranslatorCore):
 
     # --- helpers -----------------------------------------------------------------------------------
     def _set_array(self, node: exp.Expr, ctx: _Ctx, name: str, unknown: bool = False) -> Typed:
-        typed = self._expr(node, ctx)
-        if typed.type.is_unknown:
-            raise refuse(f"{name}(NULL)", "the type of a NULL literal argument is ambiguous")
-        if typed.type.is_map:
-            raise refuse(f"{name}() of a map")
-        if not typed.type.is_array:
-            raise invalid(f"{name}() needs an array, not {typed.type}")
+        typed = self._array_arg(node, ctx, name)
         element = typed.type.element
-        if not _scalar_or_array(element) or (element.is_unknown and not unknown):
+        if element.is_unknown and not unknown:
             raise refuse(f"{name}() of {typed.type}")
         if element.is_array and _holds_double(element):
             raise refuse(f"{name}() of {typed.type}", "Trino's identity of NaN and -0.0 inside arrays")
@@ -94,7 +76,7 @@ class ArraySetFunctions(TranslatorCore):
         left, right = (self._set_array(n, ctx, name, unknown=True) for n in nodes)
         if left.type != right.type:
             common = self._unify([Typed(exp.Null(), left.type), Typed(exp.Null(), right.type)], f"{name}()")[1]
-            if not _scalar_or_array(common.element) or _holds_double(common.element) != common.element.is_double:
+            if not scalar_or_array(common.element) or _holds_double(common.element) != common.element.is_double:
                 raise refuse(f"{name}() of {left.type} and {right.type}")
             left, right = self._coerce(left, common), self._coerce(right, common)
         if left.type.element.is_unknown:
@@ -205,7 +187,7 @@ class ArraySetFunctions(TranslatorCore):
                 exp.false(),
             ),
             (exp.GT(this=_len(shared), expression=_number(0)), exp.true()),
-            (exp.Or(this=_has_null(left.node), expression=_has_null(right.node)), exp.Null()),
+            (exp.Or(this=_list_has_null(left.node), expression=_list_has_null(right.node)), exp.Null()),
             default=exp.false(),
         )
         value = self._set_guarded(value, left.type.element, left.node, right.node, name="arrays_overlap")
@@ -251,7 +233,7 @@ class ArraySetFunctions(TranslatorCore):
             # Trino's ordering of arrays holding NULLs is not pinned down here
             y = self._set_variable()
             holed = exp.And(
-                this=exp.Not(this=exp.Is(this=y.copy(), expression=exp.Null())), expression=_has_null(y)
+                this=exp.Not(this=exp.Is(this=y.copy(), expression=exp.Null())), expression=_list_has_null(y)
             )
             found = _call("list_filter", array.node.copy(), exp.Lambda(this=holed, expressions=[y.this]))
             value = _case(

@@ -11,36 +11,33 @@ from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
 from etl.athena.functions.maps import MapFunctions
-from etl.athena.results import BIGINT, BOOLEAN, VARCHAR, SqlType, array_type, common_super_type, implicitly_coercible
-from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
+from etl.athena.results import (
+    BIGINT,
+    BOOLEAN,
+    VARCHAR,
+    SqlType,
+    array_type,
+    common_super_type,
+    implicitly_coercible,
+    scalar_or_array,
+)
+from etl.athena.translation import (
+    Handlers,
+    Typed,
+    _call,
+    _case,
+    _cast,
+    _Ctx,
+    _fails,
+    _is_null,
+    _number,
+    _string,
+    invalid,
+    refuse,
+)
 
 # Element types whose values and text DuckDB holds exactly as Trino does.
 _JOINABLE = ("tinyint", "smallint", "integer", "bigint", "decimal", "varchar", "boolean")
-
-
-def _fails(message: str) -> exp.Expr:
-    return _call("error", _string(message))
-
-
-def _is_null(*nodes: exp.Expr) -> exp.Expr:
-    condition: exp.Expr = exp.Is(this=nodes[0].copy(), expression=exp.Null())
-    for node in nodes[1:]:
-        condition = exp.Or(this=condition, expression=exp.Is(this=node.copy(), expression=exp.Null()))
-    return condition
-
-
-def _case(*branches: tuple[exp.Expr, exp.Expr], default: exp.Expr) -> exp.Expr:
-    case = exp.Case()
-    for condition, value in branches:
-        case = case.when(condition, value)
-    return case.else_(default)
-
-
-def _supported_element(element: SqlType) -> bool:
-    """Element types this family handles: scalars (no JSON, whose text form differs) and arrays of them."""
-    if element.is_array:
-        return _supported_element(element.element)
-    return not element.args and element.base != "json"
 
 
 def _element_of(array: SqlType, value: SqlType) -> SqlType | None:
@@ -106,23 +103,11 @@ class ArrayFunctions(MapFunctions):  # maps' cardinality, element_at and [ ] com
             exp.ArrayMin: self._array_extreme, exp.ArraySlice: self._slice, exp.Flatten: self._flatten,
         }
 
-    def _array_arg(self, node: exp.Expr, ctx: _Ctx, name: str, typed: Typed | None = None) -> Typed:
-        typed = typed or self._expr(node, ctx)
-        if typed.type.is_unknown:
-            raise refuse(f"{name}(NULL)", "the type of a NULL literal argument is ambiguous")
-        if typed.type.is_map:
-            raise refuse(f"{name}() of a map")
-        if not typed.type.is_array:
-            raise invalid(f"{name}() needs an array, not {typed.type}")
-        if not _supported_element(typed.type.element):
-            raise refuse(f"{name}() of {typed.type}")
-        return typed
-
     def _array_constructor(self, node: exp.Array, ctx: _Ctx) -> Typed:
         self._check_args(node, {"expressions", "value_constructor"})
         items = [self._expr(item, ctx) for item in node.expressions]
         coerced, element = self._unify(items, "ARRAY constructor")
-        if not _supported_element(element):
+        if not scalar_or_array(element):
             raise refuse(f"ARRAY constructor of {element}")
         result = array_type(element)
         return Typed(_cast(exp.Array(expressions=[i.node for i in coerced]), result.duck), result)

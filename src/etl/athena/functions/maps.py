@@ -14,28 +14,22 @@ from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
 from etl.athena.results import BIGINT, UNKNOWN, SqlType, array_type, implicitly_coercible, map_type
-from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
+from etl.athena.translation import (
+    Handlers,
+    Typed,
+    _call,
+    _case,
+    _cast,
+    _Ctx,
+    _fails,
+    _is_null,
+    _number,
+    invalid,
+    refuse,
+)
 
 # Key types whose equality (and so duplicate detection and lookup) is the same in both engines.
 _KEY_BASES = ("tinyint", "smallint", "integer", "bigint", "decimal", "double", "varchar", "boolean", "date")
-
-
-def _fails(message: str) -> exp.Expr:
-    return _call("error", _string(message))
-
-
-def _is_null(*nodes: exp.Expr) -> exp.Expr:
-    condition: exp.Expr = exp.Is(this=nodes[0].copy(), expression=exp.Null())
-    for node in nodes[1:]:
-        condition = exp.Or(this=condition, expression=exp.Is(this=node.copy(), expression=exp.Null()))
-    return condition
-
-
-def _case(*branches: tuple[exp.Expr, exp.Expr], default: exp.Expr) -> exp.Expr:
-    case = exp.Case()
-    for condition, value in branches:
-        case = case.when(condition, value)
-    return case.else_(default)
 
 
 def _supported_value(value: SqlType) -> bool:

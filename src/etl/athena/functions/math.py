@@ -15,7 +15,19 @@ from sqlglot import exp
 
 from etl.athena.core import TranslatorCore
 from etl.athena.results import BIGINT, BOOLEAN, DOUBLE, VARCHAR, array_type
-from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _number, _string, invalid, refuse
+from etl.athena.translation import (
+    Handlers,
+    Typed,
+    _call,
+    _case,
+    _cast,
+    _Ctx,
+    _fails,
+    _number,
+    _string,
+    invalid,
+    refuse,
+)
 
 # Java's Math.E and Math.PI, and the factors of Math.toRadians / Math.toDegrees (one multiplication each)
 _CONSTANTS = {"e": "2.718281828459045", "pi": "3.141592653589793", "infinity": "Infinity", "nan": "NaN"}
@@ -145,7 +157,5 @@ class MathFunctions(TranslatorCore):
             (exp.or_(_call("isnan", z.copy()), exp.LT(this=z.copy(), expression=_double("0"))),
              "z-score must not be negative"),
         ]
-        case = exp.Case()
-        for condition, message in checks:
-            case = case.when(condition, _call("error", _string(message)))
-        return Typed(_cast(case.else_(value), "DOUBLE"), DOUBLE)
+        failures = [(condition, _fails(message)) for condition, message in checks]
+        return Typed(_cast(_case(*failures, default=value), "DOUBLE"), DOUBLE)

@@ -15,7 +15,7 @@ from sqlglot import exp
 from etl.athena.core import TranslatorCore
 from etl.athena.functions.arrays import concat_arrays
 from etl.athena.results import BIGINT, BOOLEAN, INTEGER, UNKNOWN, VARCHAR
-from etl.athena.translation import Handlers, Typed, _call, _cast, _Ctx, _string, invalid, refuse
+from etl.athena.translation import Handlers, Typed, _call, _case, _cast, _Ctx, _is_null, _string, invalid, refuse
 
 
 class StringFunctions(TranslatorCore):
@@ -128,11 +128,8 @@ class StringFunctions(TranslatorCore):
             this=exp.DPipe(this=exp.DPipe(this=exp.column("_a"), expression=separator.node.copy()),
                            expression=exp.column("_b")),
             expressions=[exp.to_identifier("_a"), exp.to_identifier("_b")]))
-        either_null = exp.or_(exp.Is(this=separator.node.copy(), expression=exp.Null()),
-                              exp.Is(this=items.node.copy(), expression=exp.Null()))
         empty = exp.EQ(this=_call("len", present.copy()), expression=exp.Literal.number(0))
-        case = exp.Case(ifs=[exp.If(this=either_null, true=exp.Null()), exp.If(this=empty, true=_string(""))],
-                        default=joined)
+        case = _case((_is_null(separator.node, items.node), exp.Null()), (empty, _string("")), default=joined)
         return Typed(_cast(case, "VARCHAR"), VARCHAR)
 
     def _pad(self, node: exp.Pad, ctx: _Ctx) -> Typed:
