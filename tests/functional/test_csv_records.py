@@ -116,8 +116,14 @@ def test_bom_crlf_and_quoted_commas_quotes_and_line_breaks(spark, tmp_path, comp
     assert {v["city"] for v in loaded.values()} >= {t for t in TRICKY if t}
 
 
-def test_rows_of_a_file_read_as_several_splits_keep_their_line_numbers(spark, tmp_path, monkeypatch):
+@pytest.mark.parametrize("lookup", ["by position, IN list", "by position, join", "every row again"])
+def test_rows_of_a_file_read_as_several_splits_keep_their_line_numbers(spark, tmp_path, monkeypatch, lookup):
     # Every other row spans two lines, so split boundaries fall inside rows as well as between them.
+    # The rejected rows are found again by the position the first read gave them, or all checked again.
+    if lookup == "by position, join":
+        monkeypatch.setattr(json_to_parquet, "IN_LIST_UP_TO", 1)
+    if lookup == "every row again":
+        monkeypatch.setattr(json_to_parquet, "REJECTED_BY_POSITION", 3)
     rows, bad = vehicles_with_bad(30_000, every=997, tricky=["Bellevue\nEast", 'He said "hi",\nthen left'],
                                   tricky_every=2)
     source = tmp_path / "ev.csv"

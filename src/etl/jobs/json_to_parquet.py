@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -245,11 +245,7 @@ def _load(
     # The observation also stops the optimizer from pushing valid_records' filter on the reason below
     # the parse, where it would be rewritten to parse each line once per field it reads.
     classified = classify(prepared.where(~F.col("is_blank")).drop("is_blank"), contract).observe(
-        rejected_metric,
-        F.count(F.when(is_rejected, 1)).alias("rejected"),
-        F.array_join(F.slice(F.collect_list(F.when(is_rejected, F.col(LINE_ORDER))), 1, REJECTED_BY_POSITION + 1),
-                     ",").alias("positions"),
-    )
+        rejected_metric, F.count(F.when(is_rejected, 1)).alias("rejected"), rejected_positions(is_rejected))
     # The processed partitions the run's records fall into, for normalize: observed here, not re-read there.
     # Observed as one string ("2024/01,2024/02"): metrics hand only plain values back to Python.
     touched_text = F.array_join(F.array_sort(F.collect_set(F.concat_ws("/", *partition_values(contract)))), ",")
@@ -266,10 +262,10 @@ def _load(
     written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
     if rejected:
         line_number = _line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
-        positions = rejected_metric.get["positions"] if rejected <= REJECTED_BY_POSITION else None
-        candidates = _rejected_candidates(spark, lines, positions)
-        written["quarantine"] = _write_rejected(
-            candidates, contract, source, line_number, rejected, layout.quarantine_staging, file_bytes)
+        candidates = rejected_candidates(spark, lines, rejected_metric.get["positions"], rejected)
+        written["quarantine"] = write_rejected(
+            candidates, lambda text: classify(prepare_lines(text).where(~F.col("is_blank")).drop("is_blank"), contract),
+            source, line_number, rejected, layout.quarantine_staging, file_bytes)
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
@@ -295,17 +291,22 @@ def _catalog_run_folders(layout: RunLayout, database: str, written: Mapping[str,
 
 
 
-def _rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | None) -> DataFrame:
+def rejected_positions(is_rejected: Column) -> Column:
+    """The rejected lines' ``line_order``, comma-separated (up to REJECTED_BY_POSITION + 1 of them), to observe."""
+    wanted = F.collect_list(F.when(is_rejected, F.col(LINE_ORDER)))
+    return F.array_join(F.slice(wanted, 1, REJECTED_BY_POSITION + 1), ",").alias("positions")
+
+
+def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | None, rejected: int) -> DataFrame:
     """The lines to check again for the quarantine: those at ``positions`` (comma-separated line orders).
 
     The file is read again as text, with the same splits, so each line has the ``line_order`` it had
     in the first pass, and the rejected ones are picked without parsing any line: by an IN filter
     when they are few (no extra Spark job; the optimizer makes it a hash set), else by a broadcast
-    semi-join (an IN list of 50,000 took seconds to plan, the join a constant 0.3-0.9 s). With no
-    positions (more rejected lines than REJECTED_BY_POSITION: a file that is mostly bad) every
-    line is checked again.
+    semi-join (an IN list of 50,000 took seconds to plan, the join a constant 0.3-0.9 s). With more
+    rejected lines than REJECTED_BY_POSITION (a file that is mostly bad) every line is checked again.
     """
-    if positions is None:
+    if positions is None or rejected > REJECTED_BY_POSITION:
         return lines
     if positions.count(",") < IN_LIST_UP_TO:
         return lines.where(F.col(LINE_ORDER).isin([int(position) for position in positions.split(",")]))
@@ -314,24 +315,29 @@ def _rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str |
     return lines.join(F.broadcast(wanted), LINE_ORDER, "left_semi")
 
 
-def _write_rejected(
+def write_rejected(
     candidates: DataFrame,
-    contract: Contract,
+    classify_lines: Callable[[DataFrame], DataFrame],
     source: str,
     line_number: Column,
     rejected: int,
     target: str,
     file_bytes: int,
 ) -> StructType:
-    """Classify ``candidates`` again and write the rejected ones, verbatim with their reason, as one file."""
+    """Classify ``candidates`` again and write the rejected ones, verbatim with their reason, as one file.
+
+    ``classify_lines`` is the first pass's check (JSON or CSV), so a line is rejected for the same reason;
+    the lines come out in file order.
+    """
     found = Observation("found")
-    again = classify(prepare_lines(candidates).where(~F.col("is_blank")).drop("is_blank"), contract)
-    # Observed before the filter, like the first pass: the filter then stays above the parse.
-    again = again.observe(found, F.count(F.when(F.col(REASON).isNotNull(), 1)).alias("rejected"))
+    # Observed before the filter, like the first pass: the filter then stays above the parse (below it, the
+    # parse would run once per field the reason reads).
+    again = classify_lines(candidates).observe(found, F.count(F.when(F.col(REASON).isNotNull(), 1)).alias("rejected"))
     bad = rejected_lines(again, source, line_number)
-    # One file. A small source is read in one task for it; a large one is read in parallel and its
-    # rejected lines are brought together by a shuffle.
-    bad = bad.coalesce(1) if file_bytes < ONE_FILE_BELOW_BYTES else bad.repartition(1)
+    # One file, in line order. A small source is read in one task for it; a large one is read in parallel and its
+    # rejected lines brought together by a shuffle (a global sort would first sample them: one more read).
+    bad = (bad.coalesce(1) if file_bytes < ONE_FILE_BELOW_BYTES else bad.repartition(1)).sortWithinPartitions(
+        "line_number")
     bad.write.mode("overwrite").option("ignoreNullFields", "false").json(target)
     if int(found.get["rejected"]) != rejected:  # the two reads must agree, or a line would be lost
         raise SourceChangedError(source, f"{rejected} lines rejected, {found.get['rejected']} found again")
