@@ -146,5 +146,25 @@ def test_the_fast_date_check_answers_as_the_regex_and_to_date_do(spark, date_for
     assert any(r.fast for r in rows) and not all(r.fast for r in rows)
 
 
+INTEGER_TEXTS = [
+    "0", "42", "+42", "-42", "007", " 42", "42 ", "\t42\r", "4 2", "42.", "42.0", "4.2", ".5", "5e3", "+", "-", "+-5",
+    "--5", "2147483647", "2147483648", "-2147483648", "9223372036854775808", "\x0142", "42\x01", " \x01 42",
+    "٤٢", "４２", "42a", "a42", "0x1F", "", " ", "1_000",
+]
+
+
+@pytest.mark.parametrize("field_type", ["int", "bigint"])
+def test_the_fast_integer_check_answers_as_the_regex_and_the_cast_do(spark, field_type):
+    from etl.transforms_csv import _INTEGER, is_integer
+
+    frame = spark.createDataFrame([(text,) for text in INTEGER_TEXTS], "value string")
+    value = F.col("value")
+    typed = F.trim(value).cast(field_type)
+    reference = value.rlike(_INTEGER) & typed.isNotNull()
+    rows = frame.select("value", is_integer(value, typed).alias("fast"), reference.alias("reference")).collect()
+    assert [(r.value, r.fast) for r in rows] == [(r.value, r.reference) for r in rows]
+    assert any(r.fast for r in rows) and not all(r.fast for r in rows)
+
+
 def _strftime(date_format: str) -> str:
     return date_format.replace("yyyy", "%Y").replace("MM", "%m").replace("dd", "%d")
