@@ -139,7 +139,10 @@ def test_rows_of_a_file_read_as_several_splits_keep_their_line_numbers(spark, tm
 
     assert (manifest["loaded"], manifest["quarantined"]) == (30_000, len(bad))
     assert quarantined(tmp_path) == expected_quarantine(rows, bad, "\n")
-    assert len(raw_rows(spark, tmp_path)) == 30_000
+    loaded = raw_rows(spark, tmp_path)
+    assert len(loaded) == 30_000
+    # The processed partitions (model years) normalize will write: those of the loaded rows only.
+    assert manifest["partitions"] == [[str(year)] for year in sorted({row["model_year"] for row in loaded.values()})]
 
 
 def inside_a_row_spanning_lines(rows: list[list[str]], offsets: list[int]) -> bool:

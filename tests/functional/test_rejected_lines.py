@@ -93,6 +93,8 @@ def test_lines_of_a_file_read_as_several_splits(spark, tmp_path, lookup):
     assert quarantined(tmp_path) == {n: (as_quarantined(text), reason) for n, (text, reason) in expected.items()}
     assert (manifest["records_read"], manifest["quarantined"]) == (len(lines), len(expected))
     assert manifest["loaded"] == 30_000
+    # The processed partitions normalize will write: the loaded lines' month only, not a rejected line's 2023/02.
+    assert manifest["partitions"] == [["2024", "01"]]
 
 
 def test_lines_of_a_gzip_file(spark, tmp_path, lookup):

@@ -23,15 +23,18 @@ from etl.contracts import Contract
 from etl.errors import InputFileError
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.json_to_parquet import (
+    PARTITION_KEY,
     _line_numbers,
     literal_path,
     rejected_candidates,
     rejected_positions,
+    touched_partitions,
+    with_partition_key,
     write_rejected,
 )
 from etl.jobs.layout import RunLayout
 from etl.sniff import HEAD_BYTES, head_text
-from etl.transforms import LINE_ORDER, REASON, partition_values, valid_records
+from etl.transforms import LINE_ORDER, REASON, valid_records
 from etl.transforms_csv import (
     IS_BLANK,
     assemble_records,
@@ -104,15 +107,14 @@ def _write(
     so a clean file is read once and nothing holds the whole file in memory (caching the checked records
     for the second write cost more than the rest of the job: 1m-record exports took 15 s instead of 6).
     """
-    metrics, partition_metric = Observation("csv"), Observation("csv_partitions")
+    metrics = Observation("csv")
     is_rejected = F.col(REASON).isNotNull()
     # The observation also keeps the filters below from being pushed under the parse (see json_to_parquet._load).
-    observed = classify(records).observe(
+    observed = with_partition_key(classify(records), contract).observe(
         metrics, F.count(F.lit(1)).alias("records"), F.count(F.when(F.col(IS_BLANK), 1)).alias("blank"),
-        F.count(F.when(is_rejected, 1)).alias("rejected"), rejected_positions(is_rejected))
-    touched = F.array_join(F.array_sort(F.collect_set(F.concat_ws("/", *partition_values(contract)))), ",")
-    good = valid_records(observed.where(~F.col(IS_BLANK)), contract, ingested_at).observe(
-        partition_metric, touched.alias("partitions"))
+        F.count(F.when(is_rejected, 1)).alias("rejected"), rejected_positions(is_rejected), touched_partitions(),
+    ).drop(PARTITION_KEY)
+    good = valid_records(observed.where(~F.col(IS_BLANK)), contract, ingested_at)
     if file_bytes < ONE_FILE_BELOW_BYTES:
         good = good.coalesce(1)
     good.write.mode("overwrite").parquet(layout.raw_staging + "/data")
@@ -129,6 +131,6 @@ def _write(
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-    partitions = [text.split("/") for text in (partition_metric.get["partitions"] or "").split(",") if text]
+    partitions = [text.split("/") for text in (counted["partitions"] or "").split(",") if text]
     return {"records_read": read, "loaded": read - rejected, "quarantined": rejected, "blank_lines": blank,
             "partitions": partitions}, written
