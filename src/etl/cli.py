@@ -154,10 +154,12 @@ def _parser() -> argparse.ArgumentParser:
     datasets = commands.add_parser("datasets", help="list the datasets (src/etl/datasets/<name>/) and their queries")
     datasets.set_defaults(handler=_datasets)
 
-    validate = commands.add_parser("validate", help="check dataset folders: one line per problem, exit 1 if any")
-    validate.add_argument("targets", nargs="*", metavar="NAME|FOLDER",
-                          help="a dataset name, or a folder holding contract.json and queries/ "
-                               "(default: every dataset)")
+    validate = commands.add_parser("validate", help="check dataset folders or contracts: one line per problem, "
+                                                    "exit 1 if any")
+    validate.add_argument("targets", nargs="*", metavar="NAME|FOLDER|FILE",
+                          help="a dataset name, a folder holding contract.json and queries/, or a contract file "
+                               "<dataset>.json to drop into landing as _contracts/<dataset>.json (default: every "
+                               "dataset)")
     validate.set_defaults(handler=_validate)
 
     tables = commands.add_parser("tables", help="list catalogued tables")
@@ -373,15 +375,17 @@ def _maintain(args: argparse.Namespace) -> int:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from etl.contracts import available_datasets, query_files
-    from etl.contracts.store import FileContractStore, effective_contract
+    from etl.contracts import available_datasets, query_files, summary_query_of
+    from etl.contracts.store import FileContractStore, contracts_in_force
     from etl.local.lake import RAW, Lake
 
     store = FileContractStore(Lake(_settings(args).lake_root).path(RAW))  # versions dropped into landing
+    packaged = available_datasets()
     rows = []
-    for name in available_datasets():
-        contract = effective_contract(name, store)
-        queries = [f"{q}*" if q == contract.summary_query else q for q in query_files(name)]
+    for name, contract in contracts_in_force(store).items():
+        summary = summary_query_of(contract)[0]
+        queries = ([f"{q}*" if q == summary else q for q in query_files(name)] if name in packaged
+                   else [f"{summary}* (defined at run time)"])
         rows.append([name, contract.version, contract.landing_prefix
                      + ("  (and the bucket root)" if contract.default_for_root_keys else ""),
                      ",".join(contract.accepted_formats), contract.write_mode, ",".join(contract.primary_key) or "-",
@@ -392,12 +396,18 @@ def _datasets(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from etl.contracts import CONTRACT_FILE, available_datasets, dataset_folder, validate_folder
+    from etl.contracts import CONTRACT_FILE, available_datasets, dataset_folder, validate_dropped, validate_folder
 
     targets = args.targets or available_datasets()
     problems: list[str] = []
     for target in targets:
         path = Path(target)
+        if path.is_file() and path.name != CONTRACT_FILE:  # a contract to drop into landing as _contracts/<d>.json
+            found = validate_dropped(path)
+            problems += found
+            if not found:
+                print(f"ok: {path} (drop it into landing as _contracts/{path.name})")
+            continue
         if path.name == CONTRACT_FILE:
             path = path.parent
         folder = path if path.is_dir() else dataset_folder(target)

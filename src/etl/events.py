@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from etl.contracts import OPERATIONS, Contract, available_datasets, load_contract, summary_query
+from etl.contracts import OPERATIONS, Contract, available_datasets, load_contract, summary_query_of
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class RunRequest:
     write_mode: str = "upsert"
     # A contract dropped into landing and put in force by the trigger (etl.contracts.store): its run only notifies.
     contract_update: dict[str, Any] | None = None
+    # The name and SQL of the query the run's success notification carries (etl.contracts.summary_query_of).
+    summary_query: tuple[str, str] | None = None
 
     def execution_input(self) -> dict[str, Any]:
         source = self.source
@@ -76,7 +78,7 @@ class RunRequest:
             execution_input["contract_update"] = dict(self.contract_update)
         else:
             # The dataset's own summary query travels with the run: one state machine serves every dataset.
-            name, sql = summary_query(self.dataset)
+            name, sql = self.summary_query or summary_query_of(load_contract(self.dataset))
             execution_input["summary_query"] = {"name": name, "sql": sql}
             execution_input["write_mode"] = self.write_mode
         return execution_input
@@ -109,16 +111,21 @@ def skip_reason(key: str, size: int | None = None) -> str | None:
     return None
 
 
-def dataset_for_key(key: str) -> str | None:
+def packaged_contracts() -> dict[str, Contract]:
+    """The contracts of the datasets packaged as folders (without the versions dropped into landing)."""
+    return {dataset: load_contract(dataset) for dataset in available_datasets()}
+
+
+def dataset_for_key(key: str, contracts: Mapping[str, Contract] | None = None) -> str | None:
     """The dataset a landing key belongs to: by prefix, or the default one for keys at the root."""
-    for dataset in available_datasets():
-        contract = load_contract(dataset)
+    known = (contracts if contracts is not None else packaged_contracts()).values()
+    for contract in known:
         if key.startswith(contract.landing_prefix):
-            return dataset
+            return contract.dataset
     if "/" not in key:
-        for dataset in available_datasets():
-            if load_contract(dataset).default_for_root_keys:
-                return dataset
+        for contract in known:
+            if contract.default_for_root_keys:
+                return contract.dataset
     return None
 
 
@@ -137,26 +144,29 @@ def run_id_for(source: SourceObject, dataset: str) -> str:
     return f"{dataset}-{slug}-{digest}"
 
 
-def plan_run(source: SourceObject, contract_of: Callable[[str], Contract] = load_contract) -> RunRequest | Skipped:
-    """Decide what to do with one landing object (``contract_of``: the contract in force of a dataset)."""
+def plan_run(source: SourceObject, contracts: Mapping[str, Contract] | None = None) -> RunRequest | Skipped:
+    """Decide what to do with one landing object (``contracts``: those in force, by dataset; the packaged ones
+    by default)."""
     reason = skip_reason(source.key, source.size)
     if reason:
         return Skipped(source.key, reason)
-    dataset = dataset_for_key(source.key)
+    contracts = contracts if contracts is not None else packaged_contracts()
+    dataset = dataset_for_key(source.key, contracts)
     if dataset is None:
         prefix = source.key.split("/", 1)[0]
         name = _SLUG_UNSAFE.sub("_", prefix).strip("_")[:20] or "unknown"
-        refusal = {"Error": UNKNOWN_DATASET, "Cause": unknown_prefix_cause(source.key)}
+        refusal = {"Error": UNKNOWN_DATASET, "Cause": unknown_prefix_cause(source.key, contracts)}
         return RunRequest(run_id=run_id_for(source, name), dataset=name, source=source, refusal=refusal)
     run_id = run_id_for(source, dataset)
-    contract = contract_of(dataset)
+    contract = contracts[dataset]
     operation = operation_in_key(source.key, contract)
     if operation is not None and operation not in contract.allowed_operations:
         cause = operation_not_allowed_cause(source.key, operation, contract)
         return RunRequest(run_id=run_id, dataset=dataset, source=source,
                           refusal={"Error": OPERATION_NOT_ALLOWED, "Cause": cause})
     write_mode = OPERATIONS[operation] if operation is not None else contract.write_mode
-    return RunRequest(run_id=run_id, dataset=dataset, source=source, write_mode=write_mode)
+    return RunRequest(run_id=run_id, dataset=dataset, source=source, write_mode=write_mode,
+                      summary_query=summary_query_of(contract))
 
 
 OPERATION_NOT_ALLOWED = "OperationNotAllowed"
@@ -182,16 +192,17 @@ def operation_not_allowed_cause(key: str, operation: str, contract: Contract) ->
 UNKNOWN_DATASET = "UnknownDataset"
 
 
-def unknown_prefix_cause(key: str) -> str:
-    """Why an object under a prefix no dataset reads is refused, and the two ways out."""
+def unknown_prefix_cause(key: str, contracts: Mapping[str, Contract] | None = None) -> str:
+    """Why an object under a prefix no dataset reads is refused, and the ways out."""
     prefix = key.split("/", 1)[0] + "/"
-    known = [load_contract(d) for d in available_datasets()]
+    known = list((contracts if contracts is not None else packaged_contracts()).values())
     prefixes = ", ".join(c.landing_prefix for c in known)
     root = [c.dataset for c in known if c.default_for_root_keys]
     at_root = f"; a file at the bucket root goes to {root[0]}" if root else ""
     return (f"{key}: no dataset reads the prefix {prefix} (known prefixes: {prefixes}{at_root}); "
-            f"move the file under one of them, or add a dataset: a folder src/etl/datasets/<name>/ whose "
-            f"contract.json has \"landing_prefix\": \"{prefix}\"")
+            f"move the file under one of them, or add a dataset whose contract has \"landing_prefix\": "
+            f"\"{prefix}\" (drop it into landing as _contracts/<name>.json, or deploy a folder "
+            f"src/etl/datasets/<name>/)")
 
 
 def sources_from_s3_event(event: dict[str, Any]) -> tuple[list[SourceObject], list[Skipped]]:

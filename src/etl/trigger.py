@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from etl.contracts.store import ContractStore, apply_contract, dataset_of_contract_key, effective_contract
+from etl.contracts.store import ContractStore, apply_contract, contracts_in_force, dataset_of_contract_key
 from etl.errors import ContractError, EtlError
 from etl.events import RunRequest, Skipped, SourceObject, plan_run, run_id_for, sources_from_s3_event
 
@@ -65,8 +65,7 @@ def plan(source: SourceObject, contracts: ContractDrops | None) -> RunRequest | 
     """A landing object's run: a contract put in force (or refused), or a run of its dataset."""
     updated = dataset_of_contract_key(source.key) if contracts is not None else None
     if contracts is None or updated is None:
-        store = contracts.store if contracts is not None else None
-        return plan_run(source, contract_of=lambda dataset: effective_contract(dataset, store))
+        return plan_run(source, contracts_in_force(contracts.store) if contracts is not None else None)
     run_id = run_id_for(source, updated)
     try:
         text = contracts.read_landing(source).decode("utf-8")

@@ -201,3 +201,49 @@ def test_a_contract_dropped_into_landing_is_put_in_force_and_its_change_notified
     assert main(["--lake", str(lake), "run"]) == 1
     refused = next(r for r in runtime.runs.list() if r.status == FAILED)
     assert refused.error == "ContractRefused" and "field 'carrier' is removed" in refused.reason
+
+
+def test_a_contract_for_a_new_dataset_defines_it_and_its_files_run_end_to_end(lake, spark, capsys):
+    from etl.athena.local import LocalAthena
+
+    sensors = {
+        "dataset": "sensors", "version": 1, "landing_prefix": "sensors/", "accepted_formats": ["csv"],
+        "date_format": "yyyy-MM-dd",
+        "fields": [{"name": "sensor_id", "type": "string", "required": True},
+                   {"name": "read_on", "type": "date", "required": True},
+                   {"name": "reading", "type": "double", "minimum": 0},
+                   {"name": "owner_email", "type": "string", "pii": True}],
+        "primary_key": ["sensor_id"], "partition_columns": [{"name": "month", "source": "read_on",
+                                                               "format": "yyyy-MM"}],
+    }
+    runtime = runtime_for(lake, spark)
+    write(lake / "landing" / "_contracts", "sensors.json", json.dumps(sensors).encode())
+    assert main(["--lake", str(lake), "run"]) == 0
+    [definition] = runtime.outbox.list()
+    assert definition.subject == "ETL sensors contract updated"
+    assert definition.body["changes"] == ["defines dataset sensors: 4 fields (1 PII), key sensor_id, files under "
+                                          "sensors/ (csv) written as upsert"]
+
+    write(lake / "landing" / "sensors", "day1.csv", b"sensor_id,read_on,reading,owner_email\r\n"
+          b"s1,2024-05-01,1.5,a@example.com\r\ns2,2024-05-02,-3,b@example.com\r\ns3,2024-06-01,2.0,\r\n")
+    write(lake / "landing" / "sensors", "day2.csv", b"sensor_id,read_on,reading,owner_email\ns1,2024-06-02,9,\n")
+    assert main(["--lake", str(lake), "run"]) == 0
+    runs = {record.source["key"]: record for record in runtime.runs.list()}
+    assert runs["sensors/day1.csv"].status == runs["sensors/day2.csv"].status == SUCCEEDED
+    assert (runs["sensors/day1.csv"].counts["loaded"], runs["sensors/day1.csv"].counts["quarantined"]) == (2, 1)
+
+    athena = LocalAthena(runtime.catalog, database=runtime.settings.database)
+    assert athena.execute("SELECT sensor_id, reading, month FROM processed_sensors ORDER BY 1").rows == [
+        ("s1", 9.0, "2024-06"), ("s3", 2.0, "2024-06")]
+    assert "owner_email" not in athena.execute("SELECT * FROM processed_sensors").columns
+    # The crawlers found the new dataset's folders: its raw and quarantine tables are in the catalog.
+    assert athena.execute("SELECT count(*) FROM raw_sensors").rows == [(3,)]  # the lines that loaded
+    assert athena.execute("SELECT line_number FROM quarantine_sensors").rows == [(3,)]
+    last = [n for n in runtime.outbox.list() if n.body.get("status") == SUCCEEDED][-1]
+    assert last.body["results"]["columns"] == ["records", "last_ingested_at"]
+    assert last.body["results"]["rows"][0]["Data"][0] == {"VarCharValue": "2"}
+
+    capsys.readouterr()
+    assert main(["--lake", str(lake), "datasets"]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if "sensors" in line]
+    assert len(listed) == 1 and "sensors_records* (defined at run time)" in listed[0]

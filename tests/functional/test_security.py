@@ -421,6 +421,7 @@ ALLOWED = {
     ("jobs/maintain.py", "_call"): "procedure names are constants; their arguments are built by the job's functions",
     ("jobs/maintain.py", "crowded_partitions"): "the table name is table_name()'s; the numbers are constants",
     ("jobs/maintain.py", "live_files"): "the table name is table_name()'s",
+    ("jobs/maintain.py", "processed_datasets"): "the database is the job's deployed --database, quoted as table_name()",
     ("jobs/maintain.py", "maintain_table"): "the table name is table_name()'s; the timestamp is formatted by the job",
     ("glue/catalog.py", "Catalog._load_tables"): "the WHERE text is one of three constants with ? placeholders",
 }

@@ -91,3 +91,20 @@ def test_a_folder_without_a_valid_contract_gets_one_line_per_problem(tmp_path):
     (folder / "queries").mkdir()
     (folder / "queries" / "totals.sql").write_text("SELECT 1", encoding="utf-8")
     assert validate_folder(folder) == []
+
+
+def test_etl_validate_checks_a_contract_file_meant_for_landing(tmp_path, capsys):
+    from etl.cli import main
+
+    dropped = tmp_path / "sensors.json"
+    contract = {**_raw(), "dataset": "sensors"}
+    contract.pop("summary_query")
+    dropped.write_text(json.dumps(contract), encoding="utf-8")
+    assert main(["validate", str(dropped)]) == 0
+    assert capsys.readouterr().out == f"ok: {dropped} (drop it into landing as _contracts/sensors.json)\n"
+
+    dropped.write_text(json.dumps({**contract, "landing_prefix": "sensors", "summary_query": "totals"}), "utf-8")
+    assert main(["validate", str(dropped)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: {dropped}: landing_prefix must end with '/'",
+        f"error: {dropped}: summary_query: a dataset defined at run time has no queries folder (leave it out)"]

@@ -8,7 +8,13 @@ import json
 import pytest
 
 from etl.contracts import CONTRACT_FILE, dataset_folder, load_contract
-from etl.contracts.store import FileContractStore, apply_contract, dataset_of_contract_key, effective_contract
+from etl.contracts.store import (
+    FileContractStore,
+    apply_contract,
+    dataset_of_contract_key,
+    datasets_in_force,
+    effective_contract,
+)
 from etl.errors import ContractError
 from etl.events import SourceObject
 from etl.trigger import CONTRACT_REFUSED, ContractDrops, plan
@@ -76,5 +82,67 @@ def test_the_trigger_turns_a_drop_into_a_notifying_run_or_a_refusal(tmp_path):
 
     refused = plan(SourceObject("landing", "_contracts/nope.json", size=2, etag="e"), drops)
     assert refused.refusal["Error"] == CONTRACT_REFUSED
-    assert "is not a dataset of this pipeline" in refused.refusal["Cause"]
+    assert "missing key 'landing_prefix' (str)" in refused.refusal["Cause"]
     assert refused.refusal["Cause"].endswith("the contract in force is unchanged")
+    assert FileContractStore(tmp_path / "raw").names() == ["shipping"]
+
+
+SENSORS = {
+    "dataset": "sensors", "version": 1, "landing_prefix": "sensors/", "accepted_formats": ["jsonl"],
+    "date_format": "yyyy-MM-dd",
+    "fields": [{"name": "sensor_id", "type": "string", "required": True},
+               {"name": "reading", "type": "double"},
+               {"name": "owner_email", "type": "string", "pii": True}],
+    "primary_key": ["sensor_id"], "partition_columns": [],
+}
+
+
+def test_a_contract_for_an_unknown_dataset_defines_it_and_its_prefix_is_routed_to_it(tmp_path):
+    store = FileContractStore(tmp_path / "raw")
+    drops = ContractDrops(store, lambda source: json.dumps(SENSORS).encode())
+    defined = plan(SourceObject("landing", "_contracts/sensors.json", size=10, etag="e"), drops)
+    assert defined.refusal is None
+    assert defined.contract_update["changes"] == [
+        "defines dataset sensors: 3 fields (1 PII), key sensor_id, files under sensors/ (jsonl) written as upsert"]
+    assert datasets_in_force(store) == ["ev_population", "sensors", "shipping", "users"]
+
+    run = plan(SourceObject("landing", "sensors/day1.json", size=10, etag="e"), drops)
+    payload = run.execution_input()
+    assert (payload["dataset"], payload["write_mode"]) == ("sensors", "upsert")
+    assert payload["summary_query"] == {
+        "name": "sensors_records",
+        "sql": "SELECT count(*) AS records, max(ingested_at) AS last_ingested_at FROM processed_sensors"}
+    assert effective_contract("sensors", store).summary_query == ""
+
+    # its next version is an update like any other: compatible changes only
+    wider = {**SENSORS, "version": 2, "fields": [*SENSORS["fields"], {"name": "unit", "type": "string"}]}
+    assert apply_contract("sensors", json.dumps(wider), store).changes == ["adds optional field unit (string)"]
+    with pytest.raises(ContractError, match="'reading' is removed"):
+        apply_contract("sensors", json.dumps({**wider, "version": 3, "fields": SENSORS["fields"][:1]}), store)
+
+
+def test_without_a_definition_a_prefix_is_unknown_and_the_cause_says_how_to_define_it(tmp_path):
+    drops = ContractDrops(FileContractStore(tmp_path / "raw"), lambda source: b"")
+    refused = plan(SourceObject("landing", "sensors/day1.json", size=10, etag="e"), drops)
+    assert refused.refusal["Error"] == "UnknownDataset"
+    assert "drop it into landing as _contracts/<name>.json" in refused.refusal["Cause"]
+    with pytest.raises(ContractError, match=r"no contract dropped into landing as _contracts/sensors\.json"):
+        effective_contract("sensors", FileContractStore(tmp_path / "raw"))
+
+
+@pytest.mark.parametrize(("dataset", "dropped", "reason"), [
+    ("sensors", {**SENSORS, "landing_prefix": "shipping/sensors/"}, "overlaps 'shipping/' of the shipping dataset"),
+    ("sensors", {**SENSORS, "landing_prefix": "user"}, "landing_prefix must end with '/'"),
+    ("sensors", {**SENSORS, "landing_prefix": "_sensors/"}, "landing_prefix cannot start with '_'"),
+    ("sensors", {**SENSORS, "default_for_root_keys": True}, "the shipping dataset already takes the files at"),
+    ("sensors", {**SENSORS, "summary_query": "sensors_summary"}, "a dataset defined at run time has no queries"),
+    ("Sensors", {**SENSORS, "dataset": "Sensors"}, "dataset name 'Sensors' must be lowercase"),
+    ("sensor", SENSORS, "declares dataset 'sensors'"),
+    ("sensors", {**SENSORS, "primary_key": []}, "an upsert .* needs a primary_key"),
+    ("sensors", {**SENSORS, "accepted_formats": ["jsonl", "csv"]}, "accepted_formats mixes CSV and JSON"),
+])
+def test_a_new_dataset_is_refused_when_its_contract_is_invalid_or_clashes(tmp_path, dataset, dropped, reason):
+    store = FileContractStore(tmp_path / "raw")
+    with pytest.raises(ContractError, match=reason):
+        apply_contract(dataset, json.dumps(dropped), store)
+    assert store.names() == []

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 from etl.errors import ContractError
@@ -32,6 +33,8 @@ FIELD_TYPES = ("boolean", "int", "bigint", "double", "decimal(p,s)", "string", "
 FORMATS = ("jsonl", "json_array", "gzip", "csv")
 CSV_DEFAULTS = {"delimiter": ",", "quote": '"', "escape": '"', "header": True}
 _DECIMAL = re.compile(r"decimal\((\d+),(\d+)\)")
+# A dataset's name is part of its table names (raw_<d>, processed_<d>) and its run ids: a safe identifier.
+DATASET_NAME = re.compile(r"[a-z][a-z0-9_]{0,47}")
 _NOT_NAME_CHARACTERS = re.compile(r"[^a-z0-9]+")
 
 
@@ -159,8 +162,16 @@ def query_files(dataset: str) -> dict[str, Traversable]:
 
 def summary_query(dataset: str) -> tuple[str, str]:
     """The name and SQL of the query the dataset's success notification carries."""
-    contract = load_contract(dataset)
-    sql = query_files(dataset)[contract.summary_query].read_text(encoding="utf-8")
+    return summary_query_of(load_contract(dataset))
+
+
+def summary_query_of(contract: Contract) -> tuple[str, str]:
+    """The name and SQL of the query a run of ``contract``'s dataset notifies: its folder's summary query, or, for a
+    dataset defined at run time (no folder, so no queries of its own), how many records its table holds."""
+    if not contract.summary_query:
+        return f"{contract.dataset}_records", (f"SELECT count(*) AS records, max(ingested_at) AS last_ingested_at "
+                                               f"FROM processed_{contract.dataset}")
+    sql = query_files(contract.dataset)[contract.summary_query].read_text(encoding="utf-8")
     return contract.summary_query, sql.strip().rstrip(";").strip()
 
 
@@ -194,6 +205,19 @@ def validate_folder(folder: Traversable) -> list[str]:
     return [f"{dataset}/{CONTRACT_FILE}: {problem}" for problem in problems(dataset, raw, queries=queries)]
 
 
+def validate_dropped(path: Path) -> list[str]:
+    """Every problem of a contract file meant to be dropped into landing as ``_contracts/<dataset>.json``."""
+    dataset = path.name.removesuffix(".json")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"{path}: not valid JSON: {exc}"]
+    found = problems(dataset, raw)
+    if dataset not in available_datasets() and isinstance(raw, dict) and raw.get("summary_query"):
+        found.append("summary_query: a dataset defined at run time has no queries folder (leave it out)")
+    return [f"{path}: {problem}" for problem in found]
+
+
 _REQUIRED_KEYS = {
     "dataset": str, "version": int, "landing_prefix": str, "accepted_formats": list, "date_format": str,
     "fields": list, "primary_key": list, "partition_columns": list,
@@ -213,6 +237,9 @@ def problems(dataset: str, raw: Any, *, queries: set[str] | None = None) -> list
         return found
     if raw["dataset"] != dataset:
         found.append(f"declares dataset {raw['dataset']!r}; the folder is {dataset!r}")
+    if not DATASET_NAME.fullmatch(dataset):
+        found.append(f"dataset name {dataset!r} must be lowercase letters, digits and '_', starting with a letter "
+                     f"(at most 48): it names the tables raw_<dataset> and processed_<dataset>")
     fields = [_with_name(f) for f in raw["fields"] if isinstance(f, dict)]
     if len(fields) != len(raw["fields"]) or any("name" not in f or "type" not in f for f in fields):
         found.append("each field must be an object with a 'name' (or a 'source') and a 'type'")
@@ -245,9 +272,14 @@ def problems(dataset: str, raw: Any, *, queries: set[str] | None = None) -> list
     unknown_formats = set(raw["accepted_formats"]) - set(FORMATS)
     if unknown_formats:
         found.append(f"unknown formats {sorted(unknown_formats)}; use {FORMATS}")
+    elif "csv" in raw["accepted_formats"] and {"jsonl", "json_array"} & set(raw["accepted_formats"]):
+        found.append("accepted_formats mixes CSV and JSON: a dataset's files are read one way; accept 'csv' (and "
+                     "'gzip'), or the JSON formats")
     found += _csv_problems(raw)
     if not raw["landing_prefix"].endswith("/"):
         found.append("landing_prefix must end with '/'")
+    elif raw["landing_prefix"].startswith(("_", "/")):
+        found.append("landing_prefix cannot start with '_' or '/': such keys are the pipeline's own or no path")
     write_mode = raw.get("write_mode", "upsert")
     if write_mode not in WRITE_MODES:
         found.append(f"write_mode {write_mode!r} is not one of {', '.join(WRITE_MODES)}")

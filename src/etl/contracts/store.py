@@ -8,8 +8,9 @@ the trigger through the store it is given. The dataset's effective contract is t
 version among the packaged file (``src/etl/datasets/<d>/contract.json``) and the stored one, so a
 deployed new version supersedes an older runtime one.
 
-Only datasets that have a folder can be updated this way: a new dataset still needs its folder (queries,
-crawler targets, permissions are deployed with it).
+A contract for a dataset the pipeline does not know yet defines it: from then on its landing prefix is
+routed to it, its tables are created by its first run and crawled with the others, and its runs notify how
+many records its table holds (a folder deployed with the stack gives a dataset its own queries).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class ContractStore(Protocol):
 
     def write(self, dataset: str, text: str) -> None: ...
 
+    def names(self) -> list[str]:
+        """The datasets that have a version kept here."""
+        ...
+
 
 def contract_key(dataset: str) -> str:
     return f"{CONTRACTS_FOLDER}/{dataset}.json"
@@ -46,14 +51,26 @@ def dataset_of_contract_key(key: str) -> str | None:
     return name.removesuffix(".json")
 
 
+def datasets_in_force(store: ContractStore | None) -> list[str]:
+    """Every dataset the pipeline runs: the packaged folders and those defined by a contract dropped into landing."""
+    return sorted(set(available_datasets()) | set(store.names() if store is not None else ()))
+
+
+def contracts_in_force(store: ContractStore | None) -> dict[str, Contract]:
+    return {dataset: effective_contract(dataset, store) for dataset in datasets_in_force(store)}
+
+
 def effective_contract(dataset: str, store: ContractStore | None) -> Contract:
-    """The dataset's contract in force: the stored version when it is above the packaged one."""
-    packaged = load_contract(dataset)
+    """The dataset's contract in force: the stored version when it is above the packaged one (or there is none)."""
+    packaged = load_contract(dataset) if dataset in available_datasets() else None
     text = store.read(dataset) if store is not None else None
     if text is None:
+        if packaged is None:
+            raise ContractError(dataset, f"is no dataset of this pipeline: no folder src/etl/datasets/{dataset}/ and "
+                                         f"no contract dropped into landing as {contract_key(dataset)}")
         return packaged
     stored = _parse(json.loads(text))
-    return stored if stored.version > packaged.version else packaged
+    return stored if packaged is None or stored.version > packaged.version else packaged
 
 
 @dataclass(frozen=True)
@@ -70,15 +87,15 @@ class ContractUpdate:
 def apply_contract(dataset: str, text: str, store: ContractStore) -> ContractUpdate:
     """Validate a dropped contract, check it against the one in force, and keep it; ContractError says why not.
 
-    Dropping the version in force again (a re-sent file, a duplicate event) changes nothing and says so.
+    A contract for a dataset the pipeline does not know defines it. Dropping the version in force again (a
+    re-sent file, a duplicate event) changes nothing and says so.
     """
-    if dataset not in available_datasets():
-        raise ContractError(dataset, f"is not a dataset of this pipeline ({', '.join(available_datasets())}); "
-                                     f"a new dataset is a folder src/etl/datasets/{dataset}/, deployed with the stack")
     try:
         raw = json.loads(text)
     except ValueError as exc:
         raise ContractError(dataset, f"{contract_key(dataset)} is not valid JSON: {exc}") from None
+    if dataset not in datasets_in_force(store):
+        return _define(dataset, raw, text, store)
     found = problems(dataset, raw)
     current = effective_contract(dataset, store)
     if not found and raw.get("summary_query", current.summary_query) != current.summary_query:
@@ -93,6 +110,38 @@ def apply_contract(dataset: str, text: str, store: ContractStore) -> ContractUpd
         raise ContractError(dataset, "; ".join(evolution.problems))
     store.write(dataset, text)
     return ContractUpdate(dataset, new.version, evolution.changes)
+
+
+def _define(dataset: str, raw: Any, text: str, store: ContractStore) -> ContractUpdate:
+    """A new dataset from its first contract: valid, and fed by landing keys no other dataset reads."""
+    found = problems(dataset, raw)
+    if found:
+        raise ContractError(dataset, "; ".join(found))
+    if raw.get("summary_query"):
+        found.append("a dataset defined at run time has no queries folder, so no summary_query: its runs notify how "
+                     f"many records processed_{dataset} holds (leave summary_query out, or deploy a folder "
+                     f"src/etl/datasets/{dataset}/ with its queries)")
+    for other in contracts_in_force(store).values():
+        prefix = raw["landing_prefix"]
+        if prefix.startswith(other.landing_prefix) or other.landing_prefix.startswith(prefix):
+            found.append(f"landing_prefix {prefix!r} overlaps {other.landing_prefix!r} of the {other.dataset} "
+                         "dataset: each landing key must belong to one dataset")
+        if raw.get("default_for_root_keys") and other.default_for_root_keys:
+            found.append(f"default_for_root_keys: the {other.dataset} dataset already takes the files at the "
+                         "landing root")
+    if found:
+        raise ContractError(dataset, "; ".join(found))
+    contract = _parse({**raw, "summary_query": ""})
+    store.write(dataset, text)
+    return ContractUpdate(dataset, contract.version, [_definition(contract)])
+
+
+def _definition(contract: Contract) -> str:
+    """The notification's account of a new dataset: where its files go and how they are written."""
+    key = f", key {', '.join(contract.primary_key)}" if contract.primary_key else ""
+    pii = f" ({len(contract.pii_fields)} PII)" if contract.pii_fields else ""
+    return (f"defines dataset {contract.dataset}: {len(contract.fields)} fields{pii}{key}, files under "
+            f"{contract.landing_prefix} ({', '.join(contract.accepted_formats)}) written as {contract.write_mode}")
 
 
 class FileContractStore:
@@ -110,6 +159,9 @@ class FileContractStore:
         temporary = self.folder / f".{dataset}.json.tmp"
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(self.folder / f"{dataset}.json")  # readers see the old version or the new one
+
+    def names(self) -> list[str]:
+        return sorted(path.stem for path in self.folder.glob("*.json")) if self.folder.is_dir() else []
 
 
 class S3ContractStore:
@@ -138,6 +190,11 @@ class S3ContractStore:
         self.client.put_object(Bucket=self.bucket, Key=contract_key(dataset), Body=text.encode("utf-8"),
                                ContentType="application/json")
 
+    def names(self) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{CONTRACTS_FOLDER}/")
+        keys = (item["Key"] for page in pages for item in page.get("Contents", ()))
+        return sorted(name for name in map(dataset_of_contract_key, keys) if name is not None)
+
 
 class HadoopContractStore:
     """The raw zone through a job's file system (s3:// on Glue, file:// locally): what the jobs read."""
@@ -152,3 +209,7 @@ class HadoopContractStore:
 
     def write(self, dataset: str, text: str) -> None:
         self.fs.write_text(f"{self.folder}/{dataset}.json", text)
+
+    def names(self) -> list[str]:
+        found = (dataset_of_contract_key(f"{CONTRACTS_FOLDER}/{status.name}") for status in self.fs.list(self.folder))
+        return sorted(name for name in found if name is not None)

@@ -42,6 +42,10 @@ class CrawlerConfig:
     database: str
     table_prefix: str
     targets: tuple[Path, ...]
+    # Where the tables are, as Glue's TableLevelConfiguration says it: the folder level counted from the bucket
+    # (level 1). None: each target is one table. A zone crawled from its root with level 2 has a table per
+    # dataset folder, so a dataset defined at run time is crawled without a new target.
+    table_level: int | None = None
 
 
 @dataclass
@@ -63,7 +67,8 @@ def crawl(config: CrawlerConfig, catalog: Catalog) -> CrawlResult:
     result = CrawlResult()
     catalog.create_database(config.database)
     for target in config.targets:
-        _crawl_target(config, catalog, Path(target), result)
+        for folder in _table_folders(Path(target), config.table_level):
+            _crawl_target(config, catalog, folder, result)
     result.duration_seconds = round(time.monotonic() - started, 3)
     logger.info(
         "crawler %s: %d created, %d updated, %d partitions in %.3fs", config.name, len(result.tables_created),
@@ -106,6 +111,16 @@ def _crawl_target(config: CrawlerConfig, catalog: Catalog, target: Path, result:
         result.tables_created.append(name)
     elif _changed(existing, table, partitions):
         result.tables_updated.append(name)
+
+
+def _table_folders(target: Path, table_level: int | None) -> list[Path]:
+    """The folders under ``target`` (a bucket root when ``table_level`` is given) that are tables: visible ones
+    (``_contracts``, ``_runs`` and the like are the pipeline's own files, as the AWS crawlers' exclusions say)."""
+    folders = [target]
+    for _ in range((table_level or 1) - 1):
+        folders = [child for folder in folders if folder.is_dir()
+                   for child in sorted(folder.iterdir()) if child.is_dir() and _visible(child.name)]
+    return folders
 
 
 def _existing(catalog: Catalog, database: str, name: str) -> tuple[Table, list[Partition]] | None:

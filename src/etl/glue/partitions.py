@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 REGISTERED, CRAWL, NOTHING = "registered", "crawl", "none"  # the actions the ASL's Choice reads
 # The crawlers' table prefix per zone (infra/ and the local runtime configure the crawlers with them).
 TABLE_PREFIXES = {"raw": "raw_", "quarantine": "quarantine_"}
+# The crawlers crawl each zone from its root; a table is a dataset's folder, level 2 counted from the bucket
+# (Glue's TableLevelConfiguration), so a dataset defined at run time needs no new crawler target.
+DATASET_TABLE_LEVEL = 2
 PARTITION_KEY = "run_id"
 CATALOG_FILE = "catalog.duckdb"  # the local Glue catalog, in the lake's _system folder
 LOCAL_CATALOG_WAIT_SECONDS = 5.0

@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from etl.contracts import available_datasets
 from etl.errors import ConfigError
 from etl.jobs import iceberg
 
@@ -59,14 +58,24 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
             f"to a commit in progress; Iceberg refuses less), got {orphan_age.total_seconds() / 3600:g}"
         )
     report: dict[str, Any] = {"tables": {}}
-    for dataset in available_datasets():
+    for dataset in processed_datasets(spark, args["database"]):
         name = iceberg.processed_table(args["database"], dataset)
-        if not spark.catalog.tableExists(name.replace("`", "")):
-            continue
         report["tables"][name.replace("`", "")] = maintain_table(spark, name, retention, orphan_age)
     report["seconds"] = round(time.monotonic() - started, 3)
     logger.info("maintain: %s", json.dumps(report))
     return report
+
+
+def processed_datasets(spark: SparkSession, database: str) -> list[str]:
+    """The datasets that have a processed table: packaged ones and those defined at run time alike."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        tables = spark.sql(f"SHOW TABLES IN {iceberg.CATALOG}.`{database}`").collect()
+    except AnalysisException:  # no database yet: nothing was processed
+        return []
+    return sorted(row.tableName.removeprefix(iceberg.PROCESSED_PREFIX) for row in tables
+                  if row.tableName.startswith(iceberg.PROCESSED_PREFIX))
 
 
 def maintain_table(spark: SparkSession, name: str, retention: timedelta, orphan_age: timedelta) -> dict[str, Any]:

@@ -14,14 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl.contracts import available_datasets, load_contract
-from etl.contracts.store import FileContractStore
+from etl.contracts.store import FileContractStore, contracts_in_force
 from etl.definition import load_definition
 from etl.errors import ConfigError
 from etl.events import RunRequest, SourceObject
 from etl.glue.catalog import Catalog
 from etl.glue.crawler import CrawlerConfig
-from etl.glue.partitions import TABLE_PREFIXES
+from etl.glue.partitions import DATASET_TABLE_LEVEL, TABLE_PREFIXES
 from etl.local.handlers import LocalServices
 from etl.local.lake import LANDING, PROCESSED, QUARANTINE, RAW, Lake
 from etl.local.outbox import Notification, Outbox
@@ -83,6 +82,11 @@ class LocalRuntime:
         self.logged_states = (self.task_states | _state_names(self.definition, "Fail")
                               | _state_names(self.definition, "Succeed"))
 
+    @property
+    def contract_store(self) -> FileContractStore:
+        """The contract versions in force that were dropped into landing (``lake/raw/_contracts/``)."""
+        return FileContractStore(self.lake.path(RAW))
+
     def substitutions(self) -> dict[str, str]:
         """The local value of every ${Placeholder} in the ASL (infra/ supplies the AWS ones)."""
         return {
@@ -99,14 +103,10 @@ class LocalRuntime:
         }
 
     def _crawlers(self) -> dict[str, CrawlerConfig]:
-        datasets = available_datasets()
+        """The raw and quarantine crawlers: each zone from its root, a table per dataset folder (as on AWS)."""
         return {
-            zone: CrawlerConfig(
-                name=zone,
-                database=self.settings.database,
-                table_prefix=prefix,
-                targets=tuple(self.lake.path(zone, dataset) for dataset in datasets),
-            )
+            zone: CrawlerConfig(name=zone, database=self.settings.database, table_prefix=prefix,
+                                targets=(self.lake.path(zone),), table_level=DATASET_TABLE_LEVEL)
             for zone, prefix in CRAWLER_PREFIXES.items()
         }
 
@@ -127,9 +127,10 @@ class LocalRuntime:
         """
         if not file.is_file():
             raise ConfigError(f"no such file: {file}")
-        if dataset and dataset not in available_datasets():
-            raise ConfigError(f"no dataset {dataset!r}; the datasets are: {', '.join(available_datasets())}")
-        prefix = load_contract(dataset).landing_prefix if dataset else ""
+        contracts = contracts_in_force(self.contract_store)
+        if dataset and dataset not in contracts:
+            raise ConfigError(f"no dataset {dataset!r}; the datasets are: {', '.join(contracts)}")
+        prefix = contracts[dataset].landing_prefix if dataset else ""
         key = prefix + (file.relative_to(relative_to).as_posix() if relative_to else file.name)
         target = self.lake.path(LANDING, key)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -141,7 +142,7 @@ class LocalRuntime:
     def process_landing(self, objects: list[SourceObject] | None = None) -> StartReport:
         """Start a run for every landing object that has none yet (the Lambda's logic, locally)."""
         sources = list(self.lake.landing_objects()) if objects is None else objects
-        drops = ContractDrops(FileContractStore(self.lake.path(RAW)),
+        drops = ContractDrops(self.contract_store,
                               lambda source: self.lake.path(LANDING, source.key).read_bytes())
         return start_runs(sources, self, contracts=drops)
 
