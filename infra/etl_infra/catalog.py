@@ -1,10 +1,11 @@
 """The Glue Data Catalog side (database, two crawlers) and Athena (workgroup, named queries).
 
 Crawlers name tables prefix + folder: ``s3://<raw>/shipping/`` becomes ``raw_shipping``,
-as the local crawler does. Raw and quarantine gain one ``run_id=`` folder per run and
-keep their schema, so they crawl new folders only (which requires LOG for schema
-changes). No crawler deletes tables: a missing folder is logged, never dropped.
-Staging/trash folders and marker files are excluded. The processed tables are Apache
+as the local crawler does. Each crawls its zone from the root with a table per dataset folder, so a
+dataset defined at run time (a contract dropped into landing) is crawled without a new target.
+Raw and quarantine gain one ``run_id=`` folder per run and keep their schema, so they crawl new
+folders only (which requires LOG for schema changes). No crawler deletes tables: a missing
+folder is logged, never dropped. Staging/trash folders and marker files are excluded. The processed tables are Apache
 Iceberg tables that the normalize job creates and commits to through Iceberg's
 GlueCatalog: no crawler touches them.
 
@@ -25,16 +26,16 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from etl.contracts import available_datasets
 from etl.definition import query_text
-from etl.glue.partitions import TABLE_PREFIXES
+from etl.glue.partitions import DATASET_TABLE_LEVEL, TABLE_PREFIXES
 from etl_infra.glue_jobs import grant_glue_logging
-from etl_infra.iam import READ, allow, catalog_arns, depend_on_policy, grant_objects
+from etl_infra.iam import DATASETS_REASON, READ, allow, catalog_arns, depend_on_policy, grant_objects
 from etl_infra.paths import athena_query_files
 from etl_infra.settings import StageSettings
 from etl_infra.storage import ATHENA_RESULTS_PREFIX, DataLakeBuckets
 
-CRAWLER_EXCLUSIONS = ["_staging/**", "_trash/**", "**/_SUCCESS", "**_$folder$"]
+# Relative to a zone's root: its own folders (_contracts, _runs, _files), a dataset's staging and trash, markers.
+CRAWLER_EXCLUSIONS = ["_*/**", "*/_staging/**", "*/_trash/**", "**/_SUCCESS", "**_$folder$"]
 NEW_FOLDERS_ONLY = "CRAWL_NEW_FOLDERS_ONLY"
 ATHENA_ENGINE_VERSION = "Athena engine version 3"
 CATALOG_WRITE_ACTIONS = [
@@ -67,7 +68,8 @@ CRAWLER_CONFIGURATION = json.dumps(
     {
         "Version": 1.0,
         "CrawlerOutput": {"Partitions": {"AddOrUpdateBehavior": "InheritFromTable"}},
-        "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas"},
+        # A table per dataset folder (level 2, the bucket being 1), however alike their schemas.
+        "Grouping": {"TableGroupingPolicy": "CombineCompatibleSchemas", "TableLevelConfiguration": DATASET_TABLE_LEVEL},
     },
     separators=(",", ":"),
 )
@@ -143,24 +145,20 @@ class Catalog(Construct):
         return self.raw_crawler, self.quarantine_crawler
 
     def _crawler(self, zone: str, bucket: s3.IBucket, table_prefix: str, recrawl: str) -> glue.CfnCrawler:
-        datasets = available_datasets()
-        grant_objects(self.crawler_role, bucket, [f"{dataset}/" for dataset in datasets], READ)
+        grant_objects(self.crawler_role, bucket, [""], READ, reason=DATASETS_REASON)
         new_folders_only = recrawl == NEW_FOLDERS_ONLY
         crawler = glue.CfnCrawler(
             self,
             f"{zone}Crawler",
             name=self._settings.name(zone.lower()),
-            description=f"Catalogs the {zone.lower()} zone as {table_prefix}<dataset> tables",
+            description=f"Catalogs the {zone.lower()} zone as {table_prefix}<dataset> tables, one per dataset folder",
             role=self.crawler_role.role_arn,
             database_name=self.database.ref,
             table_prefix=table_prefix,
             targets=glue.CfnCrawler.TargetsProperty(
-                s3_targets=[
-                    glue.CfnCrawler.S3TargetProperty(
-                        path=f"s3://{bucket.bucket_name}/{dataset}/", exclusions=CRAWLER_EXCLUSIONS
-                    )
-                    for dataset in datasets
-                ]
+                # The zone's root: a dataset defined at run time is crawled with no new target.
+                s3_targets=[glue.CfnCrawler.S3TargetProperty(path=f"s3://{bucket.bucket_name}/",
+                                                             exclusions=CRAWLER_EXCLUSIONS)]
             ),
             schema_change_policy=glue.CfnCrawler.SchemaChangePolicyProperty(
                 update_behavior="LOG" if new_folders_only else "UPDATE_IN_DATABASE",

@@ -36,13 +36,21 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from etl.contracts import available_datasets
 from etl.contracts.store import CONTRACTS_FOLDER
-from etl.glue.partitions import TABLE_PREFIXES, crawled_table_name
+from etl.glue.partitions import TABLE_PREFIXES
 from etl.jobs import SERIAL_JOBS
 from etl.jobs.iceberg import glue_spark_conf
 from etl.jobs.maintain import DEFAULT_ORPHAN_HOURS, DEFAULT_RETENTION_HOURS
-from etl_infra.iam import READ, READ_WRITE, allow, catalog_arns, depend_on_policy, grant_objects
+from etl_infra.iam import (
+    DATASETS_REASON,
+    READ,
+    READ_WRITE,
+    allow,
+    catalog_arns,
+    deny,
+    depend_on_policy,
+    grant_objects,
+)
 from etl_infra.paths import GLUE_JOBS_DIR, SRC_DIR
 from etl_infra.settings import StageSettings
 from etl_infra.storage import GLUE_TEMP_PREFIX, SPARK_UI_PREFIX, DataLakeBuckets
@@ -108,11 +116,15 @@ def static_script_arguments(buckets: DataLakeBuckets, database: str) -> dict[str
     }
 
 
-def partition_table_arns(database: str, datasets: list[str]) -> list[str]:
-    """The catalog, the database and each dataset's raw and quarantine table: where a run adds its partitions."""
+def partition_table_arns(database: str) -> list[str]:
+    """The catalog, the database and the crawled raw and quarantine tables: where a run adds its partitions."""
     base = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-    tables = [crawled_table_name(zone, dataset) for dataset in datasets for zone in TABLE_PREFIXES]
+    tables = [f"{prefix}*" for prefix in TABLE_PREFIXES.values()]
     return [f"{base}:catalog", f"{base}:database/{database}", *(f"{base}:table/{database}/{t}" for t in tables)]
+
+
+CRAWLED_TABLES_REASON = ("The crawlers name a dataset's tables raw_<dataset> and quarantine_<dataset>, and datasets "
+                         "are defined at run time too; the grant is those two table families of one database.")
 
 
 def iceberg_arguments(warehouse: str) -> dict[str, str]:
@@ -151,7 +163,6 @@ class GlueJobs(Construct):
         self._key = key
         self._security_configuration = security_configuration
         self.etl_package = s3_assets.Asset(self, "EtlPackage", path=str(SRC_DIR), exclude=PACKAGE_EXCLUDES)
-        datasets = available_datasets()
         arguments = static_script_arguments(buckets, settings.database)
 
         self.json_to_parquet = self._job(
@@ -162,11 +173,12 @@ class GlueJobs(Construct):
         )
         role = self.json_to_parquet.role
         grant_objects(role, buckets.landing, [""], READ, reason=LANDING_REASON)
-        grant_objects(role, buckets.raw, [*datasets, MANIFESTS_PREFIX], READ_WRITE)
-        grant_objects(role, buckets.raw, [f"{CONTRACTS_FOLDER}/"], READ, list_bucket=False)  # contracts in force
-        grant_objects(role, buckets.quarantine, [*datasets, WHOLE_FILES_PREFIX], READ_WRITE)
+        grant_objects(role, buckets.raw, [""], READ_WRITE, reason=DATASETS_REASON)
+        # The contracts in force are the start Lambda's to write: the job reads them only.
+        deny(role, ["s3:PutObject", "s3:DeleteObject"], [buckets.raw.arn_for_objects(f"{CONTRACTS_FOLDER}/*")])
+        grant_objects(role, buckets.quarantine, [""], READ_WRITE, reason=DATASETS_REASON)
         # The run adds its raw and quarantine folders to their crawled tables (etl.glue.partitions): those tables only.
-        allow(role, PARTITION_ACTIONS, partition_table_arns(settings.database, datasets))
+        allow(role, PARTITION_ACTIONS, partition_table_arns(settings.database), wildcard_reason=CRAWLED_TABLES_REASON)
 
         self.normalize = self._job(
             "normalize",
@@ -175,10 +187,9 @@ class GlueJobs(Construct):
             script_arguments=arguments["normalize"],
         )
         role = self.normalize.role
-        grant_objects(role, buckets.raw, datasets, READ)
+        grant_objects(role, buckets.raw, [""], READ, reason=DATASETS_REASON)
         grant_objects(role, buckets.raw, [MANIFESTS_PREFIX], READ_WRITE, list_bucket=False)
-        grant_objects(role, buckets.raw, [f"{CONTRACTS_FOLDER}/"], READ, list_bucket=False)  # contracts in force
-        grant_objects(role, buckets.processed, datasets, READ_WRITE)
+        grant_objects(role, buckets.processed, [""], READ_WRITE, reason=DATASETS_REASON)
         allow(role, CATALOG_COMMIT_ACTIONS, catalog_arns(settings.database), wildcard_reason=CATALOG_COMMIT_REASON)
 
         self.maintain = self._job(
@@ -188,7 +199,7 @@ class GlueJobs(Construct):
             script_arguments=arguments["maintain"],
         )
         role = self.maintain.role
-        grant_objects(role, buckets.processed, datasets, READ_WRITE)
+        grant_objects(role, buckets.processed, [""], READ_WRITE, reason=DATASETS_REASON)
         allow(role, CATALOG_COMMIT_ACTIONS, catalog_arns(settings.database), wildcard_reason=CATALOG_COMMIT_REASON)
         self.maintenance_schedule = glue.CfnTrigger(
             self,

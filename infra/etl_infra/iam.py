@@ -30,6 +30,13 @@ PREFIX_REASON = (
     "the grant is limited to this zone's dataset/manifest prefixes in one bucket."
 )
 
+# The dataset zones (raw, quarantine, processed) hold one folder per dataset, and a contract dropped into landing
+# defines a dataset at run time: a grant on such a zone covers its bucket, whose every key is the pipeline's own.
+DATASETS_REASON = (
+    "Each dataset is a folder of this zone's bucket, and a contract dropped into landing defines new datasets at "
+    "run time; the bucket holds only this pipeline's datasets and run files."
+)
+
 
 def allow(
     role: iam.Role,
@@ -52,6 +59,13 @@ def allow(
         if not wildcard_reason:
             raise ConfigError(f"resource {flat} of role {role.node.path} has a wildcard; give wildcard_reason")
         acknowledge(role, f"AwsSolutions-IAM5[Resource::{flat}]", wildcard_reason)
+    return statement
+
+
+def deny(role: iam.Role, actions: Sequence[str], resources: Sequence[str]) -> iam.PolicyStatement:
+    """An explicit Deny: carves a folder out of a wider Allow (IAM has no 'except' in a resource)."""
+    statement = iam.PolicyStatement(effect=iam.Effect.DENY, actions=list(actions), resources=list(resources))
+    role.add_to_policy(statement)
     return statement
 
 

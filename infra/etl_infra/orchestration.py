@@ -28,11 +28,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from etl.contracts import available_datasets
 from etl.definition import ASL_PATH
 from etl_infra.catalog import CATALOG_READ_ACTIONS, TABLES_REASON, Catalog
 from etl_infra.glue_jobs import MANIFESTS_PREFIX, GlueJobs
-from etl_infra.iam import READ, acknowledge, allow, catalog_arns, grant_objects
+from etl_infra.iam import DATASETS_REASON, READ, acknowledge, allow, catalog_arns, grant_objects
 from etl_infra.paths import PROJECT_ROOT
 from etl_infra.settings import StageSettings
 from etl_infra.storage import ATHENA_RESULTS_PREFIX, DataLakeBuckets
@@ -129,7 +128,7 @@ class PipelineStateMachine(Construct):
         allow(role, ["athena:GetDataCatalog"],
               [f"arn:{partition}:athena:{region}:{account}:datacatalog/AwsDataCatalog"])  # fmt: skip
         allow(role, CATALOG_READ_ACTIONS, catalog_arns(catalog.database_name), wildcard_reason=TABLES_REASON)
-        grant_objects(role, buckets.processed, [f"{dataset}/" for dataset in available_datasets()], READ)
+        grant_objects(role, buckets.processed, [""], READ, reason=DATASETS_REASON)
         allow(
             role,
             ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],

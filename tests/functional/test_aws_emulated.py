@@ -251,6 +251,12 @@ def run_id_for_input(source: dict[str, Any]) -> str:
     return run_id_for(SourceObject(**fields, version_id=source.get("version_id")), "shipping")
 
 
+def _object_created(key: str) -> dict:
+    return {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                         "eventTime": "2024-01-15T10:30:00.000Z",
+                         "s3": {"bucket": {"name": LANDING}, "object": {"key": key, "size": 10, "eTag": "abc"}}}]}
+
+
 def test_the_start_lambda_puts_a_dropped_contract_in_force_in_the_raw_bucket(aws):
     from etl.contracts import CONTRACT_FILE, dataset_folder
 
@@ -262,10 +268,11 @@ def test_the_start_lambda_puts_a_dropped_contract_in_force_in_the_raw_bucket(aws
     contract = json.loads(dataset_folder("shipping").joinpath(CONTRACT_FILE).read_text(encoding="utf-8"))
     v2 = {**contract, "version": 2, "fields": [*contract["fields"], {"name": "carrier", "type": "string"}]}
     s3.put_object(Bucket=LANDING, Key="_contracts/shipping.json", Body=json.dumps(v2).encode())
-    event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                          "eventTime": "2024-01-15T10:30:00.000Z",
-                          "s3": {"bucket": {"name": LANDING}, "object": {"key": "_contracts/shipping.json",
-                                                                         "size": 10, "eTag": "abc"}}}]}
+    sensors = {"dataset": "sensors", "version": 1, "landing_prefix": "sensors/", "accepted_formats": ["csv"],
+               "date_format": "yyyy-MM-dd", "fields": [{"name": "sensor_id", "type": "string", "required": True}],
+               "primary_key": [], "partition_columns": [], "write_mode": "append"}
+    s3.put_object(Bucket=LANDING, Key="_contracts/sensors.json", Body=json.dumps(sensors).encode())
+    s3.put_object(Bucket=LANDING, Key="sensors/day1.csv", Body=b"sensor_id\ns1\n")
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     with pytest.MonkeyPatch.context() as env:
@@ -273,14 +280,21 @@ def test_the_start_lambda_puts_a_dropped_contract_in_force_in_the_raw_bucket(aws
         env.setenv("RAW_BUCKET", "etl-raw")
         try:
             handler = _load(ROOT / "lambdas" / "start_pipeline" / "handler.py", "emulated_start_contracts")
-            report = handler.handler(event, None)
+            reports = [handler.handler(_object_created(key), None)
+                       for key in ("_contracts/shipping.json", "_contracts/sensors.json", "sensors/day1.csv")]
         finally:
             root.handlers[:] = handlers
             root.setLevel(level)
-    assert len(report["started"]) == 1, report
+    assert [len(report["started"]) for report in reports] == [1, 1, 1], reports
     kept = json.loads(s3.get_object(Bucket="etl-raw", Key="_contracts/shipping.json")["Body"].read())
     assert kept["version"] == 2
-    [execution] = sfn.list_executions(stateMachineArn=machine)["executions"]
-    run_input = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
-    assert run_input["contract_update"]["changes"] == ["adds optional field carrier (string)"]
+    inputs = {}
+    for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
+        run_input = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+        inputs[run_input["source"]["key"]] = run_input
+    assert inputs["_contracts/shipping.json"]["contract_update"]["changes"] == ["adds optional field carrier (string)"]
+    # A contract for a dataset the stack does not know defines it; the next file under its prefix runs as it.
+    assert inputs["_contracts/sensors.json"]["contract_update"]["changes"][0].startswith("defines dataset sensors")
+    run = inputs["sensors/day1.csv"]
+    assert (run["dataset"], run["write_mode"], run["summary_query"]["name"]) == ("sensors", "append", "sensors_records")
 

@@ -126,14 +126,15 @@ def iam_statements(template: dict[str, Any]) -> Iterable[tuple[str, dict[str, An
 
 
 def allows(statements: list[dict[str, Any]], resolve: Resolver, action: str, resource: str) -> bool:
-    """Whether an Allow statement matches ``action`` on ``resource`` (conditions are not evaluated)."""
-    for statement in statements:
-        if statement.get("Effect") != "Allow":
-            continue
-        actions = _as_list(statement.get("Action", []))
-        if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in actions):
-            continue
-        patterns = [str(resolve(r)) for r in _as_list(statement.get("Resource", []))]
-        if any(fnmatch.fnmatchcase(resource, pattern) for pattern in patterns):
-            return True
-    return False
+    """Whether an Allow statement matches ``action`` on ``resource`` and no Deny does, as IAM decides
+    (conditions are not evaluated)."""
+    matching = [statement.get("Effect") for statement in statements if _matches(statement, resolve, action, resource)]
+    return "Allow" in matching and "Deny" not in matching
+
+
+def _matches(statement: dict[str, Any], resolve: Resolver, action: str, resource: str) -> bool:
+    actions = _as_list(statement.get("Action", []))
+    if not any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in actions):
+        return False
+    patterns = [str(resolve(r)) for r in _as_list(statement.get("Resource", []))]
+    return any(fnmatch.fnmatchcase(resource, pattern) for pattern in patterns)
