@@ -247,3 +247,6 @@ def test_a_contract_for_a_new_dataset_defines_it_and_its_files_run_end_to_end(la
     assert main(["--lake", str(lake), "datasets"]) == 0
     listed = [line for line in capsys.readouterr().out.splitlines() if "sensors" in line]
     assert len(listed) == 1 and "sensors_records* (defined at run time)" in listed[0]
+    # The daily maintenance finds its table in the catalog like the deployed datasets' tables.
+    report = runtime.maintain(retention_hours=1, orphan_hours=24)
+    assert list(report["tables"]) == [f"glue_catalog.{runtime.settings.database}.processed_sensors"]
