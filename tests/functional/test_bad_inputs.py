@@ -18,20 +18,10 @@ from urllib.parse import unquote
 
 import pytest
 
+from etl.bad_input_corpus import BUILDERS, QUARANTINED_WHOLE, REFUSED, load_corpus, readme_table
 from etl.config import LocalSettings
 from etl.local.runtime import LocalRuntime
-from etl.reliability import (
-    BUILDERS,
-    QUARANTINED_WHOLE,
-    REFUSED,
-    Row,
-    count_records,
-    format_table,
-    has_trace,
-    load_corpus,
-    readme_table,
-    run_corpus,
-)
+from etl.reliability import Row, count_records, format_table, has_trace, run_corpus
 
 pytestmark = pytest.mark.slow
 
