@@ -24,7 +24,7 @@ from etl.errors import InputFileError
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.json_to_parquet import (
     PARTITION_KEY,
-    _line_numbers,
+    line_numbers,
     literal_path,
     rejected_candidates,
     rejected_positions,
@@ -80,7 +80,7 @@ def load(
     def classify(candidates: DataFrame) -> DataFrame:
         return classify_records(candidates, contract, positions, columns)
 
-    return _write(spark, records, classify, contract, layout, source, ingested_at, file_bytes, _line_numbers(counts),
+    return _write(spark, records, classify, contract, layout, source, ingested_at, file_bytes, line_numbers(counts),
                   fs)
 
 

@@ -260,7 +260,7 @@ def _load(
     quarantine = Swap(layout.quarantine_run)
     written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
     if rejected:
-        line_number = _line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
+        line_number = line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
         candidates = rejected_candidates(spark, lines, rejected_metric.get["positions"], rejected)
         written["quarantine"] = write_rejected(
             candidates, lambda text: classify(prepare_lines(text).where(~F.col("is_blank")).drop("is_blank"), contract),
@@ -372,7 +372,7 @@ def _line_counts(partitions: int) -> list[Column]:
     ]
 
 
-def _line_numbers(lines_per_partition: dict[int, int]) -> Column:
+def line_numbers(lines_per_partition: dict[int, int]) -> Column:
     """1-based line (or array element) number from ``line_order`` and the lines before each partition."""
     offsets, running = {}, 0
     for index in sorted(lines_per_partition):
