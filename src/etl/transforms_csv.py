@@ -104,7 +104,8 @@ def assemble_records(
 
 
 def header_positions(contract: Contract, header: Sequence[str]) -> dict[str, int]:
-    """The column of each contract field in the file's header, by its source name (order is free)."""
+    """The column of each contract field in the file's header, by its source name (order is free); an optional
+    field the header lacks has none (its values are NULL)."""
     names = [column.strip() for column in header]
     return {field.name: names.index(field.header) for field in contract.fields if field.header in names}
 
@@ -135,7 +136,8 @@ def classify_records(records: DataFrame, contract: Contract, positions: Mapping[
         F.from_csv(F.col(VALUE), schema, parse_options).alias("r"), found.alias("_columns"),
         (has_quote & unquoted.contains(quote)).alias("_misquoted"),
     )
-    texts = {field.name: F.col(f"r.c{positions[field.name]}") for field in contract.fields}
+    texts = {field.name: F.col(f"r.c{positions[field.name]}") if field.name in positions
+             else F.lit(None).cast("string") for field in contract.fields}
     checks = [
         F.when(F.col("_misquoted"), F.lit(f"malformed quoting: a {quote} inside an unquoted value, "
                                           "or a quoted value that is never closed")),

@@ -187,15 +187,31 @@ def test_blank_lines_are_counted_and_reordered_columns_are_matched_by_name(spark
     assert sorted(raw_rows(spark, tmp_path)) == sorted(int(row[ID]) for row in rows[1:])
 
 
-def test_a_header_without_a_contract_column_quarantines_the_file(spark, tmp_path):
+def test_a_header_without_a_required_column_quarantines_the_file(spark, tmp_path):
     rows = [[value for i, value in enumerate(row) if i != ID] for row in ev_rows(3, seed=6)]
     source = tmp_path / "ev.csv"
     source.write_text(csv_text(rows, "\n"), encoding="utf-8")
 
-    with pytest.raises(InputFileError, match="the CSV header lacks the columns \\['DOL Vehicle ID'\\]"):
+    with pytest.raises(InputFileError, match="the CSV header lacks the required columns \\['DOL Vehicle ID'\\]"):
         run_to_raw(spark, tmp_path, source)
     assert (tmp_path / "lake/quarantine/ev_population/_files/ev.csv").is_file() or any(
         (tmp_path / "lake/quarantine").rglob("ev.csv"))
+
+
+def test_optional_columns_a_header_lacks_load_as_null(spark, tmp_path):
+    # A producer still on an earlier contract version: its header has no Electric Utility, no 2020 Census Tract.
+    absent = {HEADER.index("Electric Utility"), HEADER.index("2020 Census Tract")}
+    rows = [[value for i, value in enumerate(row) if i not in absent] for row in ev_rows(4, seed=8)]
+    source = tmp_path / "ev.csv"
+    source.write_text(csv_text(rows, "\n"), encoding="utf-8")
+
+    manifest = run_to_raw(spark, tmp_path, source)
+
+    assert (manifest["loaded"], manifest["quarantined"]) == (4, 0)
+    loaded = raw_rows(spark, tmp_path)
+    assert sorted(loaded) == sorted(int(row[ID]) for row in rows[1:])  # the absent columns come after the ID
+    assert {(row["electric_utility"], row["n_2020_census_tract"]) for row in loaded.values()} == {(None, None)}
+    assert {row["make"] for row in loaded.values()} == {row[HEADER.index("Make")] for row in rows[1:]}
 
 
 def test_a_file_with_no_good_row_fails_naming_the_most_common_reason(spark, tmp_path):

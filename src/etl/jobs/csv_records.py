@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +45,8 @@ from etl.transforms_csv import (
     quote_count,
 )
 
+logger = logging.getLogger(__name__)
+
 _PARTITION_SHIFT = 33  # monotonically_increasing_id puts the partition index above bit 33
 ONE_FILE_BELOW_BYTES = 64 * 1024**2
 
@@ -56,11 +59,17 @@ def read_header(fs: HadoopFs, source: str, contract: Contract) -> list[str]:
     reader = csv.reader(io.StringIO(text), delimiter=options["delimiter"], quotechar=options["quote"],
                         escapechar=escape, doublequote=escape is None)
     header = next(reader, [])
-    missing = [f.header for f in contract.fields if f.header not in [column.strip() for column in header]]
-    if not header or missing:
+    names = [column.strip() for column in header]
+    missing = [f.header for f in contract.required_fields if f.header not in names]
+    if not header or missing or not any(f.header in names for f in contract.fields):
         expected = ", ".join(f.header for f in contract.fields)
-        raise InputFileError(source, f"the CSV header lacks the columns {missing or expected}; "
-                                     f"the {contract.dataset} contract expects a header row with: {expected}")
+        required = ", ".join(f.header for f in contract.required_fields) or "none"
+        raise InputFileError(source, f"the CSV header lacks the required columns {missing or required}; the "
+                                     f"{contract.dataset} contract expects a header row with: {expected} "
+                                     f"(required: {required})")
+    absent = [f.header for f in contract.fields if f.header not in names]
+    if absent:  # a producer still sending the header of an earlier contract version: those values are NULL
+        logger.info("%s: the header has no optional columns %s; their values are NULL", source, absent)
     return header
 
 
