@@ -45,6 +45,12 @@ def quote_count(contract: Contract) -> Column:
     return F.size(F.split(text, re.escape(quote))) - 1
 
 
+def opens_a_quote(contract: Contract) -> Column:
+    """Whether the line leaves a quoted value open (an odd quote count): its record spans lines. Most lines hold
+    no quote at all and are not counted."""
+    return F.col(VALUE).contains(contract.csv_options["quote"]) & ((quote_count(contract) % 2) == 1)
+
+
 def multi_line_spans(odd_lines: Sequence[int]) -> list[tuple[int, int]]:
     """The (first, last) ``line_order`` of each record spanning lines, from the lines with an odd quote count.
 

@@ -16,7 +16,7 @@ import pytest
 
 from etl.errors import InputFileError
 from etl.generator_ev import HEADER, ev_rows
-from etl.jobs import json_to_parquet
+from etl.jobs import csv_records, json_to_parquet
 from etl.jobs.runner import run_job
 
 pytestmark = pytest.mark.slow
@@ -34,6 +34,8 @@ BAD = [  # (how the good row is spoiled, the reason)
      "electric_vehicle_type 'Fuel Cell' is not one of the allowed values (Battery Electric Vehicle (BEV), "
      "Plug-in Hybrid Electric Vehicle (PHEV))"),
 ]
+# The same kinds, each bad row on one line (the last one's quoted value holds no line break).
+BAD_ONE_LINE = [*BAD[:-1], (lambda r: [*r[:7], 'Line, "quoted"', "Fuel Cell", *r[9:]], BAD[-1][1])]
 
 
 def csv_text(rows: list[list[str]], terminator: str = "\r\n") -> str:
@@ -43,7 +45,7 @@ def csv_text(rows: list[list[str]], terminator: str = "\r\n") -> str:
 
 
 def vehicles_with_bad(records: int, every: int, seed: int = 3, tricky: list[str] = TRICKY,
-                      tricky_every: int = 7) -> tuple[list[list[str]], dict[int, str]]:
+                      tricky_every: int = 7, kinds: list = BAD) -> tuple[list[list[str]], dict[int, str]]:
     """Header and vehicles, some with quoted commas, quotes and line breaks; a bad row after every ``every``-th.
 
     Returns the rows and, by row index, the reason of each bad one.
@@ -55,7 +57,7 @@ def vehicles_with_bad(records: int, every: int, seed: int = 3, tricky: list[str]
             row = [*row[:CITY], tricky[index % len(tricky)], *row[CITY + 1:]]
         out.append(row)
         if index % every == every - 1:
-            spoil, reason = BAD[len(bad) % len(BAD)]
+            spoil, reason = kinds[len(bad) % len(kinds)]
             bad[len(out)] = reason
             out.append(spoil([*row[:ID], str(900_000_000 + index), *row[ID + 1:]]))
     return out, bad
@@ -117,15 +119,20 @@ def test_bom_crlf_and_quoted_commas_quotes_and_line_breaks(spark, tmp_path, comp
 
 
 @pytest.mark.parametrize("lookup", ["by position, IN list", "by position, join", "every row again"])
-def test_rows_of_a_file_read_as_several_splits_keep_their_line_numbers(spark, tmp_path, monkeypatch, lookup):
-    # Every other row spans two lines, so split boundaries fall inside rows as well as between them.
+@pytest.mark.parametrize("spanning", [True, False], ids=["rows spanning lines", "a line per row"])
+def test_rows_of_a_file_read_as_several_splits_keep_their_line_numbers(spark, tmp_path, monkeypatch, lookup,
+                                                                        spanning):
+    # Spanning: every other row spans two lines, so split boundaries fall inside rows as well as between
+    # them, and the records are put together from their lines. Otherwise each line is a record (quoted
+    # commas and quotes, no line break) and the one pass that writes them numbers them: no scan first.
     # The rejected rows are found again by the position the first read gave them, or all checked again.
     if lookup == "by position, join":
         monkeypatch.setattr(json_to_parquet, "IN_LIST_UP_TO", 1)
     if lookup == "every row again":
         monkeypatch.setattr(json_to_parquet, "REJECTED_BY_POSITION", 3)
-    rows, bad = vehicles_with_bad(30_000, every=997, tricky=["Bellevue\nEast", 'He said "hi",\nthen left'],
-                                  tricky_every=2)
+    tricky = ["Bellevue\nEast", 'He said "hi",\nthen left'] if spanning else ['Sea, "ttle"', 'He said "hi", left']
+    rows, bad = vehicles_with_bad(30_000, every=997, tricky=tricky, tricky_every=2,
+                                  kinds=BAD if spanning else BAD_ONE_LINE)
     source = tmp_path / "ev.csv"
     text = csv_text(rows, "\n")
     source.write_text(text, encoding="utf-8")
@@ -133,7 +140,9 @@ def test_rows_of_a_file_read_as_several_splits_keep_their_line_numbers(spark, tm
     size, cores = source.stat().st_size, spark.sparkContext.defaultParallelism
     waves = -(-size // (cores * 1024**2))
     split = max(1024**2, -(-size // (cores * waves)))
-    assert inside_a_row_spanning_lines(rows, [k * split for k in range(1, size // split + 1)])
+    assert inside_a_row_spanning_lines(rows, [k * split for k in range(1, size // split + 1)]) == spanning
+    if not spanning:
+        monkeypatch.setattr(csv_records, "_scan", lambda *args: pytest.fail("a file of one-line rows was scanned"))
 
     manifest = run_to_raw(spark, tmp_path, source)
 

@@ -2,9 +2,12 @@
 
 json_to_parquet hands a file here when its dataset's contract accepts ``csv``; the run around it
 (sniffing, the staged commit, the catalog, the manifest) is the same. The file is read as text
-lines in parallel splits; a first pass counts each split's lines and finds the lines that open or
-close a quoted value spanning lines (etl.transforms_csv), so every record gets the number of the
-line it starts on (the header is line 1) wherever the splits fall.
+lines in parallel splits, and every record gets the number of the line it starts on (the header is
+line 1) wherever the splits fall. Most exports have no quoted value spanning lines: each line is a
+record, and the one pass that writes them also counts each split's lines and the lines that leave
+a quote open. A file that has such a line is then read as records put together from their lines:
+a first pass finds the lines that open or close a spanning value (etl.transforms_csv), and the
+records are written again.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import csv
 import io
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -29,6 +33,7 @@ from etl.jobs.json_to_parquet import (
     literal_path,
     rejected_candidates,
     rejected_positions,
+    split_line_counts,
     touched_partitions,
     with_partition_key,
     write_rejected,
@@ -42,12 +47,12 @@ from etl.transforms_csv import (
     classify_records,
     header_positions,
     multi_line_spans,
+    opens_a_quote,
     quote_count,
 )
 
 logger = logging.getLogger(__name__)
 
-_PARTITION_SHIFT = 33  # monotonically_increasing_id puts the partition index above bit 33
 ONE_FILE_BELOW_BYTES = 64 * 1024**2
 
 
@@ -81,65 +86,89 @@ def load(
     header = read_header(fs, source, contract)
     lines = spark.read.text(literal_path(uri)).withColumn(LINE_ORDER, F.monotonically_increasing_id())
     partitions = lines.rdd.getNumPartitions()
-    counts, odd_lines = _scan(lines, contract, partitions)
-    spans = multi_line_spans(odd_lines)
-    records = assemble_records(spark, lines, spans, counts).where(F.col(LINE_ORDER) != 0)  # not the header
     positions, columns = header_positions(contract, header), len(header)
 
     def classify(candidates: DataFrame) -> DataFrame:
         return classify_records(candidates, contract, positions, columns)
 
-    return _write(spark, records, classify, contract, layout, source, ingested_at, file_bytes, line_numbers(counts),
-                  fs)
+    run = _Run(spark, fs, contract, layout, source, ingested_at, file_bytes, classify)
+    loaded = run.write(lines.where(F.col(LINE_ORDER) != 0), lines_per_partition=None, partitions=partitions)
+    if loaded is not None:
+        return loaded
+    # A quoted value spans lines: put its records together, and write them again over the first write.
+    counts, odd_lines = _scan(lines, contract, partitions)
+    records = assemble_records(spark, lines, multi_line_spans(odd_lines), counts).where(F.col(LINE_ORDER) != 0)
+    written = run.write(records, lines_per_partition=counts, partitions=partitions)
+    assert written is not None  # with the lines' counts given, nothing is left to find out
+    return written
 
 
 def _scan(lines: DataFrame, contract: Contract, partitions: int) -> tuple[dict[int, int], list[int]]:
     """One pass over the lines: how many each split holds, and which hold an odd number of quotes."""
-    partition = F.shiftright(F.col(LINE_ORDER), _PARTITION_SHIFT)
-    within = F.col(LINE_ORDER) - F.shiftleft(partition, _PARTITION_SHIFT)
     odd = (quote_count(contract) % 2) == 1
-    row = lines.agg(
-        F.collect_list(F.when(odd, F.col(LINE_ORDER))).alias("odd"),
-        *[F.max(F.when(partition == index, within + 1)).alias(f"p{index}") for index in range(partitions)],
-    ).first()
+    row = lines.agg(F.collect_list(F.when(odd, F.col(LINE_ORDER))).alias("odd"), *split_line_counts(partitions)).first()
     assert row is not None  # an aggregate without grouping always yields one row
     return {index: int(row[f"p{index}"] or 0) for index in range(partitions)}, list(row["odd"])
 
 
-def _write(
-    spark: SparkSession, records: DataFrame, classify: Callable[[DataFrame], DataFrame], contract: Contract,
-    layout: RunLayout, source: str, ingested_at: str, file_bytes: int, line_number: Any, fs: HadoopFs,
-) -> tuple[dict[str, Any], dict[str, StructType]]:
-    """One pass writes the valid records, counting as it goes and noting which records it rejected.
+@dataclass(frozen=True)
+class _Run:
+    spark: SparkSession
+    fs: HadoopFs
+    contract: Contract
+    layout: RunLayout
+    source: str
+    ingested_at: str
+    file_bytes: int
+    classify: Callable[[DataFrame], DataFrame]
 
-    As for JSON, the rejected records are then taken again by position and only they are checked again,
-    so a clean file is read once and nothing holds the whole file in memory (caching the checked records
-    for the second write cost more than the rest of the job: 1m-record exports took 15 s instead of 6).
-    """
-    metrics = Observation("csv")
-    is_rejected = F.col(REASON).isNotNull()
-    # The observation also keeps the filters below from being pushed under the parse (see json_to_parquet._load).
-    observed = with_partition_key(classify(records), contract).observe(
-        metrics, F.count(F.lit(1)).alias("records"), F.count(F.when(F.col(IS_BLANK), 1)).alias("blank"),
-        F.count(F.when(is_rejected, 1)).alias("rejected"), rejected_positions(is_rejected), touched_partitions(),
-    ).drop(PARTITION_KEY)
-    good = valid_records(observed.where(~F.col(IS_BLANK)), contract, ingested_at)
-    if file_bytes < ONE_FILE_BELOW_BYTES:
-        good = good.coalesce(1)
-    good.write.mode("overwrite").parquet(layout.raw_staging + "/data")
-    counted = metrics.get
-    blank, rejected = int(counted["blank"]), int(counted["rejected"])
-    read = int(counted["records"]) - blank
-    raw = Swap(layout.raw_run, layout.raw_staging + "/data" if read > rejected else None)
-    written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
-    quarantine = Swap(layout.quarantine_run)
-    if rejected:
-        candidates = rejected_candidates(spark, records, counted["positions"], rejected)
-        written["quarantine"] = write_rejected(
-            candidates, classify, source, line_number, rejected, layout.quarantine_staging, file_bytes)
-        quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
-    commit(fs, layout.raw_dataset, layout.run_id, [raw])
-    commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-    partitions = [text.split("/") for text in (counted["partitions"] or "").split(",") if text]
-    return {"records_read": read, "loaded": read - rejected, "quarantined": rejected, "blank_lines": blank,
-            "partitions": partitions}, written
+    def write(self, records: DataFrame, lines_per_partition: dict[int, int] | None,
+              partitions: int) -> tuple[dict[str, Any], dict[str, StructType]] | None:
+        """One pass writes the valid records, counting as it goes and noting which records it rejected.
+
+        As for JSON, the rejected records are then taken again by position and only they are checked again,
+        so a clean file is read once and nothing holds the whole file in memory (caching the checked records
+        for the second write cost more than the rest of the job: 1m-record exports took 15 s instead of 6).
+
+        Without ``lines_per_partition`` the records are the file's lines: the pass also counts each split's
+        lines and the lines that leave a quote open, and when there is one it returns None (those records
+        span lines) before quarantining or committing anything.
+        """
+        contract, layout = self.contract, self.layout
+        metrics = Observation("csv")
+        is_rejected = F.col(REASON).isNotNull()
+        as_lines = [] if lines_per_partition is not None else [
+            *split_line_counts(partitions), F.count(F.when(opens_a_quote(contract), 1)).alias("open_quotes")]
+        # The observation also keeps the filters below from being pushed under the parse (see json_to_parquet._load).
+        observed = with_partition_key(self.classify(records), contract).observe(
+            metrics, F.count(F.lit(1)).alias("records"), F.count(F.when(F.col(IS_BLANK), 1)).alias("blank"),
+            F.count(F.when(is_rejected, 1)).alias("rejected"), rejected_positions(is_rejected), touched_partitions(),
+            *as_lines,
+        ).drop(PARTITION_KEY)
+        good = valid_records(observed.where(~F.col(IS_BLANK)), contract, self.ingested_at)
+        if self.file_bytes < ONE_FILE_BELOW_BYTES:
+            good = good.coalesce(1)
+        good.write.mode("overwrite").parquet(layout.raw_staging + "/data")
+        counted = metrics.get
+        if lines_per_partition is None:
+            if counted["open_quotes"]:
+                return None
+            # The header, left out of the records, is the first line of the first split.
+            lines_per_partition = {index: int(counted[f"p{index}"] or 0) for index in range(partitions)}
+            lines_per_partition[0] = max(lines_per_partition.get(0, 0), 1)
+        blank, rejected = int(counted["blank"]), int(counted["rejected"])
+        read = int(counted["records"]) - blank
+        raw = Swap(layout.raw_run, layout.raw_staging + "/data" if read > rejected else None)
+        written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
+        quarantine = Swap(layout.quarantine_run)
+        if rejected:
+            candidates = rejected_candidates(self.spark, records, counted["positions"], rejected)
+            written["quarantine"] = write_rejected(
+                candidates, self.classify, self.source, line_numbers(lines_per_partition), rejected,
+                layout.quarantine_staging, self.file_bytes)
+            quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
+        commit(self.fs, layout.raw_dataset, layout.run_id, [raw])
+        commit(self.fs, layout.quarantine_dataset, layout.run_id, [quarantine])
+        touched = [text.split("/") for text in (counted["partitions"] or "").split(",") if text]
+        return {"records_read": read, "loaded": read - rejected, "quarantined": rejected, "blank_lines": blank,
+                "partitions": touched}, written

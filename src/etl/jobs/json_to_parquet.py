@@ -363,13 +363,18 @@ def write_rejected(
 
 def _line_counts(partitions: int) -> list[Column]:
     """Lines, blank lines and each input partition's line count, observed while the file is read."""
-    partition = F.shiftright(F.col(LINE_ORDER), _PARTITION_SHIFT)
-    within = F.col(LINE_ORDER) - F.shiftleft(partition, _PARTITION_SHIFT)
     return [
         F.count(F.lit(1)).alias("lines"),
         F.sum(F.col("is_blank").cast("long")).alias("blank"),
-        *[F.max(F.when(partition == index, within + 1)).alias(f"p{index}") for index in range(partitions)],
+        *split_line_counts(partitions),
     ]
+
+
+def split_line_counts(partitions: int) -> list[Column]:
+    """Aggregates ``p0`` … ``p<n-1>``: how many lines each input partition holds (its last line's position + 1)."""
+    partition = F.shiftright(F.col(LINE_ORDER), _PARTITION_SHIFT)
+    within = F.col(LINE_ORDER) - F.shiftleft(partition, _PARTITION_SHIFT)
+    return [F.max(F.when(partition == index, within + 1)).alias(f"p{index}") for index in range(partitions)]
 
 
 def line_numbers(lines_per_partition: dict[int, int]) -> Column:
