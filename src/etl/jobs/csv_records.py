@@ -113,6 +113,8 @@ def _scan(lines: DataFrame, contract: Contract, partitions: int) -> tuple[dict[i
 
 @dataclass(frozen=True)
 class _Run:
+    """One CSV file's load: what its write passes share (the speculative one and, when needed, the second)."""
+
     spark: SparkSession
     fs: HadoopFs
     contract: Contract
