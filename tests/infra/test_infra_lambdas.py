@@ -67,6 +67,8 @@ def test_start_pipeline_knows_the_state_machine_and_may_only_start_it(synth: Syn
     assert not allows(statements, resolve, "s3:PutObject", f"{landing_arn}/_contracts/shipping.json")
     assert allows(statements, resolve, "s3:PutObject", f"{raw_arn}/_contracts/shipping.json")
     assert not allows(statements, resolve, "s3:PutObject", f"{raw_arn}/shipping/run_id=r1/part-0.parquet")
+    # Routing lists the contracts in force: datasets defined at run time are those kept in raw's _contracts/.
+    assert allows(statements, resolve, "s3:ListBucket", raw_arn)
 
 
 def test_landing_object_created_events_invoke_start_pipeline(synth: Synthesized, template: Template):
