@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from etl.contracts import Contract, _parse, available_datasets, load_contract, problems
+from etl.contracts import Contract, _parse, available_datasets, load_contract, new_dataset_problems, problems
 from etl.contracts.evolution import compare
 from etl.errors import ContractError
 
@@ -117,10 +117,7 @@ def _define(dataset: str, raw: Any, text: str, store: ContractStore) -> Contract
     found = problems(dataset, raw)
     if found:
         raise ContractError(dataset, "; ".join(found))
-    if raw.get("summary_query"):
-        found.append("a dataset defined at run time has no queries folder, so no summary_query: its runs notify how "
-                     f"many records processed_{dataset} holds (leave summary_query out, or deploy a folder "
-                     f"src/etl/datasets/{dataset}/ with its queries)")
+    found += new_dataset_problems(raw)
     for other in contracts_in_force(store).values():
         prefix = raw["landing_prefix"]
         if prefix.startswith(other.landing_prefix) or other.landing_prefix.startswith(prefix):

@@ -48,7 +48,6 @@ from etl.transforms_csv import (
     header_positions,
     multi_line_spans,
     opens_a_quote,
-    quote_count,
 )
 
 logger = logging.getLogger(__name__)
@@ -105,7 +104,7 @@ def load(
 
 def _scan(lines: DataFrame, contract: Contract, partitions: int) -> tuple[dict[int, int], list[int]]:
     """One pass over the lines: how many each split holds, and which hold an odd number of quotes."""
-    odd = (quote_count(contract) % 2) == 1
+    odd = opens_a_quote(contract)
     row = lines.agg(F.collect_list(F.when(odd, F.col(LINE_ORDER))).alias("odd"), *split_line_counts(partitions)).first()
     assert row is not None  # an aggregate without grouping always yields one row
     return {index: int(row[f"p{index}"] or 0) for index in range(partitions)}, list(row["odd"])

@@ -243,9 +243,13 @@ def _load(
     line_metrics, rejected_metric = Observation("lines"), Observation("rejected")
     prepared = prepare_lines(lines).observe(line_metrics, *_line_counts(partitions))
     is_rejected = F.col(REASON).isNotNull()
+
+    def check(marked: DataFrame) -> DataFrame:  # the non-blank lines of prepare_lines' output, classified
+        return classify(marked.where(~F.col("is_blank")).drop("is_blank"), contract)
+
     # The observation also stops the optimizer from pushing valid_records' filter on the reason below
     # the parse, where it would be rewritten to parse each line once per field it reads.
-    classified = with_partition_key(classify(prepared.where(~F.col("is_blank")).drop("is_blank"), contract), contract)
+    classified = with_partition_key(check(prepared), contract)
     classified = classified.observe(rejected_metric, F.count(F.when(is_rejected, 1)).alias("rejected"),
                                     rejected_positions(is_rejected), touched_partitions()).drop(PARTITION_KEY)
     good = valid_records(classified, contract, ingested_at)
@@ -263,8 +267,8 @@ def _load(
         line_number = line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
         candidates = rejected_candidates(spark, lines, rejected_metric.get["positions"], rejected)
         written["quarantine"] = write_rejected(
-            candidates, lambda text: classify(prepare_lines(text).where(~F.col("is_blank")).drop("is_blank"), contract),
-            source, line_number, rejected, layout.quarantine_staging, file_bytes)
+            candidates, lambda text: check(prepare_lines(text)), source, line_number, rejected,
+            layout.quarantine_staging, file_bytes)
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
