@@ -36,16 +36,28 @@ $(STAMP): pyproject.toml jars/pom.xml
 	mvn --batch-mode --quiet -f jars/pom.xml dependency:copy-dependencies -DoutputDirectory=$(abspath $(VENV))/jars
 	@touch $(STAMP)
 
-$(INFRA_STAMP): pyproject.toml jars/aws/pom.xml $(STAMP)
+# The pipeline's own Spark expressions (jvm/, Scala), compiled against this installation's Spark jars with the
+# Scala compiler Maven fetches once (jars/scalac/pom.xml); the local session loads the jar from .venv/jars.
+EXT_JAR := $(VENV)/jars/etl-spark-ext.jar
+SCALA_SOURCES := $(shell find jvm/src -name '*.scala')
+$(EXT_JAR): $(STAMP) jars/scalac/pom.xml $(SCALA_SOURCES)
+	rm -rf $(VENV)/scalac $(VENV)/jvm-classes && mkdir -p $(VENV)/jvm-classes
+	mvn --batch-mode --quiet -f jars/scalac/pom.xml dependency:copy-dependencies -DoutputDirectory=$(abspath $(VENV))/scalac
+	spark_jars=$$($(PY) -c 'import pathlib, pyspark; print(pathlib.Path(pyspark.__file__).parent / "jars")') && \
+	java -cp '$(VENV)/scalac/*' scala.tools.nsc.Main -release 17 -deprecation -feature -Xfatal-warnings \
+		-classpath "$$(printf '%s:' "$$spark_jars"/*.jar)" -d $(VENV)/jvm-classes $(SCALA_SOURCES)
+	jar --create --file $@ -C $(VENV)/jvm-classes .
+
+$(INFRA_STAMP): pyproject.toml jars/aws/pom.xml $(EXT_JAR)
 	$(PY) -m pip install --quiet -e '.[dev,infra]'
 	@# The AWS code paths' JVM libraries (S3A, Iceberg's GlueCatalog): the emulated-AWS tests load them.
 	rm -rf $(VENV)/jars-aws
 	mvn --batch-mode --quiet -f jars/aws/pom.xml dependency:copy-dependencies -DoutputDirectory=$(abspath $(VENV))/jars-aws
 	@touch $(INFRA_STAMP)
 
-install: $(STAMP) ## create .venv and install the package with its dev tools
+install: $(EXT_JAR) ## create .venv and install the package with its dev tools
 
-run: $(STAMP) ## generate RECORDS=$(RECORDS) shipments, run the whole pipeline locally, show the notification with the totals
+run: $(EXT_JAR) ## generate RECORDS=$(RECORDS) shipments, run the whole pipeline locally, show the notification with the totals
 	$(ETL) generate --records $(RECORDS)
 	$(ETL) run
 
@@ -59,15 +71,15 @@ lint: $(INFRA_STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check src tests glue_jobs lambdas infra
 	$(VENV)/bin/mypy
 
-fuzz: $(STAMP) ## property tests with new random examples (HYPOTHESIS_PROFILE=fuzz); keep each failure as an @example
+fuzz: $(EXT_JAR) ## property tests with new random examples (HYPOTHESIS_PROFILE=fuzz); keep each failure as an @example
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -m "not slow" tests/unit
 
 check: lint test ## lint and test: the gate before a commit
 
-reliability: $(STAMP) ## run every bad-input case through the local pipeline: case, outcome, records in, loaded, quarantined, lost
+reliability: $(EXT_JAR) ## run every bad-input case through the local pipeline: case, outcome, records in, loaded, quarantined, lost
 	$(PY) -m etl.reliability
 
-bench: $(STAMP) ## benchmark the pipeline vs DuckDB, pandas and plain Spark on clean and realistic files (SIZES=100k,1m,5m REPS=3 INPUTS=clean,realistic GROWTH=0,1m,5m CSV=100k,1m); see BENCHMARKS.md
+bench: $(EXT_JAR) ## benchmark the pipeline vs DuckDB, pandas and plain Spark on clean and realistic files (SIZES=100k,1m,5m REPS=3 INPUTS=clean,realistic GROWTH=0,1m,5m CSV=100k,1m); see BENCHMARKS.md
 	$(PY) -m bench $(if $(SIZES),--sizes $(SIZES)) $(if $(REPS),--reps $(REPS)) \
 		$(if $(ENGINES),--engines $(ENGINES)) $(if $(INPUTS),--inputs $(INPUTS)) $(if $(E2E),--e2e $(E2E)) \
 		$(if $(GROWTH),--growth $(GROWTH)) $(if $(CSV),--csv-sizes $(CSV))

@@ -1,5 +1,8 @@
 """The two Glue 5.0 Spark jobs (``glue_jobs/*.py``) with the ``etl`` package as ``--extra-py-files``.
 
+json_to_parquet also gets the pipeline's own Spark expressions (etl.native: the jar `make install` compiles
+from jvm/) as ``--extra-jars``.
+
 Job arguments come from two places, and together they are exactly what the scripts
 parse (``etl.jobs.<job>.ARGUMENTS``; Glue sets ``--JOB_NAME`` itself):
 
@@ -36,6 +39,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from etl import native
 from etl.contracts.store import CONTRACTS_FOLDER
 from etl.glue.partitions import TABLE_PREFIXES
 from etl.jobs import SERIAL_JOBS
@@ -163,15 +167,17 @@ class GlueJobs(Construct):
         self._key = key
         self._security_configuration = security_configuration
         self.etl_package = s3_assets.Asset(self, "EtlPackage", path=str(SRC_DIR), exclude=PACKAGE_EXCLUDES)
+        self.spark_expressions = s3_assets.Asset(self, "EtlSparkExpressions", path=str(native.jar_path()))
         arguments = static_script_arguments(buckets, settings.database)
 
         self.json_to_parquet = self._job(
             "json_to_parquet",
             description="Landing JSON to typed Parquet in the raw zone; bad lines to quarantine.",
             max_concurrent_runs=max_concurrent_runs("json_to_parquet", settings),
-            script_arguments=arguments["json_to_parquet"],
+            script_arguments={**arguments["json_to_parquet"], "--extra-jars": self.spark_expressions.s3_object_url},
         )
         role = self.json_to_parquet.role
+        allow(role, ["s3:GetObject"], [_object_arn(self.spark_expressions)])
         grant_objects(role, buckets.landing, [""], READ, reason=LANDING_REASON)
         grant_objects(role, buckets.raw, [""], READ_WRITE, reason=DATASETS_REASON)
         # The contracts in force are the start Lambda's to write: the job reads them only.

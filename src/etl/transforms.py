@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from etl.contracts import Contract, Field, decimal_precision
+from etl.native import count_byte, parsing_bytes
 
 CORRUPT = "_corrupt_record"
 VALUE = "value"
@@ -101,13 +102,17 @@ def prepare_lines(lines: DataFrame) -> DataFrame:
     return lines.withColumn(VALUE, value).withColumn("is_blank", blank)
 
 
-def classify(lines: DataFrame, contract: Contract) -> DataFrame:
+def classify(lines: DataFrame, contract: Contract, *, native: bool = True) -> DataFrame:
     """Parse and validate lines (columns ``value``, ``line_order``).
 
     Returns ``value``, ``line_order``, one column per contract field (typed as sent) and
     ``reason``: NULL for a valid record, else the first rule the line breaks.
+
+    ``native``: parse and count characters with the pipeline's own expressions (etl.native), which
+    work on the UTF-8 bytes. False does the same with Spark's built-in functions only, slower: the
+    reference the tests hold the native expressions to.
     """
-    parse, record, gates, reason = _classify_expressions(contract, _gateway_id())
+    parse, record, gates, reason = _classify_expressions(contract, _gateway_id(), native)
     parsed = lines.select(F.col(VALUE), F.col(LINE_ORDER), parse.alias("r"))
     # The cheap tests that spare most lines the costly checks, computed once per line in a projection
     # of their own (Spark does not merge projections when that would compute them several times).
@@ -122,15 +127,20 @@ def _gateway_id() -> int:
 
 
 @functools.lru_cache(maxsize=8)
-def _classify_expressions(contract: Contract, gateway: int) -> tuple[Column, list[Column], list[Column], Column]:
+def _classify_expressions(
+    contract: Contract, gateway: int, native: bool
+) -> tuple[Column, list[Column], list[Column], Column]:
     """classify's expressions, built once per contract: building them costs some 0.3 s of calls to the JVM.
 
     They are expression trees that refer to columns by name, valid for any frame of this JVM (``gateway``).
     """
     parse = F.from_json(F.col(VALUE), input_schema(contract), _PERMISSIVE)
+    occurrences = _native_occurrences if native else _occurrences
+    if native:
+        parse = parsing_bytes(parse)
     record = {f.name: F.col(f"r.{f.name}") for f in contract.fields}
-    plain = _plainly_one_object(contract, record)
-    gates = [plain.alias(_PLAIN), (plain & _strings_sent_as_strings(contract, record)).alias(_TYPED)]
+    plain = _plainly_one_object(contract, record, occurrences)
+    gates = [plain.alias(_PLAIN), (plain & _strings_sent_as_strings(contract, record, occurrences)).alias(_TYPED)]
     structure = F.when(~F.col(_PLAIN), _structure_reason(contract))
     # Spark evaluates CASE branches lazily: the per-field diagnosis runs only for corrupt lines.
     reason = F.when(F.col(f"r.{CORRUPT}").isNotNull(), _parse_failure_reason(contract, structure)).otherwise(
@@ -168,7 +178,7 @@ def _as_array_element(text: Column) -> Column:
     return F.from_json(F.concat(F.lit("["), text, F.lit("]")), "array<map<string,string>>", _JSON_OPTIONS)
 
 
-def _plainly_one_object(contract: Contract, record: dict[str, Column]) -> Column:
+def _plainly_one_object(contract: Contract, record: dict[str, Column], occurrences: Callable[[str], Column]) -> Column:
     """Whether a parsed line is, by cheap byte-level tests, one object whose keys are distinct contract fields.
 
     The line starts with ``{``, ends with ``}`` and holds no other ``}``, so nothing follows the
@@ -183,14 +193,16 @@ def _plainly_one_object(contract: Contract, record: dict[str, Column]) -> Column
     decoded = [~record[f.name].contains("\ufffd") for f in contract.fields if f.type in TEXT_TYPES]
     plain = (
         F.col(f"r.{CORRUPT}").isNull() & text.startswith("{") & text.endswith("}")
-        & (_occurrences("}") == 1) & (_occurrences(":") == filled)
+        & (occurrences("}") == 1) & (occurrences(":") == filled)
     )
     for clean in decoded:
         plain = plain & F.coalesce(clean, F.lit(True))
     return plain
 
 
-def _strings_sent_as_strings(contract: Contract, record: dict[str, Column]) -> Column:
+def _strings_sent_as_strings(
+    contract: Contract, record: dict[str, Column], occurrences: Callable[[str], Column]
+) -> Column:
     """For a plain line: whether, by counting ``"``, every string field was sent as a JSON string.
 
     In a plain line each key has two quotes, and so has each string value that holds no quote of its
@@ -201,7 +213,7 @@ def _strings_sent_as_strings(contract: Contract, record: dict[str, Column]) -> C
     """
     strings = [record[f.name] for f in contract.fields if f.type in TEXT_TYPES]
     doubles = [record[f.name] for f in contract.fields if f.type == "double"]
-    typed = _occurrences('"') == (_count_present(record.values()) + _count_present(strings)) * 2
+    typed = occurrences('"') == (_count_present(record.values()) + _count_present(strings)) * 2
     for value in strings:
         plain_text = ~(value.startswith("[") | value.startswith("{") | value.contains('"'))
         typed = typed & F.coalesce(plain_text, F.lit(True))
@@ -210,14 +222,17 @@ def _strings_sent_as_strings(contract: Contract, record: dict[str, Column]) -> C
     return typed
 
 
+def _native_occurrences(character: str) -> Column:
+    """How often ``character`` occurs in the line, counted on its bytes (etl.native)."""
+    return count_byte(F.col(VALUE), character)
+
+
 def _occurrences(character: str) -> Column:
     """How often ``character`` occurs in the line: the number of pieces it splits the line into, less one.
 
-    A split on one character that is not special in a regular expression takes Java's fast path;
-    on 2 cores it cost 0.35 s per million lines, where removing the character and comparing the
-    lengths cost 0.6 s. ``instr(line, '}') = length(line)`` for a single ``}`` cost 1.75 s (Spark's
-    UTF8String search compares at every byte, and ``length`` walks every character): the benchmark
-    run of 2026-12-04 04:06 measured the job 25-35% slower with it.
+    The cheapest count Spark's own functions give (the reference for ``_native_occurrences``). A split on
+    one character that is not special in a regular expression takes Java's fast path; on 2 cores it cost
+    0.35 s per million lines, where removing the character and comparing the lengths cost 0.6 s.
     """
     if character in ".$|()[{^?*+\\":
         raise ValueError(f"{character!r} is special in a regular expression: Java's fast split does not apply")

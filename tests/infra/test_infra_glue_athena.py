@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Template
 
+from etl import native
 from etl.definition import query_text
 from etl.jobs import SERIAL_JOBS
 
@@ -74,7 +76,8 @@ def test_glue_job_default_arguments_are_exact(synth: Synthesized, job: str):
         "--database": f"etl_{STAGE}",
     }
     per_job = {
-        "json_to_parquet": {"--database": f"etl_{STAGE}"},
+        "json_to_parquet": {"--database": f"etl_{STAGE}",
+                            "--extra-jars": resolve(props["DefaultArguments"].get("--extra-jars"))},
         "normalize": iceberg,
         "maintain": {**iceberg, "--retention_hours": "168", "--orphan_hours": "24"},
     }[job]
@@ -123,6 +126,20 @@ def test_the_etl_package_asset_is_importable_from_its_zip_root(synth: Synthesize
     packaged = {p.relative_to(folder / "etl") for p in (folder / "etl").rglob("*.py")}
     source = {p.relative_to(ROOT / "src" / "etl") for p in (ROOT / "src" / "etl").rglob("*.py")}
     assert packaged == source
+
+
+def test_json_to_parquet_gets_the_pipelines_spark_expressions_as_the_jar_make_install_builds(synth: Synthesized):
+    resolve = Resolver(synth.template)
+    props = _by_name(synth, "AWS::Glue::Job", JOBS["json_to_parquet"])["Properties"]
+    location = props["DefaultArguments"]["--extra-jars"]
+    jar = synth.asset_path(_asset_key(location["Fn::Sub"]))
+    assert jar.read_bytes() == native.jar_path().read_bytes()
+    with zipfile.ZipFile(jar) as archive:
+        assert "org/apache/spark/sql/etl/Columns.class" in archive.namelist()
+    statements = role_statements(synth.template, props["Role"]["Fn::GetAtt"][0])
+    uri = str(resolve(location))
+    assert uri.endswith(".jar")
+    assert allows(statements, resolve, "s3:GetObject", "arn:aws:s3:::" + uri.removeprefix("s3://"))
 
 
 def _glob(pattern: str) -> str:

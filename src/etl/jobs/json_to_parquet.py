@@ -330,7 +330,10 @@ def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | 
     if positions is None or rejected > REJECTED_BY_POSITION:
         return lines
     if positions.count(",") < IN_LIST_UP_TO:
-        return lines.where(F.col(LINE_ORDER).isin([int(position) for position in positions.split(",")]))
+        # Written as SQL: the JVM parses the list at once, where isin() makes one gateway call per value
+        # (0.45 s for 1,007 rejected lines in a new JVM). The positions are the metric's integers, checked here.
+        in_list = ", ".join(str(int(position)) for position in positions.split(","))
+        return lines.where(F.expr(f"`{LINE_ORDER}` IN ({in_list})"))
     texts = spark.range(1).select(F.explode(F.split(F.lit(positions), ",")).alias(LINE_ORDER))
     wanted = texts.select(F.col(LINE_ORDER).cast("long").alias(LINE_ORDER))
     return lines.join(F.broadcast(wanted), LINE_ORDER, "left_semi")

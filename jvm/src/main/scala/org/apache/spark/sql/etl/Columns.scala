@@ -1,0 +1,20 @@
+package org.apache.spark.sql.etl
+
+import org.apache.spark.sql.Column
+import org.apache.spark.sql.catalyst.expressions.JsonToStructs
+
+/** This library's expressions as Columns, for PySpark (which reaches them through its JVM gateway). */
+object Columns {
+  /** How often `character` (one ASCII character) occurs in `text`. */
+  def countByte(text: Column, character: String): Column = {
+    require(character.length == 1 && character.charAt(0) < 0x80, s"countByte counts one ASCII character, not $character")
+    new Column(ByteCount(text.expr, character.charAt(0).toByte))
+  }
+
+  /** A `from_json` column into a struct, reading UTF-8 bytes (see Utf8JsonToStructs). */
+  def parsingBytes(fromJson: Column): Column = fromJson.expr match {
+    case parse: JsonToStructs =>
+      new Column(new Utf8JsonToStructs(parse.schema, parse.options, parse.child, parse.timeZoneId))
+    case other => throw new IllegalArgumentException(s"parsingBytes takes a from_json column, not $other")
+  }
+}

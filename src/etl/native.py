@@ -1,0 +1,62 @@
+"""The pipeline's own Spark expressions (Scala, in jvm/): Python handles for them.
+
+Two checks of every landing line cost the JSON job most of its time over Spark's own JSON reader when
+written with Spark's built-in functions: counting a character (``size(split(line, c)) - 1`` builds every
+piece of the line) and ``from_json``, which decodes each line into characters before parsing it. The
+expressions here do the same work on the line's UTF-8 bytes (jvm/src/main/scala/org/apache/spark/sql/etl).
+`make install` compiles them into ``.venv/jars/etl-spark-ext.jar``, which the local session loads; on Glue
+the jobs get it through ``--extra-jars`` (infra/).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
+
+JAR_NAME = "etl-spark-ext.jar"
+_COLUMNS = "org.apache.spark.sql.etl.Columns"
+
+
+def _columns() -> Any:
+    from py4j.java_gateway import JavaClass
+    from pyspark import SparkContext
+
+    jvm = SparkContext._jvm
+    handle = None if jvm is None else jvm.org.apache.spark.sql.etl.Columns
+    if not isinstance(handle, JavaClass):
+        raise ConfigError(
+            f"the pipeline's Spark expressions ({_COLUMNS}) are not on the Spark session's class path: run "
+            f"`make install` (it builds .venv/jars/{JAR_NAME}); on Glue, pass the jar with --extra-jars (infra/ does)"
+        )
+    return handle
+
+
+def jar_path() -> Path:
+    """The jar `make install` builds (what infra/ deploys for the Glue job); a clear error when it is missing."""
+    jar = Path(sys.prefix) / "jars" / JAR_NAME
+    if not jar.is_file():
+        raise ConfigError(f"{jar} is missing: run `make install` (it compiles jvm/ into it)")
+    return jar
+
+
+def count_byte(text: Column, character: str) -> Column:
+    """How often ``character`` (one ASCII character) occurs in ``text``; NULL for NULL."""
+    from pyspark.sql import Column
+
+    return Column(_columns().countByte(text._jc, character))
+
+
+def parsing_bytes(from_json: Column) -> Column:
+    """``from_json`` (into a struct) reading each line's UTF-8 bytes: the same result, parsed faster.
+
+    A line that is not strictly valid UTF-8, or holds a NUL byte, is read as ``from_json`` reads it.
+    """
+    from pyspark.sql import Column
+
+    return Column(_columns().parsingBytes(from_json._jc))
