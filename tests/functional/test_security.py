@@ -424,6 +424,8 @@ ALLOWED = {
     ("jobs/maintain.py", "processed_datasets"): "the database is the job's deployed --database, quoted as table_name()",
     ("jobs/maintain.py", "maintain_table"): "the table name is table_name()'s; the timestamp is formatted by the job",
     ("glue/catalog.py", "Catalog._load_tables"): "the WHERE text is one of three constants with ? placeholders",
+    ("jobs/json_to_parquet.py", "rejected_candidates"):
+        "an IN list of integers, each passed through int(); the column name is a constant in backquotes",
 }
 
 
