@@ -113,3 +113,25 @@ def test_archives_of_removed_installations_are_deleted_and_others_kept(tmp_path,
     assert not gone.exists() and not list(tmp_path.glob(f"{gone.name}*"))
     assert kept.is_file() and Path(f"{kept}.spark-home").is_file() and list(tmp_path.glob(f"{kept.name}.*.tmp"))
     assert unknown.is_file() and list(tmp_path.glob(f"{unknown.name}.*.tmp"))
+
+
+def test_an_archive_is_for_the_jars_on_the_class_path_as_they_are(tmp_path, monkeypatch):
+    """The JVM maps an archive only while the jars it was written with are unchanged: a rebuilt jar needs a new one."""
+    monkeypatch.delenv(local_spark.CLASS_ARCHIVE_ENV, raising=False)
+    jar = tmp_path / "jars" / "etl-spark-ext.jar"
+    jar.parent.mkdir()
+    jar.write_bytes(b"first build")
+    cache = tmp_path / "cache"
+    first = local_spark.class_archive_options(cache, class_path=[str(jar)]).split()[0].split("=", 1)[1]
+    assert local_spark.class_archive_options(cache).split()[0].split("=", 1)[1].rsplit(".", 2)[0] != \
+        first.rsplit(".", 2)[0]  # without the jar: another archive
+    final = Path(first.rsplit(".", 2)[0])
+    assert Path(f"{final}.jars").read_text(encoding="utf-8").startswith(f"{jar}\t{len(b'first build')}\t")
+    final.write_bytes(b"archive")
+
+    assert local_spark.class_archive_options(cache, class_path=[str(jar)]).startswith(f"-XX:SharedArchiveFile={final} ")
+
+    jar.write_bytes(b"second build, longer")
+    options = local_spark.class_archive_options(cache, class_path=[str(jar)])
+    assert options.startswith("-XX:ArchiveClassesAtExit=") and str(final) not in options
+    assert not final.exists() and not Path(f"{final}.jars").exists()  # the stale archive is gone
