@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from etl.contracts import Contract
 from etl.contracts.store import ContractStore, apply_contract, contracts_in_force, dataset_of_contract_key
 from etl.errors import ContractError, EtlError
 from etl.events import RunRequest, Skipped, SourceObject, plan_run, run_id_for, sources_from_s3_event
@@ -61,11 +62,18 @@ class ContractDrops:
 CONTRACT_REFUSED = "ContractRefused"
 
 
-def plan(source: SourceObject, contracts: ContractDrops | None) -> RunRequest | Skipped:
-    """A landing object's run: a contract put in force (or refused), or a run of its dataset."""
+def plan(
+    source: SourceObject, contracts: ContractDrops | None, in_force: Mapping[str, Contract] | None = None
+) -> RunRequest | Skipped:
+    """A landing object's run: a contract put in force (or refused), or a run of its dataset.
+
+    ``in_force``: the contracts in force, when the caller has read them already (else they are read here).
+    """
     updated = dataset_of_contract_key(source.key) if contracts is not None else None
     if contracts is None or updated is None:
-        return plan_run(source, contracts_in_force(contracts.store) if contracts is not None else None)
+        if in_force is None and contracts is not None:
+            in_force = contracts_in_force(contracts.store)
+        return plan_run(source, in_force)
     run_id = run_id_for(source, updated)
     try:
         text = contracts.read_landing(source).decode("utf-8")
@@ -82,13 +90,19 @@ def start_runs(
     contracts: ContractDrops | None = None,
 ) -> StartReport:
     report = report or StartReport()
+    # The contracts in force are read once for the batch, and again only after a contract drop in it.
+    in_force: dict[str, Contract] | None = None
     for source in sources:
-        plan_or_skip = plan(source, contracts)
+        if contracts is not None and in_force is None and dataset_of_contract_key(source.key) is None:
+            in_force = contracts_in_force(contracts.store)
+        plan_or_skip = plan(source, contracts, in_force)
         if isinstance(plan_or_skip, Skipped):
             _log("skipped", key=source.key, reason=plan_or_skip.reason)
             report.skipped.append({"key": source.key, "reason": plan_or_skip.reason})
             continue
         request = plan_or_skip
+        if request.contract_update is not None:
+            in_force = None
         try:
             execution = starter.start(request)
         except ExecutionAlreadyExistsError:

@@ -146,3 +146,35 @@ def test_a_new_dataset_is_refused_when_its_contract_is_invalid_or_clashes(tmp_pa
     with pytest.raises(ContractError, match=reason):
         apply_contract(dataset, json.dumps(dropped), store)
     assert store.names() == []
+
+
+class CountingStore(FileContractStore):
+    """A store that counts how often the datasets it keeps are listed (once per read of the contracts in force)."""
+
+    listed = 0
+
+    def names(self) -> list[str]:
+        self.listed += 1
+        return super().names()
+
+
+def test_a_batch_reads_the_contracts_in_force_once_and_again_after_a_drop_in_it(tmp_path):
+    from etl.trigger import start_runs
+
+    store = CountingStore(tmp_path / "raw")
+    drops = ContractDrops(store, lambda source: json.dumps(SENSORS).encode())
+    started = []
+
+    class Starter:
+        def start(self, request):
+            started.append((request.source.key, request.dataset, request.refusal))
+            return request.run_id
+
+    keys = ["shipping/a.json", "shipping/b.json", "_contracts/sensors.json", "sensors/day1.json", "shipping/c.json"]
+    start_runs([SourceObject("landing", key, size=10, etag=key) for key in keys], Starter(), contracts=drops)
+    assert [(key, dataset) for key, dataset, refusal in started if refusal is None] == [
+        ("shipping/a.json", "shipping"), ("shipping/b.json", "shipping"), ("_contracts/sensors.json", "sensors"),
+        ("sensors/day1.json", "sensors"), ("shipping/c.json", "shipping")]
+    # Once for the first two files, twice by the drop itself (is sensors new? whose prefixes does it meet?),
+    # once more for the two files after it: not once per file.
+    assert store.listed == 4

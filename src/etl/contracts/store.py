@@ -118,8 +118,8 @@ def _define(dataset: str, raw: Any, text: str, store: ContractStore) -> Contract
     if found:
         raise ContractError(dataset, "; ".join(found))
     found += new_dataset_problems(raw)
+    prefix = raw["landing_prefix"]
     for other in contracts_in_force(store).values():
-        prefix = raw["landing_prefix"]
         if prefix.startswith(other.landing_prefix) or other.landing_prefix.startswith(prefix):
             found.append(f"landing_prefix {prefix!r} overlaps {other.landing_prefix!r} of the {other.dataset} "
                          "dataset: each landing key must belong to one dataset")
