@@ -218,6 +218,17 @@ def retry_on_conflict(attempt: Callable[[], T], what: str, attempts: int = MERGE
     raise AssertionError("unreachable")
 
 
+def has_snapshot(spark: SparkSession, name: str) -> bool:
+    """Whether the table has a snapshot (a table without one holds no data file).
+
+    Asked of Iceberg's table object, not by a query of its metadata tables: on a new JVM a query plans and
+    runs a Spark job (some 0.2 s), this is a lookup in the catalog the query would have used.
+    """
+    jvm: Any = spark._jvm  # type: ignore[attr-defined]
+    table = jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, name)
+    return table.currentSnapshot() is not None
+
+
 def current_snapshot(spark: SparkSession, name: str) -> dict[str, Any] | None:
     """The table's current snapshot: id, operation and Iceberg's summary counts."""
     rows = spark.sql(

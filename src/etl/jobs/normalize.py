@@ -202,6 +202,8 @@ def _table_may_hold(
     grow, skip the comparison with every key the table holds. The run's keys are read only when the table
     has data files (a first load runs no job for them).
     """
+    if not iceberg.has_snapshot(spark, table):
+        return False, None  # a new table (a first load)
     if key is None:
         return bool(spark.sql(f"SELECT 1 FROM {table}.files WHERE content = 0 LIMIT 1").collect()), None
     bounds = spark.sql(

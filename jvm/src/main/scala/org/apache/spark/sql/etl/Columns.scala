@@ -11,6 +11,12 @@ object Columns {
     new Column(ByteCount(text.expr, character.charAt(0).toByte))
   }
 
+  /** Whether the parsed line `record` surely meets the contract's field rules (see MeetsContract). */
+  def meetsContract(record: Column, typed: Column, rulesJson: String): Column = {
+    FieldRule.parse(rulesJson) // a malformed rule list fails here, when the job is planned, not in a task
+    new Column(MeetsContract(record.expr, typed.expr, rulesJson))
+  }
+
   /** A `from_json` column into a struct, reading UTF-8 bytes (see Utf8JsonToStructs). */
   def parsingBytes(fromJson: Column): Column = fromJson.expr match {
     case parse: JsonToStructs =>

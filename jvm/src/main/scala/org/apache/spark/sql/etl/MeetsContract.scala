@@ -1,0 +1,160 @@
+package org.apache.spark.sql.etl
+
+import java.time.YearMonth
+import java.util.regex.Pattern
+
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.{BinaryExpression, Expression}
+import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback
+import org.apache.spark.sql.types.{BooleanType, DataType}
+import org.apache.spark.unsafe.Platform
+import org.apache.spark.unsafe.types.UTF8String
+import org.json4s._
+import org.json4s.jackson.JsonMethods
+
+/**
+ * Whether a parsed line surely meets every rule of its contract: the quick yes that spares a clean line the
+ * contract's checks written with Spark's functions (one CASE of some 30 branches, each evaluated per line).
+ *
+ * `typed` is the classification's own byte-level test that the line is one plain object with every string
+ * sent as a string (etl.transforms: `_plainly_one_object` and `_strings_sent_as_strings`). On such a line
+ * only the field rules can still fail, and they are checked here on the parsed values. The answer is one
+ * way only: true means the full check finds no reason; false means "check in full", never "bad". So what
+ * this cannot decide exactly (timestamps, decimals, a date format other than fixed-width digits, rules on
+ * the text of a non-integer number, a blank-looking text) answers false, and the full check decides.
+ */
+case class MeetsContract(record: Expression, typed: Expression, rulesJson: String)
+  extends BinaryExpression with CodegenFallback {
+
+  @transient private lazy val rules: Array[FieldRule] = FieldRule.parse(rulesJson)
+
+  override def left: Expression = record
+  override def right: Expression = typed
+  override def dataType: DataType = BooleanType
+  override def nullable: Boolean = false
+  override def prettyName: String = "meets_contract"
+
+  override def eval(input: InternalRow): Any = {
+    val isTyped = typed.eval(input)
+    if (isTyped == null || !isTyped.asInstanceOf[Boolean]) return false
+    val row = record.eval(input).asInstanceOf[InternalRow]
+    if (row == null) return false
+    var i = 0
+    while (i < rules.length) {
+      if (!rules(i).passes(row)) return false
+      i += 1
+    }
+    true
+  }
+
+  override protected def withNewChildrenInternal(newLeft: Expression, newRight: Expression): MeetsContract =
+    copy(record = newLeft, typed = newRight)
+}
+
+/** One field's rules, read from the JSON etl.native writes: where the field is in the parsed struct, and its checks. */
+final class FieldRule(
+    ordinal: Int,
+    kind: String, // text, int, bigint, double, boolean, or other (decided by the full check whenever present)
+    required: Boolean,
+    minimum: Option[Double],
+    maximum: Option[Double],
+    allowed: Option[Set[UTF8String]],
+    pattern: Option[Pattern],
+    dateLayout: Option[String], // a fixed-width date format of yyyy, MM and dd once each, and separators
+    undecided: Boolean // a date in another format, or a timestamp: the full check parses it
+) extends Serializable {
+  // Beyond 2^53 a long is not exactly a double: the comparison with the bounds is left to the full check.
+  private val exactLongs = 1L << 53
+
+  def passes(row: InternalRow): Boolean = {
+    if (row.isNullAt(ordinal)) return !required
+    kind match {
+      case "text" => textPasses(row.getUTF8String(ordinal))
+      case "int" => integerPasses(row.getInt(ordinal).toLong)
+      case "bigint" => integerPasses(row.getLong(ordinal))
+      case "double" =>
+        val value = row.getDouble(ordinal)
+        !value.isNaN && !value.isInfinite && inBounds(value) && allowed.isEmpty && pattern.isEmpty
+      case "boolean" => allowed.isEmpty && pattern.isEmpty
+      case _ => false
+    }
+  }
+
+  private def inBounds(value: Double): Boolean =
+    minimum.forall(value >= _) && maximum.forall(value <= _)
+
+  private def integerPasses(value: Long): Boolean =
+    value > -exactLongs && value < exactLongs && inBounds(value.toDouble) && textRulesPass(UTF8String.fromString(value.toString))
+
+  private def textPasses(text: UTF8String): Boolean = {
+    if (undecided) return false
+    // Spark's trim removes spaces only; any text of bytes up to 0x20 is left to the full check.
+    if (required && FieldRule.blankish(text)) return false
+    dateLayout.forall(FieldRule.isDate(text, _)) && textRulesPass(text)
+  }
+
+  private def textRulesPass(text: UTF8String): Boolean =
+    allowed.forall(_.contains(text)) && pattern.forall(_.matcher(text.toString).find())
+}
+
+object FieldRule {
+  implicit private val formats: Formats = DefaultFormats
+
+  /** The rules etl.native.meets_contract writes: a JSON array of one object per contract field. */
+  def parse(json: String): Array[FieldRule] = JsonMethods.parse(json).children.map { field =>
+    // json4s reads a missing list as an empty one: each optional key is looked for first.
+    def optional(key: String): Option[JValue] = field \ key match {
+      case JNothing | JNull => None
+      case value => Some(value)
+    }
+    new FieldRule(
+      ordinal = (field \ "ordinal").extract[Int],
+      kind = (field \ "kind").extract[String],
+      required = (field \ "required").extract[Boolean],
+      minimum = optional("minimum").map(_.extract[Double]),
+      maximum = optional("maximum").map(_.extract[Double]),
+      allowed = optional("allowed").map(_.extract[List[String]].map(UTF8String.fromString).toSet),
+      // The full check's own expression (rlike of ^(?:pattern)\z), so both match the same texts.
+      pattern = optional("pattern").map(p => Pattern.compile(s"^(?:${p.extract[String]})\\z")),
+      dateLayout = optional("date_layout").map(_.extract[String]),
+      undecided = optional("undecided").exists(_.extract[Boolean]))
+  }.toArray
+
+  private def byteAt(text: UTF8String, i: Int): Byte = Platform.getByte(text.getBaseObject, text.getBaseOffset + i)
+
+  def blankish(text: UTF8String): Boolean = {
+    var i = 0
+    val bytes = text.numBytes
+    while (i < bytes) {
+      if ((byteAt(text, i) & 0xff) > 0x20) return false
+      i += 1
+    }
+    true
+  }
+
+  /**
+   * Whether `text` is a real calendar date written exactly in `layout` (yyyy, MM and dd once each, ASCII digits,
+   * every other character as in the layout), with a year from 1: what the full check accepts, and no more.
+   */
+  def isDate(text: UTF8String, layout: String): Boolean = {
+    if (text.numBytes != layout.length) return false
+    var year, month, day = 0
+    var i = 0
+    while (i < layout.length) {
+      val byte = byteAt(text, i)
+      layout.charAt(i) match {
+        case 'y' | 'M' | 'd' =>
+          if (byte < '0' || byte > '9') return false
+          val digit = byte - '0'
+          layout.charAt(i) match {
+            case 'y' => year = year * 10 + digit
+            case 'M' => month = month * 10 + digit
+            case _ => day = day * 10 + digit
+          }
+        case separator => if (byte != separator.toByte) return false
+      }
+      i += 1
+    }
+    year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= YearMonth.of(year, month).lengthOfMonth()
+  }
+}
