@@ -76,3 +76,13 @@ def meets_contract(record: Column, typed: Column, rules: Sequence[Mapping[str, A
     from pyspark.sql import Column
 
     return Column(_columns().meetsContract(record._jc, typed._jc, json.dumps(list(rules))))
+
+
+def kept_text(condition: Column, text: Column, max_rows: int, max_bytes: int) -> Column:
+    """``text`` of the first rows of each input partition where ``condition`` holds (NULL elsewhere).
+
+    At most ``max_rows`` rows and ``max_bytes`` of text per partition; once one does not fit, none after it.
+    """
+    from pyspark.sql import Column
+
+    return Column(_columns().keptText(condition._jc, text._jc, max_rows, max_bytes))

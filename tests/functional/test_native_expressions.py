@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from etl.contracts import Contract, Field, load_contract
-from etl.native import count_byte, meets_contract
+from etl.native import count_byte, kept_text, meets_contract
 from etl.transforms import (
     _TYPED,
     LINE_ORDER,
@@ -236,3 +236,19 @@ def test_the_contract_rules_quick_yes_takes_the_lines_that_meet_them(spark, tmp_
     # (the full check decides it, as it decides a boolean with allowed values: RULES_GOOD has no flag). A key sent
     # as null fails the byte-level tests (it has a ':' but no value), so it never gets here.
     assert [row.meets for row in meets.orderBy(LINE_ORDER).collect()] == [True, True, False, False, False, False]
+
+
+def test_kept_text_keeps_the_first_rows_of_each_partition_that_fit(spark):
+    rows = spark.range(0, 12, 1, 2).select(F.col("id"), F.expr("repeat('x', cast(id AS int) + 1)").alias("text"))
+    even = F.col("id") % 2 == 0
+
+    def kept(max_rows: int, max_bytes: int) -> list[tuple[int, str | None]]:
+        column = kept_text(even, F.col("text"), max_rows, max_bytes).alias("kept")
+        return [(row.id, row.kept) for row in rows.select("id", column).orderBy("id").collect() if row.kept]
+
+    # Two partitions, ids 0-5 and 6-11: each keeps its own first rows where the condition holds.
+    assert kept(2, 100) == [(0, "x"), (2, "xxx"), (6, "x" * 7), (8, "x" * 9)]
+    # Text up to 8 bytes a partition: 1 + 3 fit, 5 more would not, and nothing after it is kept; the other
+    # partition keeps its 7 bytes, then 9 more would not fit.
+    assert kept(100, 8) == [(0, "x"), (2, "xxx"), (6, "x" * 7)]
+    assert kept(100, 9) == [(0, "x"), (2, "xxx"), (4, "xxxxx"), (6, "x" * 7)]

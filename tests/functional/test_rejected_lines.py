@@ -1,7 +1,8 @@
 """json_to_parquet's rejected lines: verbatim, at their exact line number, one reason each, nothing lost.
 
-The rejected lines are found again by the position the first read gave them (an IN filter for a few,
-a join for more); a file with more than REJECTED_BY_POSITION of them has every line checked again.
+The first read keeps the text of the first rejected lines of each split; more are found again by the
+position the first read gave them (an IN filter for a few, a join for more); a file with more than
+REJECTED_BY_POSITION of them has every line checked again.
 Every way must give the same quarantine,
 for a file read as several splits, a gzip file (one split) and a JSON array (numbered by element).
 Expected line numbers and reasons are worked out here in plain Python, from the bytes written.
@@ -72,8 +73,13 @@ def as_quarantined(text: bytes) -> str:
     return text.decode("utf-8", errors="replace")  # JSON cannot hold an undecodable byte: it shows as U+FFFD
 
 
-@pytest.fixture(params=["by position, IN list", "by position, join", "every line again"])
+@pytest.fixture(params=["kept by the first read", "more than kept, by position", "by position, IN list",
+                        "by position, join", "every line again"])
 def lookup(request, monkeypatch):
+    if request.param == "more than kept, by position":
+        monkeypatch.setattr(json_to_parquet, "KEPT_LINES_PER_SPLIT", 2)
+    elif request.param != "kept by the first read":
+        monkeypatch.setattr(json_to_parquet, "KEPT_LINES_PER_SPLIT", 0)
     if request.param == "by position, join":
         monkeypatch.setattr(json_to_parquet, "IN_LIST_UP_TO", 1)
     if request.param == "every line again":

@@ -37,6 +37,7 @@ from etl.glue.partitions import (
 )
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
+from etl.native import kept_text
 from etl.sniff import HEAD_BYTES, Sniffed, head_text, looks_like, sniff
 from etl.transforms import (
     LINE_ORDER,
@@ -67,7 +68,12 @@ _GZIP_READ_ERRORS = ("Unexpected end of input stream", "ZipException", "Corrupt 
 # filter, more by a join.
 REJECTED_BY_POSITION = 200_000
 IN_LIST_UP_TO = 2_000
+# The first read keeps the text of up to this many rejected lines of each input split (and this much text) in
+# its metrics, so that a file with a few bad lines is not read a second time to quarantine them.
+KEPT_LINES_PER_SPLIT = 5_000
+KEPT_BYTES_PER_SPLIT = 1024**2
 PARTITION_KEY = "_partition_key"  # see with_partition_key
+KEPT = "_kept"  # see kept_lines
 _GLOB_CHARACTERS = re.compile(r"([\\{}\[\]*?])")
 
 
@@ -234,10 +240,12 @@ def _load(
 
     Returns the counts, and the schema of what was written to each zone ("raw", "quarantine").
 
-    The counts come from observed metrics of that pass, not from extra reads. The same pass notes
-    which lines it rejected (their ``line_order``), so the rejected lines are then taken from the
-    file's text by position and only they are checked again: their cost is that of the bad lines, not
-    of a second parse of the file. A clean file is read once.
+    The counts come from observed metrics of that pass, not from extra reads. The same pass keeps the
+    rejected lines' text (up to KEPT_LINES_PER_SPLIT of each input split), so they are checked again
+    and quarantined without a second read of the file: their cost is that of the bad lines. A file with
+    more bad lines than that has them taken from its text again by the position the pass noted
+    (``line_order``), and only they are checked again. A clean file, or one with a few bad lines, is
+    read once.
     """
     partitions = lines.rdd.getNumPartitions()
     line_metrics, rejected_metric = Observation("lines"), Observation("rejected")
@@ -249,9 +257,11 @@ def _load(
 
     # The observation also stops the optimizer from pushing valid_records' filter on the reason below
     # the parse, where it would be rewritten to parse each line once per field it reads.
-    classified = with_partition_key(check(prepared), contract)
+    classified = with_partition_key(check(prepared), contract).withColumn(KEPT, kept_line(is_rejected))
     classified = classified.observe(rejected_metric, F.count(F.when(is_rejected, 1)).alias("rejected"),
-                                    rejected_positions(is_rejected), touched_partitions()).drop(PARTITION_KEY)
+                                    rejected_positions(is_rejected), touched_partitions(),
+                                    F.array_join(F.collect_list(F.col(KEPT)), "\n").alias("kept"))
+    classified = classified.drop(PARTITION_KEY, KEPT)
     good = valid_records(classified, contract, ingested_at)
     if file_bytes < ONE_FILE_BELOW_BYTES:
         good = good.coalesce(1)  # a small run: one Parquet file, not one per input split
@@ -265,10 +275,18 @@ def _load(
     written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
     if rejected:
         line_number = line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
-        candidates = rejected_candidates(spark, lines, rejected_metric.get["positions"], rejected)
-        written["quarantine"] = write_rejected(
-            candidates, lambda text: check(prepare_lines(text)), source, line_number, rejected,
-            layout.quarantine_staging, file_bytes)
+        kept = kept_lines(rejected_metric.get["kept"])
+        if len(kept) == rejected:  # every rejected line came with the metrics: no second read of the file
+            candidates = spark.createDataFrame(kept, f"raw binary, {LINE_ORDER} long").select(
+                F.col("raw").cast("string").alias(VALUE), LINE_ORDER)
+            written["quarantine"] = write_rejected(
+                candidates, lambda text: classify(text, contract), source, line_number, rejected,
+                layout.quarantine_staging, 0)
+        else:
+            candidates = rejected_candidates(spark, lines, rejected_metric.get["positions"], rejected)
+            written["quarantine"] = write_rejected(
+                candidates, lambda text: check(prepare_lines(text)), source, line_number, rejected,
+                layout.quarantine_staging, file_bytes)
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
@@ -316,6 +334,23 @@ def rejected_positions(is_rejected: Column) -> Column:
     """The rejected lines' ``line_order``, comma-separated (up to REJECTED_BY_POSITION + 1 of them), to observe."""
     wanted = F.collect_list(F.when(is_rejected, F.col(LINE_ORDER)))
     return F.array_join(F.slice(wanted, 1, REJECTED_BY_POSITION + 1), ",").alias("positions")
+
+
+def kept_line(is_rejected: Column) -> Column:
+    """A rejected line's ``line_order`` and text as ``<line_order>:<hex of its bytes>``, for the first ones of each
+    input split (etl.native.kept_text); NULL for the others. The bytes, so an undecodable one stays as it was."""
+    text = kept_text(is_rejected, F.col(VALUE), KEPT_LINES_PER_SPLIT, KEPT_BYTES_PER_SPLIT)
+    return F.concat(F.col(LINE_ORDER).cast("string"), F.lit(":"), F.hex(text.cast("binary")))
+
+
+def kept_lines(observed: str | None) -> list[tuple[bytes, int]]:
+    """The lines ``kept_line`` kept (joined by newlines in the metrics), as (bytes, line_order)."""
+    pairs = []
+    for item in (observed or "").split("\n"):
+        if item:
+            order, text = item.split(":", 1)
+            pairs.append((bytes.fromhex(text), int(order)))
+    return pairs
 
 
 def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | None, rejected: int) -> DataFrame:

@@ -17,6 +17,10 @@ object Columns {
     new Column(MeetsContract(record.expr, typed.expr, rulesJson))
   }
 
+  /** `text` where `condition` holds, for the first rows of each partition that fit the bounds (see KeptText). */
+  def keptText(condition: Column, text: Column, maxRows: Int, maxBytes: Long): Column =
+    new Column(KeptText(condition.expr, text.expr, maxRows, maxBytes))
+
   /** A `from_json` column into a struct, reading UTF-8 bytes (see Utf8JsonToStructs). */
   def parsingBytes(fromJson: Column): Column = fromJson.expr match {
     case parse: JsonToStructs =>
