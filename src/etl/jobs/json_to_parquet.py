@@ -279,14 +279,12 @@ def _load(
         if len(kept) == rejected:  # every rejected line came with the metrics: no second read of the file
             candidates = spark.createDataFrame(kept, f"raw binary, {LINE_ORDER} long").select(
                 F.col("raw").cast("string").alias(VALUE), LINE_ORDER)
-            written["quarantine"] = write_rejected(
-                candidates, lambda text: classify(text, contract), source, line_number, rejected,
-                layout.quarantine_staging, 0)
+            check_again, read_bytes = (lambda text: classify(text, contract)), 0  # already prepared
         else:
             candidates = rejected_candidates(spark, lines, rejected_metric.get["positions"], rejected)
-            written["quarantine"] = write_rejected(
-                candidates, lambda text: check(prepare_lines(text)), source, line_number, rejected,
-                layout.quarantine_staging, file_bytes)
+            check_again, read_bytes = (lambda text: check(prepare_lines(text))), file_bytes
+        written["quarantine"] = write_rejected(
+            candidates, check_again, source, line_number, rejected, layout.quarantine_staging, read_bytes)
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
