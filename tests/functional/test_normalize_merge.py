@@ -109,6 +109,9 @@ def test_keys_outside_every_files_key_range_are_appended_without_reading_the_tab
     manifest = run_glue_scripts(EngineJob(source=later, lake=lake, run_id="run-2"), StepClock())["normalize"]
     assert (manifest["raw_records"], manifest["records"], manifest["inserted"], manifest["updated"]) == (3, 2, 2, 0)
     assert manifest["snapshot"]["operation"] == "append"
+    # The manifest reports the table's current snapshot and its summary counts, as Iceberg's own reader sees them.
+    assert manifest["snapshot"]["snapshot_id"] == processed(lake).current_snapshot().snapshot_id
+    assert (manifest["snapshot"]["added_records"], manifest["snapshot"]["total_records"]) == (2, 4)
     assert partitions(lake) == {"year=2024/month=01": [(10, 1.0), (30, 5.0)], "year=2024/month=02": [(20, 2.0)],
                                 "year=2024/month=03": [(31, 4.0)]}
     # A key inside a file's range is looked up: 15 is new (inserted), 20 is newer (updated), not appended twice.

@@ -409,7 +409,6 @@ ALLOWED = {
         "the time-travel expression is the translator's DuckDB output, like the query itself; the view name is a "
         "catalog identifier in double quotes",
     ("glue/catalog.py", "Catalog._delete_table"): "the table name comes from the constant _CHILD_TABLES",
-    ("jobs/iceberg.py", "current_snapshot"): "the table name is table_name()'s: catalog, database and table quoted",
     ("jobs/iceberg.py", "ensure_table"):
         "names and types from the contract's Spark schema in backquotes, the location through sql_string, "
         "properties constants",

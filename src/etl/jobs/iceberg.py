@@ -219,25 +219,27 @@ def retry_on_conflict(attempt: Callable[[], T], what: str, attempts: int = MERGE
 
 
 def has_snapshot(spark: SparkSession, name: str) -> bool:
-    """Whether the table has a snapshot (a table without one holds no data file).
-
-    Asked of Iceberg's table object, not by a query of its metadata tables: on a new JVM a query plans and
-    runs a Spark job (some 0.2 s), this is a lookup in the catalog the query would have used.
-    """
-    jvm: Any = spark._jvm  # type: ignore[attr-defined]
-    table = jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, name)
-    return table.currentSnapshot() is not None
+    """Whether the table has a snapshot (a table without one holds no data file)."""
+    return _table(spark, name).currentSnapshot() is not None
 
 
 def current_snapshot(spark: SparkSession, name: str) -> dict[str, Any] | None:
     """The table's current snapshot: id, operation and Iceberg's summary counts."""
-    rows = spark.sql(
-        f"SELECT snapshot_id, operation, summary FROM {name}.snapshots ORDER BY committed_at DESC LIMIT 1"
-    ).collect()
-    if not rows:
+    snapshot = _table(spark, name).currentSnapshot()
+    if snapshot is None:
         return None
-    summary = rows[0]["summary"] or {}
+    summary = snapshot.summary()
     wanted = ("added-records", "deleted-records", "added-data-files", "deleted-data-files", "total-records",
               "total-data-files", "changed-partition-count")
-    return {"snapshot_id": rows[0]["snapshot_id"], "operation": rows[0]["operation"],
+    return {"snapshot_id": snapshot.snapshotId(), "operation": snapshot.operation(),
             **{key.replace("-", "_"): int(summary[key]) for key in wanted if key in summary}}
+
+
+def _table(spark: SparkSession, name: str) -> Any:
+    """Iceberg's table object, from the catalog Spark's queries use.
+
+    Asked of it rather than by a query of the table's metadata tables: on a new JVM such a query plans and
+    runs a Spark job (some 0.2 s); this is a lookup in the catalog the query would have used.
+    """
+    jvm: Any = spark._jvm  # type: ignore[attr-defined]
+    return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, name)
