@@ -1,11 +1,13 @@
 """The pipeline's own Spark expressions (Scala, in jvm/): Python handles for them.
 
 Two checks of every landing line cost the JSON job most of its time over Spark's own JSON reader when
-written with Spark's built-in functions: counting a character (``size(split(line, c)) - 1`` builds every
-piece of the line) and ``from_json``, which decodes each line into characters before parsing it. The
-expressions here do the same work on the line's UTF-8 bytes (jvm/src/main/scala/org/apache/spark/sql/etl).
-A third, ``meets_contract``, says yes to a line that surely meets every field rule of its contract, so the
-rules written with Spark's functions (a CASE of some 30 branches) run only for the other lines.
+written with Spark's built-in functions: the byte-level tests that spare most lines the full check (each
+count of a character, ``size(split(line, c)) - 1``, builds every piece of the line) and ``from_json``,
+which decodes each line into characters before parsing it. The expressions here do the same work on the
+line's UTF-8 bytes (jvm/src/main/scala/org/apache/spark/sql/etl): ``line_gate`` makes all the byte-level
+tests in one pass over them. Another, ``meets_contract``, says yes to a line that surely meets every field
+rule of its contract, so the rules written with Spark's functions (a CASE of some 30 branches) run only for
+the other lines, and ``interpreted`` keeps that CASE out of the code Spark generates and compiles.
 `make install` compiles them into ``.venv/jars/etl-spark-ext.jar``, which the local session loads; on Glue
 the jobs get it through ``--extra-jars`` (infra/).
 """
@@ -49,13 +51,6 @@ def jar_path() -> Path:
     return jar
 
 
-def count_byte(text: Column, character: str) -> Column:
-    """How often ``character`` (one ASCII character) occurs in ``text``; NULL for NULL."""
-    from pyspark.sql import Column
-
-    return Column(_columns().countByte(text._jc, character))
-
-
 def parsing_bytes(from_json: Column) -> Column:
     """``from_json`` (into a struct) reading each line's UTF-8 bytes: the same result, parsed faster.
 
@@ -76,6 +71,30 @@ def meets_contract(record: Column, typed: Column, rules: Sequence[Mapping[str, A
     from pyspark.sql import Column
 
     return Column(_columns().meetsContract(record._jc, typed._jc, json.dumps(list(rules))))
+
+
+def line_gate(line: Column, record: Column, text_ordinals: Sequence[int], double_ordinals: Sequence[int],
+              corrupt_ordinal: int) -> Column:
+    """The classification's byte-level tests of ``line`` parsed into ``record``, in one pass over its bytes.
+
+    0: not plainly one object whose keys are distinct contract fields; 1: plain; 2: plain, and every text
+    field (``text_ordinals`` in ``record``) sent as a JSON string, every double (``double_ordinals``) finite.
+    ``corrupt_ordinal``: the parser's corrupt-record field, after the contract's fields. Never NULL.
+    """
+    from pyspark.sql import Column
+
+    def joined(ordinals: Sequence[int]) -> str:
+        return ",".join(str(int(ordinal)) for ordinal in ordinals)
+
+    return Column(_columns().lineGate(line._jc, record._jc, joined(text_ordinals), joined(double_ordinals),
+                                      corrupt_ordinal))
+
+
+def interpreted(column: Column) -> Column:
+    """``column``, evaluated by Spark's interpreter instead of generated code: for a large, rarely evaluated check."""
+    from pyspark.sql import Column
+
+    return Column(_columns().interpreted(column._jc))
 
 
 def kept_text(condition: Column, text: Column, max_rows: int, max_bytes: int) -> Column:

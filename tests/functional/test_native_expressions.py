@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from etl.contracts import Contract, Field, load_contract
-from etl.native import count_byte, kept_text, meets_contract
+from etl.native import interpreted, kept_text, meets_contract
 from etl.transforms import (
-    _TYPED,
     LINE_ORDER,
     VALUE,
     _classify_expressions,
     _gateway_id,
+    byte_level_gate,
     classify,
     fast_rules,
     prepare_lines,
@@ -138,13 +138,44 @@ def test_the_byte_parser_takes_exactly_the_lines_java_decodes_strictly_without_n
     assert checker.isStrictUtf8WithoutNul(bytearray(data), 0, len(data)) is strict
 
 
-def test_count_byte_counts_a_character_in_any_text(spark):
-    texts = ['{"a": "}}"}', "", "ü}é}€}😀", None, ":" * 300]
-    frame = spark.createDataFrame([(text,) for text in texts], f"{VALUE} string")
-    counted = frame.select(count_byte(F.col(VALUE), "}").alias("braces"), count_byte(F.col(VALUE), ":").alias("colons"))
-    assert [tuple(row) for row in counted.collect()] == [(3, 1), (0, 0), (3, 0), (None, None), (0, 300)]
-    with pytest.raises(Exception, match="one ASCII character"):
-        count_byte(F.col(VALUE), "é")
+# Lines one edge away from the byte-level tests' verdicts (GOOD is 2: plain, strings sent as strings).
+GATE_EDGES = {
+    GOOD: 2,
+    GOOD.replace(b'"Ann"', b'"A\\ufffdn"'): 0,  # U+FFFD written as an escape, in a pure ASCII line
+    GOOD.replace(b'"Ann"', b'"A\xef\xbf\xbdn"'): 0,  # U+FFFD as its bytes
+    GOOD.replace(b'"Ann"', b'"A\xe9n"'): 0,  # a Latin-1 byte, read as U+FFFD
+    GOOD.replace(b'"Ann"', b'"A\xc3\xa9n"'): 2,  # e acute in UTF-8
+    GOOD.replace(b'"Ann"', b'"A\\"n"'): 1,  # an escaped quote: one quote more than the count allows
+    GOOD.replace(b'"Ann"', b'"A\\u0022n"'): 1,  # a quote written as \u0022: the count holds, but the text has one
+    GOOD.replace(b'"Ann"', b'"A}n"'): 0,
+    GOOD.replace(b'"Ann"', b'"A:n"'): 0,
+    GOOD.replace(b'"Ann"', b'["Ann"]'): 1,  # an array: as many quotes as a string, but it starts with [
+    GOOD.replace(b'"Ann"', b'{"a": 1}'): 0,
+    GOOD.replace(b'"Ann"', b"5"): 1,
+    GOOD.replace(b'"Ann"', b"null"): 0,  # a key without a value: one ':' more than the fields filled
+    GOOD.replace(b"1.5", b"NaN"): 1,
+    GOOD.replace(b"1.5", b"1e400"): 1,  # Infinity
+    GOOD.replace(b'"shipping_id": 7, ', b""): 2,
+    GOOD + b" ": 0,
+    GOOD[:-1] + b', "x": 1}': 0,
+    GOOD[:-1] + b', "quantity": 4.0}': 0,
+    b"{}": 2,
+    b"{": 0,
+    b"[" + GOOD + b"]": 0,
+}
+
+
+def test_the_line_gate_gives_the_byte_level_tests_verdicts(spark, tmp_path):
+    lines = [*GATE_EDGES, *_lines_with_odd_bytes(),
+             *(line for path in sorted(CORPUS_FILES.glob("*.json")) for line in path.read_bytes().splitlines())]
+    parse, _, _, _ = _classify_expressions(CONTRACT, _gateway_id(), True)
+    parsed = _read_lines(spark, tmp_path, lines).select(VALUE, LINE_ORDER, parse.alias("r"))
+    gates = parsed.select(LINE_ORDER, byte_level_gate(CONTRACT).alias("native"),
+                          byte_level_gate(CONTRACT, native=False).alias("reference"))
+    rows = [(row.native, row.reference) for row in gates.orderBy(LINE_ORDER).collect()]
+    assert [native for native, _ in rows[:len(GATE_EDGES)]] == list(GATE_EDGES.values())
+    assert [native for native, _ in rows] == [reference for _, reference in rows]
+    assert {native for native, _ in rows} == {0, 1, 2}
 
 
 # The contract rules' quick yes (etl.native.meets_contract) on contracts with every kind of rule: it may only
@@ -229,13 +260,24 @@ def test_the_contract_rules_quick_yes_takes_the_lines_that_meet_them(spark, tmp_
              {**good, "kind": "  "}, {**good, "price": 12.5}]
     frame = _read_lines(spark, tmp_path, [_json_line(line) for line in lines])
     contract = RULE_CONTRACTS["digits"]
-    parse, _, gates, _ = _classify_expressions(contract, _gateway_id(), True)
-    gated = frame.select(VALUE, LINE_ORDER, parse.alias("r")).select("*", *gates)
-    meets = gated.select(LINE_ORDER, meets_contract(F.col("r"), F.col(_TYPED), fast_rules(contract)).alias("meets"))
+    parse, _, _, _ = _classify_expressions(contract, _gateway_id(), True)
+    parsed = frame.select(VALUE, LINE_ORDER, parse.alias("r"))
+    typed = byte_level_gate(contract) == 2
+    meets = parsed.select(LINE_ORDER, meets_contract(F.col("r"), typed, fast_rules(contract)).alias("meets"))
     # Yes for the good lines (also without optional values); no where a rule fails, and for a decimal value
     # (the full check decides it, as it decides a boolean with allowed values: RULES_GOOD has no flag). A key sent
     # as null fails the byte-level tests (it has a ':' but no value), so it never gets here.
     assert [row.meets for row in meets.orderBy(LINE_ORDER).collect()] == [True, True, False, False, False, False]
+
+
+def test_an_interpreted_column_gives_what_its_generated_code_gives(spark):
+    rows = spark.createDataFrame([('{"a": [1, 2, 3]}',), ('{"a": []}',), ("x",), (None,)], f"{VALUE} string")
+    parsed = F.from_json(F.col(VALUE), "a array<int>")["a"]
+    column = F.when(F.col(VALUE).startswith("{"), F.filter(parsed, lambda n: n % 2 == 1)).otherwise(F.array())
+    both = rows.select(column.alias("generated"), interpreted(column).alias("interpreted")).collect()
+    assert [row.generated for row in both] == [[1, 3], [], [], []]
+    assert [row.interpreted for row in both] == [row.generated for row in both]
+    assert "interpreted(" in rows.select(interpreted(column))._jdf.queryExecution().executedPlan().toString()
 
 
 def test_kept_text_keeps_the_first_rows_of_each_partition_that_fit(spark):

@@ -5,17 +5,23 @@ import org.apache.spark.sql.catalyst.expressions.JsonToStructs
 
 /** This library's expressions as Columns, for PySpark (which reaches them through its JVM gateway). */
 object Columns {
-  /** How often `character` (one ASCII character) occurs in `text`. */
-  def countByte(text: Column, character: String): Column = {
-    require(character.length == 1 && character.charAt(0) < 0x80, s"countByte counts one ASCII character, not $character")
-    new Column(ByteCount(text.expr, character.charAt(0).toByte))
-  }
-
   /** Whether the parsed line `record` surely meets the contract's field rules (see MeetsContract). */
   def meetsContract(record: Column, typed: Column, rulesJson: String): Column = {
     FieldRule.parse(rulesJson) // a malformed rule list fails here, when the job is planned, not in a task
     new Column(MeetsContract(record.expr, typed.expr, rulesJson))
   }
+
+  /**
+   * The classification's byte-level tests of `line`, parsed into `record` (see LineGate). The ordinals are
+   * comma-separated: `textOrdinals` of the fields sent as JSON strings, `doubleOrdinals` of the doubles.
+   */
+  def lineGate(line: Column, record: Column, textOrdinals: String, doubleOrdinals: String, corruptOrdinal: Int): Column = {
+    def ordinals(text: String): Seq[Int] = text.split(",").toSeq.filter(_.nonEmpty).map(_.toInt)
+    new Column(LineGate(line.expr, record.expr, ordinals(textOrdinals), ordinals(doubleOrdinals), corruptOrdinal))
+  }
+
+  /** `column` evaluated by Spark's interpreter, not generated code (see Interpreted). */
+  def interpreted(column: Column): Column = new Column(Interpreted(column.expr))
 
   /** `text` where `condition` holds, for the first rows of each partition that fit the bounds (see KeptText). */
   def keptText(condition: Column, text: Column, maxRows: Int, maxBytes: Long): Column =

@@ -61,13 +61,14 @@ final class FieldRule(
     allowed: Option[Set[UTF8String]],
     pattern: Option[Pattern],
     dateLayout: Option[String], // a fixed-width date format of yyyy, MM and dd once each, and separators
-    undecided: Boolean // a date in another format, or a timestamp: the full check parses it
+    undecided: Boolean // a value the full check decides (etl.transforms.fast_rules says which): never a quick yes
 ) extends Serializable {
   // Beyond 2^53 a long is not exactly a double: the comparison with the bounds is left to the full check.
   private val exactLongs = 1L << 53
 
   def passes(row: InternalRow): Boolean = {
     if (row.isNullAt(ordinal)) return !required
+    if (undecided) return false
     kind match {
       case "text" => textPasses(row.getUTF8String(ordinal))
       case "int" => integerPasses(row.getInt(ordinal).toLong)
@@ -87,7 +88,6 @@ final class FieldRule(
     value > -exactLongs && value < exactLongs && inBounds(value.toDouble) && textRulesPass(UTF8String.fromString(value.toString))
 
   private def textPasses(text: UTF8String): Boolean = {
-    if (undecided) return false
     // Spark's trim removes spaces only; any text of bytes up to 0x20 is left to the full check.
     if (required && FieldRule.blankish(text)) return false
     dateLayout.forall(FieldRule.isDate(text, _)) && textRulesPass(text)
