@@ -178,6 +178,22 @@ def test_the_line_gate_gives_the_byte_level_tests_verdicts(spark, tmp_path):
     assert {native for native, _ in rows} == {0, 1, 2}
 
 
+# Fragments that move the characters the gate counts across the 8-byte words it reads.
+GATE_FRAGMENTS = st.sampled_from([GOOD, GOOD[:-1], b"}", b":", b'"', b"\\", b"\\u0022", b"\\ufffd", b"x", b"1234567",
+                                  b'"customer_name": "', b'", ', b"\xc3\xa9", b"\xe9", b"NaN", b"[", b"{"])
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.lists(GATE_FRAGMENTS, min_size=1, max_size=5).map(lambda parts: b"{" + b"".join(parts) + b"}"),
+                      min_size=1, max_size=30))
+def test_generated_lines_get_the_byte_level_tests_verdicts(spark, tmp_path_factory, lines):
+    parse, _, _, _ = _classify_expressions(CONTRACT, _gateway_id(), True)
+    parsed = _read_lines(spark, tmp_path_factory.mktemp("gate"), lines).select(VALUE, LINE_ORDER, parse.alias("r"))
+    gates = parsed.select(byte_level_gate(CONTRACT).alias("native"),
+                          byte_level_gate(CONTRACT, native=False).alias("reference"))
+    assert all(row.native == row.reference for row in gates.collect())
+
+
 # The contract rules' quick yes (etl.native.meets_contract) on contracts with every kind of rule: it may only
 # answer yes where the full check finds no reason, so each line is classified with it and without it.
 RULE_FIELDS = (

@@ -1,13 +1,22 @@
 """The pure transforms on tiny literal frames, on local Spark."""
 
+import dataclasses
 import datetime as dt
 import json
 
 import pytest
 from pyspark.sql import functions as F
 
-from etl.contracts import load_contract
-from etl.transforms import classify, latest_per_key, normalize, prepare_lines, valid_records
+from etl.contracts import PartitionColumn, load_contract
+from etl.transforms import (
+    classify,
+    latest_per_key,
+    normalize,
+    partition_key,
+    partition_values,
+    prepare_lines,
+    valid_records,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +124,27 @@ def test_normalize_drops_pii_parses_dates_trims_and_partitions(spark):
     assert row.shipping_date == dt.date(2024, 1, 15)
     assert dict(out.dtypes)["shipping_date"] == "date"
     assert (row.destination_city, row.year, row.month, row.run_id) == ("main_city", "2024", "01", "run-1")
+
+
+@pytest.mark.parametrize(
+    ("date_format", "dates", "partitions"),
+    [
+        ("yyyy/MM/dd", ["2024/01/15", "1999/12/31"], (("year", "yyyy"), ("month", "MM"))),
+        ("dd.MM.yyyy", ["15.01.2024", "31.12.1999"], (("year", "yyyy"), ("month", "MM"))),  # the slice is MM.yyyy
+        ("yyyy,MM,dd", ["2024,01,15"], (("year", "yyyy"), ("month", "MM"))),  # a comma: the values are joined
+        ("yyyy/MM/dd", ["2024/01/15"], (("year", "yyyy"), ("day", ""))),  # a field's own value: joined
+    ],
+)
+def test_the_partition_key_reads_back_as_the_partition_values(spark, date_format, dates, partitions):
+    columns = tuple(PartitionColumn(name, "shipping_date" if fmt else "shipping_id", fmt) for name, fmt in partitions)
+    contract = dataclasses.replace(CONTRACT, date_format=date_format, partition_columns=columns)
+    frame = spark.createDataFrame([(date, 7) for date in dates], "shipping_date string, shipping_id bigint")
+    key, values = partition_key(contract)
+    rows = frame.select(key.alias("key"), *partition_values(contract)).collect()
+    assert [values(row.key) for row in rows] == [[str(value) for value in row[1:]] for row in rows]
+    assert all("," not in row.key for row in rows)
+    if date_format == "yyyy/MM/dd" and partitions[1][1]:
+        assert [row.key for row in rows] == ["2024/01", "1999/12"]  # one slice of the date, no values joined
 
 
 def test_latest_per_key_keeps_the_newest_row(spark):

@@ -34,6 +34,7 @@ from etl.jobs.json_to_parquet import (
     rejected_candidates,
     rejected_positions,
     split_line_counts,
+    touched_partition_values,
     touched_partitions,
     with_partition_key,
     write_rejected,
@@ -170,6 +171,6 @@ class _Run:
             quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
         commit(self.fs, layout.raw_dataset, layout.run_id, [raw])
         commit(self.fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-        touched = [text.split("/") for text in (counted["partitions"] or "").split(",") if text]
+        touched = touched_partition_values(contract, counted["partitions"])
         return {"records_read": read, "loaded": read - rejected, "quarantined": rejected, "blank_lines": blank,
                 "partitions": touched}, written

@@ -44,7 +44,7 @@ from etl.transforms import (
     REASON,
     VALUE,
     classify,
-    partition_values,
+    partition_key,
     prepare_lines,
     rejected_lines,
     valid_records,
@@ -288,7 +288,7 @@ def _load(
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-    touched = [text.split("/") for text in (rejected_metric.get["partitions"] or "").split(",") if text]
+    touched = touched_partition_values(contract, rejected_metric.get["partitions"])
     return {"records_read": records, "loaded": records - rejected, "quarantined": rejected, "blank_lines": blank,
             "partitions": touched}, written
 
@@ -311,21 +311,29 @@ def _catalog_run_folders(layout: RunLayout, database: str, written: Mapping[str,
 
 
 def with_partition_key(classified: DataFrame, contract: Contract) -> DataFrame:
-    """``classified`` with PARTITION_KEY: the processed partition ("2024/01") of each valid record, to observe.
+    """``classified`` with PARTITION_KEY, to observe: the processed partition of each valid record
+    (etl.transforms.partition_key).
 
     Computed in the projection below the observation, in generated code: inside the metric's aggregate it
     was interpreted, row by row (some 6% of the job). Drop it after the observation.
     """
-    return classified.withColumn(PARTITION_KEY, F.when(F.col(REASON).isNull(),
-                                                       F.concat_ws("/", *partition_values(contract))))
+    key, _ = partition_key(contract)
+    return classified.withColumn(PARTITION_KEY, F.when(F.col(REASON).isNull(), key))
 
 
 def touched_partitions() -> Column:
     """The processed partitions the run's records fall into, for normalize: observed here, not re-read there.
 
-    One string ("2024/01,2024/02"): metrics hand only plain values back to Python.
+    One string (keys joined by commas): metrics hand only plain values back to Python; read it with
+    ``touched_partition_values``.
     """
     return F.array_join(F.array_sort(F.collect_set(F.col(PARTITION_KEY))), ",").alias("partitions")
+
+
+def touched_partition_values(contract: Contract, observed: str | None) -> list[list[str]]:
+    """The partition values (["2024", "01"], …) of the keys ``touched_partitions`` observed."""
+    _, values = partition_key(contract)
+    return [values(key) for key in (observed or "").split(",") if key]
 
 
 def rejected_positions(is_rejected: Column) -> Column:

@@ -75,26 +75,31 @@ final class FieldRule(
       case "bigint" => integerPasses(row.getLong(ordinal))
       case "double" =>
         val value = row.getDouble(ordinal)
-        !value.isNaN && !value.isInfinite && inBounds(value) && allowed.isEmpty && pattern.isEmpty
-      case "boolean" => allowed.isEmpty && pattern.isEmpty
+        !value.isNaN && !value.isInfinite && inBounds(value) && !textRules
+      case "boolean" => !textRules
       case _ => false
     }
   }
 
-  private def inBounds(value: Double): Boolean =
-    minimum.forall(value >= _) && maximum.forall(value <= _)
+  // Per line and field: plain comparisons, no closure (a missing bound is one no finite value breaks).
+  private val lowest = minimum.getOrElse(Double.NegativeInfinity)
+  private val highest = maximum.getOrElse(Double.PositiveInfinity)
+  private val textRules = allowed.isDefined || pattern.isDefined
+
+  private def inBounds(value: Double): Boolean = value >= lowest && value <= highest
 
   private def integerPasses(value: Long): Boolean =
-    value > -exactLongs && value < exactLongs && inBounds(value.toDouble) && textRulesPass(UTF8String.fromString(value.toString))
+    value > -exactLongs && value < exactLongs && inBounds(value.toDouble) &&
+      (!textRules || textRulesPass(UTF8String.fromString(value.toString)))
 
   private def textPasses(text: UTF8String): Boolean = {
     // Spark's trim removes spaces only; any text of bytes up to 0x20 is left to the full check.
     if (required && FieldRule.blankish(text)) return false
-    dateLayout.forall(FieldRule.isDate(text, _)) && textRulesPass(text)
+    (dateLayout.isEmpty || FieldRule.isDate(text, dateLayout.get)) && textRulesPass(text)
   }
 
   private def textRulesPass(text: UTF8String): Boolean =
-    allowed.forall(_.contains(text)) && pattern.forall(_.matcher(text.toString).find())
+    !textRules || (allowed.forall(_.contains(text)) && pattern.forall(_.matcher(text.toString).find()))
 }
 
 object FieldRule {
