@@ -138,6 +138,32 @@ def test_the_byte_parser_takes_exactly_the_lines_java_decodes_strictly_without_n
     assert checker.isStrictUtf8WithoutNul(bytearray(data), 0, len(data)) is strict
 
 
+# Objects the byte parser's own loop over the fields takes (RootObjects), and lines it leaves to Spark's parser.
+OBJECT_LINES = [
+    GOOD,
+    GOOD[:-1] + b', "extra": {"nested": [1, {"customer_name": "inner"}]}, "more": [1, 2]}',  # unknown, nested
+    GOOD[:-1] + b', "customer_name": "Bob"}',  # a key twice: the last value
+    GOOD.replace(b'"Ann"', b"null"),
+    GOOD.replace(b'"Ann"', b"42").replace(b"7", b"7.5"),  # a number as a string; a fraction for a bigint
+    GOOD.replace(b"1.5", b'"1.5"'),  # a string for a double: Spark's parser decides
+    GOOD + b' {"shipping_id": 8}',  # a second value after the object
+    b"{}",
+    b'{"shipping_id": 1',  # cut short
+    b"[1, 2]",
+    b"null",
+]
+
+
+def test_the_byte_parser_reads_objects_as_from_json_does(spark, tmp_path):
+    frame = _read_lines(spark, tmp_path, OBJECT_LINES)
+    parse, _, _, _ = _classify_expressions(CONTRACT, _gateway_id(), True)
+    reference, _, _, _ = _classify_expressions(CONTRACT, _gateway_id(), False)
+    both = frame.select(LINE_ORDER, parse.alias("native"), reference.alias("reference")).orderBy(LINE_ORDER).collect()
+    assert len(both) == len(OBJECT_LINES)
+    assert _comparable([tuple(row.native) for row in both]) == _comparable([tuple(row.reference) for row in both])
+    assert both[2].native.customer_name == "Bob" and both[1].native.shipping_id == 7
+
+
 # Lines one edge away from the byte-level tests' verdicts (GOOD is 2: plain, strings sent as strings).
 GATE_EDGES = {
     GOOD: 2,
