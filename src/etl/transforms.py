@@ -53,7 +53,7 @@ _NON_STRING_TEXT: dict[str, T.DataType] = {
 }
 _NON_STRING_FIRST_CHARACTERS = ("-", *"0123456789", "t", "f", "{", "[")
 # The byte-level tests' verdict on a line: not plain (0), plain (_plainly_one_object), or plain with its strings
-# sent as strings (_strings_sent_as_strings): computed once per line, in a projection of its own.
+# sent as strings (_strings_sent_as_strings); kept in the column _GATE when the full check reads it for most lines.
 _GATE, _PLAIN, _TYPED = "_gate", 1, 2
 
 
