@@ -140,7 +140,7 @@ def _classify_expressions(
     The gates (none, or the column ``_gate``) are computed on the parsed line before the reason.
     """
     parse = F.from_json(F.col(VALUE), input_schema(contract), _PERMISSIVE)
-    record = {f.name: F.col(f"r.{f.name}") for f in contract.fields}
+    record = _parsed_fields(contract)
     rules = fast_rules(contract)
     # Most lines of a file meet every rule. When the quick yes (meets_contract) can decide every field, it
     # answers for them, and the full check (some 90 KB of generated Java) runs only for the others: it is then
@@ -164,6 +164,11 @@ def _classify_expressions(
     return parse, [column.alias(name) for name, column in record.items()], gates, reason
 
 
+def _parsed_fields(contract: Contract) -> dict[str, Column]:
+    """Each contract field of the line parsed into ``r``, by name."""
+    return {f.name: F.col(f"r.{f.name}") for f in contract.fields}
+
+
 def byte_level_gate(contract: Contract, *, native: bool = True) -> Column:
     """The byte-level tests' verdict on the line ``value`` parsed into ``r``: 0 when it is not plainly one
     object (``_plainly_one_object``), 1 when it is, 2 when its strings were also sent as strings
@@ -175,7 +180,7 @@ def byte_level_gate(contract: Contract, *, native: bool = True) -> Column:
         fields = list(enumerate(contract.fields))
         return line_gate(F.col(VALUE), F.col("r"), [i for i, f in fields if f.type in TEXT_TYPES],
                          [i for i, f in fields if f.type == "double"], len(fields))
-    record = {f.name: F.col(f"r.{f.name}") for f in contract.fields}
+    record = _parsed_fields(contract)
     plain = _plainly_one_object(contract, record)
     typed = plain & _strings_sent_as_strings(contract, record)
     return F.when(typed, F.lit(_TYPED)).when(plain, F.lit(_PLAIN)).otherwise(F.lit(0))

@@ -69,14 +69,14 @@ class Utf8JsonToStructs(
 final class RootObjects(schema: StructType, options: JSONOptions) {
   private val jackson = new JacksonParser(schema, options, allowArrayAsStructs = false)
   private val converters = schema.map(field => jackson.makeConverter(field.dataType)).toArray
+  // A schema with two fields of one name, or with default values, always takes Spark's way.
+  private val shortWay = !ResolveDefaultColumns.hasExistenceDefaultValues(schema) &&
+    schema.fieldNames.distinct.length == schema.length
   private val indices = {
     val byName = new java.util.HashMap[String, Integer]()
-    // The last of two fields of one name, as StructType.getFieldIndex finds it.
     schema.fieldNames.zipWithIndex.foreach { case (name, index) => byName.put(name, index) }
     byName
   }
-  private val shortWay = !ResolveDefaultColumns.hasExistenceDefaultValues(schema) &&
-    schema.fieldNames.distinct.length == schema.length
   private val factory = options.buildJsonFactory() // as JacksonParser builds its own
 
   def parse(line: UTF8String): Iterable[InternalRow] = {
