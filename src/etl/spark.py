@@ -83,17 +83,6 @@ JARS_ENV = "ETL_SPARK_JARS"
 # same file, same output (bench run 20261204T121123Z). ETL_SPARK_DRIVER_MEMORY sets another.
 DRIVER_MEMORY = "1536m"
 
-# Shuffles start with this many partitions, which adaptive execution coalesces into tasks of about its advisory
-# size (64 MB; a run of 10k records gets one task). normalize's write to the processed table is clustered by
-# month: with 4 partitions, 24 months fell into 4 buckets of unequal size, coalesced into 3 tasks, and the last
-# ran alone on 2 cores. With 48 most months have a bucket of their own, and Iceberg's write takes about
-# ICEBERG_WRITE_TASK_BYTES of them per task (its default, 256 MB, sizes files for a cluster: one task at 5m).
-# 5m records, warm JVM: normalize 12.6-13.0 s against 14.7-15.9 s, still one file per month; plain Spark's
-# own normalize unchanged (12.0-12.4 s against 12.1-12.4 s).
-SHUFFLE_PARTITIONS = "48"
-ICEBERG_ADVISORY_PARTITION_SIZE = "spark.sql.iceberg.advisory-partition-size"
-ICEBERG_WRITE_TASK_BYTES = 32 * 1024 * 1024
-
 _lock = threading.Lock()
 _session: SparkSession | None = None
 
@@ -248,8 +237,7 @@ def local_session(app_name: str = "etl") -> SparkSession:
             .config("spark.driver.extraJavaOptions", java_options)
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.shuffle.partitions", os.environ.get("ETL_SPARK_SHUFFLE_PARTITIONS", SHUFFLE_PARTITIONS))
-            .config(ICEBERG_ADVISORY_PARTITION_SIZE, str(ICEBERG_WRITE_TASK_BYTES))
+            .config("spark.sql.shuffle.partitions", os.environ.get("ETL_SPARK_SHUFFLE_PARTITIONS", "4"))
             .config("spark.sql.adaptive.enabled", "true")
             .config("spark.sql.adaptive.coalescePartitions.enabled", "true")
             .config("spark.sql.warehouse.dir", os.path.join(os.environ.get("TMPDIR", "/tmp"), "etl-spark-warehouse"))
