@@ -6,9 +6,11 @@ rows pyiceberg reads, and a run merged again commits nothing."""
 from __future__ import annotations
 
 import json
+import random
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,6 +122,40 @@ def test_keys_outside_every_files_key_range_are_appended_without_reading_the_tab
     assert (manifest["inserted"], manifest["updated"]) == (1, 1)
     assert partitions(lake)["year=2024/month=02"] == [(20, 7.0)]
     assert partitions(lake)["year=2024/month=01"] == [(10, 1.0), (15, 6.0), (30, 5.0)]
+
+
+def new_files_by_month(lake: Path, before: set[Path]) -> dict[str, list[list[int]]]:
+    """The keys of each data file added since ``before``, in file order, by month."""
+    found: dict[str, list[list[int]]] = {}
+    for path in sorted(set(snapshot_files(processed(lake))) - before):
+        month = next(part for part in path.parts if part.startswith("month="))
+        found.setdefault(month, []).append(pq.read_table(path, columns=["shipping_id"]).column(0).to_pylist())
+    return found
+
+
+def test_an_append_writes_one_file_per_month_in_key_order_however_the_lines_were_sent(tmp_path):
+    lake = tmp_path / "lake"
+    # Even keys over six months, the file in no order of key or month: a first load, every key new.
+    keys = random.Random(7).sample(range(2, 302, 2), 150)
+    days = [f"2024/{month:02d}/0{1 + key % 9}" for key, month in zip(keys, [1, 2, 3, 4, 5, 6] * 25, strict=True)]
+    first = write_lines(tmp_path / "first.json", [(key, day, 1.0) for key, day in zip(keys, days, strict=True)])
+    manifest = run_glue_scripts(EngineJob(source=first, lake=lake, run_id="run-1"), StepClock())["normalize"]
+    assert (manifest["inserted"], manifest["snapshot"]["operation"]) == (150, "append")
+    files = new_files_by_month(lake, set())
+    assert sorted(files) == [f"month={m:02d}" for m in range(1, 7)]
+    assert all(len(month) == 1 and month[0] == sorted(month[0]) for month in files.values())
+    assert sorted(key for month in files.values() for key in month[0]) == sorted(keys)
+
+    # Odd keys inside the files' key ranges: looked up, found new, appended (no MERGE), again a file per month.
+    before = set(snapshot_files(processed(lake)))
+    odd = [key + 1 for key in keys[:40]]
+    later = write_lines(tmp_path / "later.json", [(key, "2024/0" + str(1 + key % 3) + "/15", 2.0) for key in odd])
+    manifest = run_glue_scripts(EngineJob(source=later, lake=lake, run_id="run-2"), StepClock())["normalize"]
+    assert (manifest["inserted"], manifest["updated"], manifest["snapshot"]["operation"]) == (40, 0, "append")
+    added = new_files_by_month(lake, before)
+    assert sorted(added) == ["month=01", "month=02", "month=03"]
+    assert all(len(month) == 1 and month[0] == sorted(month[0]) for month in added.values())
+    assert sorted(key for month in added.values() for key in month[0]) == sorted(odd)
 
 
 def test_corrections_leave_a_bounded_number_of_delete_files_and_exact_rows(tmp_path):

@@ -53,6 +53,8 @@ TABLE_PROPERTIES = {
     # Conflicting commits (another writer got in first) are retried by Iceberg itself a few times first.
     "commit.retry.num-retries": "6",
 }
+# An append spreads its rows over this many tasks per table partition they fall into (see append).
+TASKS_PER_PARTITION = 2
 # A MERGE that lost a race to another commit touching the same files is re-run this many times.
 MERGE_ATTEMPTS = 5
 _CONFLICTS = ("ValidationException", "CommitFailedException")
@@ -194,9 +196,23 @@ def merge(
         spark.catalog.dropTempView(view)
 
 
-def append(name: str, rows: DataFrame) -> None:
-    """Add rows to the table in one commit (the run brings only keys the table does not hold)."""
-    rows.writeTo(name).append()
+def append(name: str, rows: DataFrame, partition_columns: Sequence[str] = (), partitions: int = 0) -> None:
+    """Add rows to the table in one commit (the run brings only keys the table does not hold).
+
+    ``partitions``: how many of the table's partitions the rows fall into, when known. The rows are then
+    hashed by ``partition_columns`` into TASKS_PER_PARTITION times as many tasks, so that a task writes one
+    partition or two, each in one file sorted by the key (Iceberg still sorts each task's rows). Iceberg's
+    own distribution hashes them into spark.sql.shuffle.partitions buckets, which adaptive execution then
+    merges up to Iceberg's advisory size: 24 months went into 3 unequal tasks, and on 2 cores the last ran
+    alone (a 5m first load: normalize 14.8-15.9 s, against 11.4-13.2 s this way). The price: adaptive
+    execution no longer splits one very large partition across tasks (Iceberg's file size still rolls its
+    files).
+    """
+    if partition_columns and partitions:
+        spread = rows.repartition(TASKS_PER_PARTITION * partitions, *partition_columns)
+        spread.writeTo(name).option("distribution-mode", "none").append()
+    else:
+        rows.writeTo(name).append()
 
 
 def retry_on_conflict(attempt: Callable[[], T], what: str, attempts: int = MERGE_ATTEMPTS) -> T:

@@ -154,7 +154,7 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
             scan_filter += f" AND t.`{key}` BETWEEN {_literal(key_range[0])} AND {_literal(key_range[1])}"
         iceberg.merge(spark, table, source, keys, NEWER, scan_filter=scan_filter)
     else:  # only new keys: an append, with no target rows to compare against
-        iceberg.append(table, source)
+        iceberg.append(table, source, partition_names, len(written))
     result["snapshot"] = iceberg.current_snapshot(spark, table)
     result["partitions_compacted"] = _compact_crowded(spark, table, partition_names, written)
     return result
@@ -239,13 +239,13 @@ def _append_new_keys(
     files, 0.4 s in a new JVM).
     """
     written_metric = Observation("written")
-    iceberg.append(table, latest.observe(written_metric, F.count(F.lit(1)).alias("records")))
+    seen = _run_partitions(to_raw, partition_names)  # None: json_to_parquet's manifest does not say
+    iceberg.append(table, latest.observe(written_metric, F.count(F.lit(1)).alias("records")), partition_names,
+                   len(seen or ()))
     records = int(written_metric.get["records"])
     raw_records = _raw_records(to_raw, raw)
     spark = raw.sparkSession
-    written = _run_partitions(to_raw, partition_names) or {
-        tuple(str(v) for v in row) for row in latest.select(*partition_names).distinct().collect()
-    }
+    written = seen or {tuple(str(v) for v in row) for row in latest.select(*partition_names).distinct().collect()}
     return {
         "raw_records": raw_records,
         "records": records,
