@@ -194,7 +194,7 @@ def fast_rules(contract: Contract) -> list[dict[str, object]]:
     format other than fixed-width digits), decimals (kind ``other``), and allowed values or a pattern on a
     double's or boolean's text. A line with a value in such a field never gets the quick yes.
     """
-    fixed_date = _digit_by_digit(contract.date_format) and contract.date_format.isascii()
+    fixed_date = fixed_width_date(contract.date_format)
     rules: list[dict[str, object]] = []
     for ordinal, field in enumerate(contract.fields):
         kind = field.type if field.type in (*NUMBER_TYPES, "boolean") else "other"  # "other": a decimal
@@ -429,6 +429,11 @@ def is_date(value: Column, date_format: str) -> Column:
     number = {token: F.substring(value, date_format.index(token) + 1, len(token)).cast("int")
               for token in _JAVA_DATE_PATTERN_TO_REGEX}
     return shaped & F.make_date(number["yyyy"], number["MM"], number["dd"]).isNotNull()
+
+
+def fixed_width_date(date_format: str) -> bool:
+    """Whether the quick yes reads dates of ``date_format`` itself: ASCII, yyyy, MM and dd once each, separators."""
+    return _digit_by_digit(date_format) and date_format.isascii()
 
 
 def _digit_by_digit(date_format: str) -> bool:

@@ -15,6 +15,8 @@ import org.json4s.jackson.JsonMethods
 /**
  * Whether a parsed line surely meets every rule of its contract: the quick yes that spares a clean line the
  * contract's checks written with Spark's functions (one CASE of some 30 branches, each evaluated per line).
+ * A CSV record is checked the same way on its values' texts (the kinds ending in `_text`); its `typed` is
+ * that it holds no quote and as many values as the header (etl.transforms_csv).
  *
  * `typed` is the classification's own byte-level test that the line is one plain object with every string
  * sent as a string (etl.transforms: `_plainly_one_object` and `_strings_sent_as_strings`). On such a line
@@ -54,13 +56,17 @@ case class MeetsContract(record: Expression, typed: Expression, rulesJson: Strin
 /** One field's rules, read from the JSON etl.native writes: where the field is in the parsed struct, and its checks. */
 final class FieldRule(
     ordinal: Int,
-    kind: String, // text, int, bigint, double, boolean, or other (decided by the full check whenever present)
+    // text, int, bigint, double, boolean, or other (decided by the full check whenever present); a CSV value's
+    // text to be read as an int, bigint, decimal or boolean: int_text, bigint_text, decimal_text, boolean_text
+    kind: String,
     required: Boolean,
     minimum: Option[Double],
     maximum: Option[Double],
     allowed: Option[Set[UTF8String]],
     pattern: Option[Pattern],
     dateLayout: Option[String], // a fixed-width date format of yyyy, MM and dd once each, and separators
+    integerDigits: Int, // decimal_text: at most this many digits before the point
+    scale: Int, // decimal_text: and this many after it
     undecided: Boolean // a value the full check decides (etl.transforms.fast_rules says which): never a quick yes
 ) extends Serializable {
   // Beyond 2^53 a long is not exactly a double: the comparison with the bounds is left to the full check.
@@ -77,6 +83,10 @@ final class FieldRule(
         val value = row.getDouble(ordinal)
         !value.isNaN && !value.isInfinite && inBounds(value) && !textRules
       case "boolean" => !textRules
+      case "int_text" => integerTextPasses(row.getUTF8String(ordinal), Int.MinValue, Int.MaxValue)
+      case "bigint_text" => integerTextPasses(row.getUTF8String(ordinal), Long.MinValue, Long.MaxValue)
+      case "decimal_text" => decimalTextPasses(row.getUTF8String(ordinal))
+      case "boolean_text" => !textRules && FieldRule.isBooleanText(row.getUTF8String(ordinal))
       case _ => false
     }
   }
@@ -88,14 +98,56 @@ final class FieldRule(
 
   private def inBounds(value: Double): Boolean = value >= lowest && value <= highest
 
-  private def integerPasses(value: Long): Boolean =
+  // The text rules read a JSON integer as its digits, a CSV one as it was written.
+  private def integerPasses(value: Long, text: UTF8String = null): Boolean =
     value > -exactLongs && value < exactLongs && inBounds(value.toDouble) &&
-      (!textRules || textRulesPass(UTF8String.fromString(value.toString)))
+      (!textRules || textRulesPass(if (text == null) UTF8String.fromString(value.toString) else text))
 
   private def textPasses(text: UTF8String): Boolean = {
     // Spark's trim removes spaces only; any text of bytes up to 0x20 is left to the full check.
     if (required && FieldRule.blankish(text)) return false
     (dateLayout.isEmpty || FieldRule.isDate(text, dateLayout.get)) && textRulesPass(text)
+  }
+
+  // A CSV integer written plainly: an optional sign and up to 18 digits (a long holds them), nothing around it.
+  private def integerTextPasses(text: UTF8String, lowestOfType: Long, highestOfType: Long): Boolean = {
+    val bytes = text.numBytes
+    val first = if (bytes > 0 && FieldRule.isSign(FieldRule.byteAt(text, 0))) 1 else 0
+    if (bytes - first < 1 || bytes - first > 18) return false
+    var value = 0L
+    var i = first
+    while (i < bytes) {
+      val byte = FieldRule.byteAt(text, i)
+      if (!FieldRule.isDigit(byte)) return false
+      value = value * 10 + (byte - '0')
+      i += 1
+    }
+    if (FieldRule.byteAt(text, 0) == '-') value = -value
+    value >= lowestOfType && value <= highestOfType && integerPasses(value, text)
+  }
+
+  // A CSV decimal written plainly: an optional sign, 1 to integerDigits digits, and a point with 1 to scale digits.
+  // The bounds are compared exactly, which never passes a value the full check's comparison rejects.
+  private def decimalTextPasses(text: UTF8String): Boolean = {
+    val bytes = text.numBytes
+    val first = if (bytes > 0 && FieldRule.isSign(FieldRule.byteAt(text, 0))) 1 else 0
+    var i = first
+    while (i < bytes && FieldRule.isDigit(FieldRule.byteAt(text, i))) i += 1
+    val whole = i - first
+    if (whole < 1 || whole > integerDigits) return false
+    if (i < bytes) {
+      if (FieldRule.byteAt(text, i) != '.') return false
+      val point = i
+      i += 1
+      while (i < bytes && FieldRule.isDigit(FieldRule.byteAt(text, i))) i += 1
+      if (i < bytes || i - point - 1 < 1 || i - point - 1 > scale) return false
+    }
+    val withinBounds = (minimum.isEmpty && maximum.isEmpty) || {
+      val value = new java.math.BigDecimal(text.toString)
+      minimum.forall(low => value.compareTo(new java.math.BigDecimal(low)) >= 0) &&
+        maximum.forall(high => value.compareTo(new java.math.BigDecimal(high)) <= 0)
+    }
+    withinBounds && textRulesPass(text)
   }
 
   private def textRulesPass(text: UTF8String): Boolean =
@@ -122,10 +174,22 @@ object FieldRule {
       // The full check's own expression (rlike of ^(?:pattern)\z), so both match the same texts.
       pattern = optional("pattern").map(p => Pattern.compile(s"^(?:${p.extract[String]})\\z")),
       dateLayout = optional("date_layout").map(_.extract[String]),
+      integerDigits = optional("integer_digits").map(_.extract[Int]).getOrElse(0),
+      scale = optional("scale").map(_.extract[Int]).getOrElse(0),
       undecided = optional("undecided").exists(_.extract[Boolean]))
   }.toArray
 
-  private def byteAt(text: UTF8String, i: Int): Byte = Platform.getByte(text.getBaseObject, text.getBaseOffset + i)
+  def byteAt(text: UTF8String, i: Int): Byte = Platform.getByte(text.getBaseObject, text.getBaseOffset + i)
+
+  def isDigit(byte: Byte): Boolean = byte >= '0' && byte <= '9'
+
+  def isSign(byte: Byte): Boolean = byte == '-' || byte == '+'
+
+  /** "true" or "false" in any case, nothing around it: what the full check reads as a boolean. */
+  def isBooleanText(text: UTF8String): Boolean = {
+    val word = text.toString
+    word.equalsIgnoreCase("true") || word.equalsIgnoreCase("false")
+  }
 
   def blankish(text: UTF8String): Boolean = {
     var i = 0
