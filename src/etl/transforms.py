@@ -199,21 +199,30 @@ def fast_rules(contract: Contract) -> list[dict[str, object]]:
     for ordinal, field in enumerate(contract.fields):
         kind = field.type if field.type in (*NUMBER_TYPES, "boolean") else "other"  # "other": a decimal
         kind = "text" if field.type in TEXT_TYPES else kind
-        rule: dict[str, object] = {"ordinal": ordinal, "kind": kind, "required": field.required}
-        if kind in NUMBER_TYPES:
-            rule.update({key: float(bound) for key, bound in (("minimum", field.minimum), ("maximum", field.maximum))
-                         if bound is not None})
-        if field.allowed is not None:
-            rule["allowed"] = list(field.allowed)
-        if field.pattern is not None:
-            rule["pattern"] = field.pattern
-        if field.type == "date" and fixed_date:
-            rule["date_layout"] = contract.date_format
+        dated = field.type == "date" and fixed_date
+        rule = field_rule(field, ordinal, kind, bounded=kind in NUMBER_TYPES,
+                          date_layout=contract.date_format if dated else None)
         text_rules_on_other_text = kind in ("double", "boolean") and (field.allowed is not None or field.pattern)
         rule["undecided"] = (field.type == "timestamp" or (field.type == "date" and not fixed_date)
                              or kind == "other" or bool(text_rules_on_other_text))
         rules.append(rule)
     return rules
+
+
+def field_rule(field: Field, ordinal: int, kind: str, *, bounded: bool, date_layout: str | None) -> dict[str, object]:
+    """One field's rule as ``meets_contract`` reads it: its place in the parsed struct, its kind, whether it is
+    required, its bounds (``bounded``), allowed values, pattern and fixed-width date layout, where it has them."""
+    rule: dict[str, object] = {"ordinal": ordinal, "kind": kind, "required": field.required}
+    if bounded:
+        rule.update({key: float(bound) for key, bound in (("minimum", field.minimum), ("maximum", field.maximum))
+                     if bound is not None})
+    if field.allowed is not None:
+        rule["allowed"] = list(field.allowed)
+    if field.pattern is not None:
+        rule["pattern"] = field.pattern
+    if date_layout:
+        rule["date_layout"] = date_layout
+    return rule
 
 
 def _parse_failure_reason(contract: Contract, structure: Column) -> Column:

@@ -28,6 +28,7 @@ from etl.transforms import (
     LINE_ORDER,
     REASON,
     VALUE,
+    field_rule,
     fixed_width_date,
     input_type,
     is_date,
@@ -203,18 +204,11 @@ def fast_rules(contract: Contract, positions: Mapping[str, int]) -> list[dict[st
             field.type, "decimal_text" if precision else "other")
         dated = field.type == "date" and fixed_width_date(field.format)
         kind = "text" if dated else kind
-        rule: dict[str, object] = {"ordinal": positions[field.name], "kind": kind, "required": field.required}
+        bounded = kind in ("int_text", "bigint_text", "decimal_text")
+        rule = field_rule(field, positions[field.name], kind, bounded=bounded,
+                          date_layout=field.format if dated else None)
         if precision:
             rule.update(integer_digits=precision[0] - precision[1], scale=precision[1])
-        if kind in ("int_text", "bigint_text", "decimal_text"):
-            rule.update({key: float(bound) for key, bound in (("minimum", field.minimum), ("maximum", field.maximum))
-                         if bound is not None})
-        if field.allowed is not None:
-            rule["allowed"] = list(field.allowed)
-        if field.pattern is not None:
-            rule["pattern"] = field.pattern
-        if dated:
-            rule["date_layout"] = field.format
         text_rules = field.allowed is not None or field.pattern is not None
         rule["undecided"] = kind == "other" or (kind == "boolean_text" and text_rules)
         rules.append(rule)
