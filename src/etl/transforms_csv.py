@@ -175,8 +175,8 @@ def classify_records(records: DataFrame, contract: Contract, positions: Mapping[
         rules = fast_rules(contract, positions)
         # A record with no quote (nor escape) and as many values as the header: only its values can fail.
         plain = ~has_quote & (F.col("_columns") == columns)
-        if options["escape"] != quote:
-            plain = plain & ~F.col(VALUE).contains(options["escape"])
+        if escape != quote:
+            plain = plain & ~F.col(VALUE).contains(escape)
         if not any(rule["undecided"] for rule in rules):
             # The quick yes answers for most records: the full check (a large CASE) is interpreted for the
             # others rather than compiled in each new JVM.

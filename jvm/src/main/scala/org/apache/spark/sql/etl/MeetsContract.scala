@@ -112,7 +112,7 @@ final class FieldRule(
   // A CSV integer written plainly: an optional sign and up to 18 digits (a long holds them), nothing around it.
   private def integerTextPasses(text: UTF8String, lowestOfType: Long, highestOfType: Long): Boolean = {
     val bytes = text.numBytes
-    val first = if (bytes > 0 && FieldRule.isSign(FieldRule.byteAt(text, 0))) 1 else 0
+    val first = FieldRule.signWidth(text)
     if (bytes - first < 1 || bytes - first > 18) return false
     var value = 0L
     var i = first
@@ -130,7 +130,7 @@ final class FieldRule(
   // The bounds are compared exactly, which never passes a value the full check's comparison rejects.
   private def decimalTextPasses(text: UTF8String): Boolean = {
     val bytes = text.numBytes
-    val first = if (bytes > 0 && FieldRule.isSign(FieldRule.byteAt(text, 0))) 1 else 0
+    val first = FieldRule.signWidth(text)
     var i = first
     while (i < bytes && FieldRule.isDigit(FieldRule.byteAt(text, i))) i += 1
     val whole = i - first
@@ -183,7 +183,9 @@ object FieldRule {
 
   def isDigit(byte: Byte): Boolean = byte >= '0' && byte <= '9'
 
-  def isSign(byte: Byte): Boolean = byte == '-' || byte == '+'
+  /** 1 when the text starts with a sign (+ or -), else 0: where a number's digits start. */
+  def signWidth(text: UTF8String): Int =
+    if (text.numBytes > 0 && (byteAt(text, 0) == '-' || byteAt(text, 0) == '+')) 1 else 0
 
   /** "true" or "false" in any case, nothing around it: what the full check reads as a boolean. */
   def isBooleanText(text: UTF8String): Boolean = {
