@@ -105,3 +105,15 @@ def kept_text(condition: Column, text: Column, max_rows: int, max_bytes: int) ->
     from pyspark.sql import Column
 
     return Column(_columns().keptText(condition._jc, text._jc, max_rows, max_bytes))
+
+
+def csv_plain_fields(record: Column, columns: int, delimiter: str, quote: str, escape: str) -> Column:
+    """A CSV record written plainly (no quote or escape, no control character but tab, UTF-8), split in one pass.
+
+    A struct of ``count`` (how many values the record holds) and ``values`` (``c0`` ... the first ``columns``,
+    as ``from_csv`` reads them into strings: an empty value NULL); NULL for any other record. The delimiter,
+    quote and escape are one ASCII character each.
+    """
+    from pyspark.sql import Column
+
+    return Column(_columns().csvPlainFields(record._jc, columns, delimiter, quote, escape))

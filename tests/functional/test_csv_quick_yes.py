@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from etl.contracts import Contract, Field
-from etl.native import meets_contract
+from etl.native import csv_plain_fields, meets_contract
 from etl.transforms import LINE_ORDER, VALUE
 from etl.transforms_csv import classify_records, fast_rules, header_positions
 
@@ -61,7 +61,7 @@ EDGE_TEXTS: dict[str, list[str]] = {
     "vin": ["ab12", "AB123", "AB1", "", " ", "\u0661\u0662AB"],
     "code": ["1", "2", "01", "+1", "-1", "1.0", " 22"],
     "city": ["", " ", "   ", "\t", "\u00a0", " x ", '"x"'],
-    "note": ["", " ", '"a, b"', '"say ""hi"""', 'x"y', "a\\,b", '"open'],
+    "note": ["", " ", '"a, b"', '"say ""hi"""', 'x"y', "a\\,b", '"open', "a\x01b", "\x00", "\u00e9"],
     "done": ["false", "TRUE", "False", " true", "yes", "1", ""],
     "price": ["0", "1.5", "1234.56", "1234.567", "12345.5", "-0.01", "0.0", ".5", "1.", "+1.5", "-0", "0000.00",
               "5000.50", "5000.51", "5000.5", "1e2", " 1.5", ""],
@@ -137,3 +137,38 @@ def test_the_csv_quick_yes_takes_the_records_written_plainly(spark, tmp_path):
     # a rule fails, for a value with a space around it (the full check decides it), and for a quoted value or
     # a column too many (the record is not plain).
     assert [row.meets for row in meets.collect()] == [True, True, False, True, False, False, False, False]
+
+
+def test_records_written_plainly_are_split_in_one_pass_and_the_others_left_to_from_csv(spark, tmp_path):
+    contract = CONTRACTS["decided"]
+    good = _lines(contract, [GOOD])[0].encode()
+    city = good.index(b",x,") + 1
+    lines = {
+        "good": good,
+        "latin-1 city": good[:city] + b"\xe9" + good[city + 1:],
+        "utf-8 city": good[:city] + "\u00e9".encode() + good[city + 1:],
+        "nul in city": good[:city] + b"\x00" + good[city + 1:],
+        "control in city": good[:city] + b"\x01" + good[city + 1:],
+        "quoted city": good[:city] + b'"x"' + good[city + 1:],
+        "one column too many": good + b",",
+        "empty values": b",,",
+        "tab": b"\t",
+    }
+    source = tmp_path / "records.csv"
+    source.write_bytes(b"\n".join(lines.values()) + b"\n")
+    header = [field.header for field in contract.fields]
+    records = spark.read.text(str(source)).withColumn(LINE_ORDER, F.monotonically_increasing_id())
+    split = records.select(LINE_ORDER, csv_plain_fields(F.col(VALUE), len(header), ",", '"', '"').alias("p"))
+    got = dict(zip(lines, [row.p for row in split.orderBy(LINE_ORDER).collect()], strict=True))
+    # Not UTF-8, a control character or a quote: from_csv decides.
+    assert [name for name, plain in got.items() if plain is None] == [
+        "latin-1 city", "nul in city", "control in city", "quoted city"]
+    assert got["good"]["values"]["c5"] == "x" and got["utf-8 city"]["values"]["c5"] == "\u00e9"
+    assert got["good"]["count"] == len(header) and got["one column too many"]["count"] == len(header) + 1
+    assert got["empty values"]["count"] == 3 and set(got["empty values"]["values"]) == {None}
+    assert got["tab"]["count"] == 1 and got["tab"]["values"]["c0"] == "\t"
+    # And every record is classified as from_csv reads it.
+    positions = header_positions(contract, header)
+    native, reference = (classify_records(records, contract, positions, len(header), native=native).orderBy(LINE_ORDER)
+                         .collect() for native in (True, False))
+    assert native == reference

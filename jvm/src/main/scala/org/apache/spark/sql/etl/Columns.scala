@@ -20,6 +20,19 @@ object Columns {
     new Column(LineGate(line.expr, record.expr, ordinals(textOrdinals), ordinals(doubleOrdinals), corruptOrdinal))
   }
 
+  /**
+   * A CSV record's value count and first `columns` values, split in one pass when it is written plainly (see
+   * CsvPlainFields). The delimiter, quote and escape are one ASCII character each.
+   */
+  def csvPlainFields(record: Column, columns: Int, delimiter: String, quote: String, escape: String): Column = {
+    def byte(character: String, what: String): Byte = {
+      require(character.length == 1 && character.charAt(0) < 0x80, s"the CSV $what must be one ASCII character")
+      character.charAt(0).toByte
+    }
+    new Column(CsvPlainFields(record.expr, columns, byte(delimiter, "delimiter"), byte(quote, "quote"),
+      byte(escape, "escape")))
+  }
+
   /** `column` evaluated by Spark's interpreter, not generated code (see Interpreted). */
   def interpreted(column: Column): Column = new Column(Interpreted(column.expr))
 
