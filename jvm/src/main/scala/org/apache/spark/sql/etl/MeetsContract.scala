@@ -167,7 +167,8 @@ final class FieldRule(
     if (!FieldRule.isAscii(text)) return pattern.get.matcher(text.toString).find()
     val (matcher, view) = matchers.get()
     view.of(text)
-    matcher.reset(view).find()
+    try matcher.reset(view).find()
+    finally view.of(UTF8String.EMPTY_UTF8) // the thread keeps no reference to the record's bytes
   }
 }
 
