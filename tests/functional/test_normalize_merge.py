@@ -192,3 +192,25 @@ def test_a_runs_keys_are_looked_up_in_ranges_around_its_clusters(spark):
     assert all(any(low <= k * 10 <= high for low, high in ranges) for k in range(500))
     words = spark.createDataFrame([("a",), ("b",)], "shipping_id string")
     assert _key_ranges(words, "shipping_id", ("a", "b")) == [("a", "b")]
+
+
+def test_the_last_line_of_a_key_sent_several_times_in_a_run_wins_and_the_session_gets_its_settings_back(tmp_path):
+    from etl.jobs.normalize import DEDUPLICATION_SETTINGS
+    from etl.spark import local_session
+
+    spark = local_session()
+    setting = next(iter(DEDUPLICATION_SETTINGS))
+    spark.conf.set(setting, "7")  # a value the session had set itself
+    try:
+        # Key 2 three times, the last in another month; key 4 twice in a row; key 6 once.
+        source = write_lines(tmp_path / "run.json", [
+            (2, "2024/01/05", 1.0), (4, "2024/01/06", 1.0), (2, "2024/01/07", 2.0), (4, "2024/01/08", 2.0),
+            (6, "2024/02/01", 1.0), (2, "2024/03/09", 3.0)])
+        manifest = run_glue_scripts(EngineJob(source=source, lake=tmp_path / "lake", run_id="run-1"),
+                                    StepClock())["normalize"]
+        assert (manifest["raw_records"], manifest["records"], manifest["duplicates_in_run"]) == (6, 3, 3)
+        assert partitions(tmp_path / "lake") == {
+            "year=2024/month=01": [(4, 2.0)], "year=2024/month=02": [(6, 1.0)], "year=2024/month=03": [(2, 3.0)]}
+        assert spark.conf.get(setting) == "7"
+    finally:
+        spark.conf.unset(setting)

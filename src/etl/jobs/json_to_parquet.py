@@ -39,6 +39,7 @@ from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
 from etl.native import kept_text
 from etl.sniff import HEAD_BYTES, Sniffed, head_text, looks_like, sniff
+from etl.spark import session_settings
 from etl.transforms import (
     LINE_ORDER,
     REASON,
@@ -183,17 +184,8 @@ def _reading_settings(spark: SparkSession, file_bytes: int) -> Iterator[None]:
     waves = max(1, -(-file_bytes // (cores * MAX_SPLIT_BYTES)))
     split = max(1024**2, -(-file_bytes // (cores * waves)))
     settings = {"spark.sql.files.maxPartitionBytes": str(split), "spark.sql.codegen.wholeStage": "false"}
-    previous: dict[str, str | None] = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
+    with session_settings(spark, settings):
         yield
-    finally:
-        for key, earlier in previous.items():
-            if earlier is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, earlier)
 
 
 def _is_corrupt_compression(error: BaseException) -> bool:
