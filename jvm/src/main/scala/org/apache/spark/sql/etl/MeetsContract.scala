@@ -98,6 +98,10 @@ final class FieldRule(
 
   private def inBounds(value: Double): Boolean = value >= lowest && value <= highest
 
+  // A decimal's bounds, exactly as the doubles they were given as: made once per rule, not per value.
+  private val lowestDecimal = minimum.map(new java.math.BigDecimal(_))
+  private val highestDecimal = maximum.map(new java.math.BigDecimal(_))
+
   // The text rules read a JSON integer as its digits, a CSV one as it was written.
   private def integerPasses(value: Long, text: UTF8String = null): Boolean =
     value > -exactLongs && value < exactLongs && inBounds(value.toDouble) &&
@@ -142,10 +146,9 @@ final class FieldRule(
       while (i < bytes && FieldRule.isDigit(FieldRule.byteAt(text, i))) i += 1
       if (i < bytes || i - point - 1 < 1 || i - point - 1 > scale) return false
     }
-    val withinBounds = (minimum.isEmpty && maximum.isEmpty) || {
+    val withinBounds = (lowestDecimal.isEmpty && highestDecimal.isEmpty) || {
       val value = new java.math.BigDecimal(text.toString)
-      minimum.forall(low => value.compareTo(new java.math.BigDecimal(low)) >= 0) &&
-        maximum.forall(high => value.compareTo(new java.math.BigDecimal(high)) <= 0)
+      lowestDecimal.forall(value.compareTo(_) >= 0) && highestDecimal.forall(value.compareTo(_) <= 0)
     }
     withinBounds && textRulesPass(text)
   }
