@@ -78,6 +78,7 @@ _ARCHIVE_JARS = ".jars"  # and the jars after Spark's own on its class path (see
 # local Iceberg catalog's JDBC driver. ETL_SPARK_JARS names other folders (separated by os.pathsep), e.g.
 # .venv/jars-aws too (S3A and Iceberg's GlueCatalog, fetched by `make test`), as the emulated-AWS tests do.
 JARS_ENV = "ETL_SPARK_JARS"
+ICEBERG_SPARK_JAR = "iceberg-spark-3.5_2.12-"  # Iceberg's Spark module, with its other modules (jars/pom.xml)
 
 # The heap of the one JVM (driver and executor in local mode). With 2 GB the whole process tree peaked at
 # 2.10 GiB on a 5m-record file (JVM heap, metaspace, code cache, Python); with 1.5 GB at 1.81 GiB, the
@@ -206,10 +207,10 @@ def session_jars() -> list[str]:
     setting = os.environ.get(JARS_ENV) or str(Path(sys.prefix) / "jars")
     folders = [Path(folder) for folder in setting.split(os.pathsep) if folder]
     jars = [str(path) for folder in folders for path in sorted(folder.glob("*.jar"))]
-    if not any("iceberg-spark-runtime" in Path(jar).name for jar in jars):
+    if not any(Path(jar).name.startswith(ICEBERG_SPARK_JAR) for jar in jars):
         raise ConfigError(
-            f"no Iceberg Spark runtime jar in {setting}; run `make install` (it fetches the jars through Maven) "
-            f"or set {JARS_ENV} to a folder holding them"
+            f"no Iceberg Spark jar ({ICEBERG_SPARK_JAR}*.jar) in {setting}; run `make install` (it fetches the jars "
+            f"through Maven) or set {JARS_ENV} to a folder holding them"
         )
     return jars
 
