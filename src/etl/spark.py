@@ -281,11 +281,15 @@ def apply_job_conf(spark: SparkSession) -> None:
 
 
 @contextmanager
-def session_settings(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
-    """Session settings for one job's work; the previous values (or none) come back after."""
+def session_settings(spark: SparkSession, settings: Mapping[str, str | None]) -> Iterator[None]:
+    """Session settings for one piece of work (None: the setting unset); the previous values (or none) come back
+    after."""
     previous: dict[str, str | None] = {key: spark.conf.get(key, None) for key in settings}
     for key, value in settings.items():
-        spark.conf.set(key, value)
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)
     try:
         yield
     finally:

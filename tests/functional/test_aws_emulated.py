@@ -26,6 +26,7 @@ from etl.generator import generate_lines
 from etl.glue.partitions import glue_type_of_spark
 from etl.jobs.iceberg import CATALOG_CONF, glue_spark_conf
 from etl.jobs.layout import RunLayout
+from etl.spark import session_settings
 
 pytestmark = pytest.mark.slow
 
@@ -97,22 +98,14 @@ def aws_spark(spark, aws) -> Iterator[Any]:
     catalog = {**glue_conf, f"{CATALOG_CONF}.glue.endpoint": endpoint,
                f"{CATALOG_CONF}.s3.endpoint": endpoint, f"{CATALOG_CONF}.s3.path-style-access": "true",
                f"{CATALOG_CONF}.client.region": REGION}
-    previous = {key: spark.conf.get(key, None) for key in [*catalog, f"{CATALOG_CONF}.type", f"{CATALOG_CONF}.uri"]}
-    for key in (f"{CATALOG_CONF}.type", f"{CATALOG_CONF}.uri"):
-        spark.conf.unset(key)
-    for key, value in catalog.items():
-        spark.conf.set(key, value)
+    local_catalog = {f"{CATALOG_CONF}.type": None, f"{CATALOG_CONF}.uri": None}  # the JDBC catalog's, unset
     catalogs = spark._jsparkSession.sessionState().catalogManager()
-    catalogs.reset()
     try:
-        yield spark
+        with session_settings(spark, {**catalog, **local_catalog}):
+            catalogs.reset()
+            yield spark
     finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
-        catalogs.reset()
+        catalogs.reset()  # the session's own catalog settings are back: load them anew
 
 
 def _drop(name: str, lines: list[str]) -> str:
