@@ -1,6 +1,8 @@
 """json_to_parquet's rejected lines: verbatim, at their exact line number, one reason each, nothing lost.
 
-The first read keeps the text of the first rejected lines of each split; more are found again by the
+The first read holds back the lines its quick check does not pass (bad ones, and valid ones it cannot
+vouch for): they are checked in full afterwards, the bad quarantined and the valid loaded.
+It keeps the text of the first held lines of each split; more are found again by the
 position the first read gave them (an IN filter for a few, a join for more); a file with more than
 REJECTED_BY_POSITION of them has every line checked again.
 Every way must give the same quarantine,
@@ -16,8 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from etl.contracts import load_contract
 from etl.jobs import json_to_parquet
 from etl.jobs.runner import run_job
+from etl.sniff import HEAD_BYTES
+from etl.transforms import mostly_plain
 
 pytestmark = pytest.mark.slow
 
@@ -132,3 +137,59 @@ def test_elements_of_a_json_array(spark, tmp_path, lookup):
     }
     assert {n: json.loads(text) for n, (text, _) in quarantined(tmp_path).items()} == bad
     assert (manifest["loaded"], manifest["quarantined"]) == (500, 4)
+
+
+def valid_but_not_plain(i: int) -> bytes:
+    """A valid line the quick yes cannot vouch for (it is then held, and loaded by the full check)."""
+    kinds = [
+        {**GOOD, "shipping_id": i, "product_id": None},  # an explicit null: one ':' more than values
+        {**GOOD, "shipping_id": i, "street_address": "Unit 4: rear {yard}"},  # ':' and braces in a text
+        {**GOOD, "shipping_id": i, "customer_name": 'Ann "Nan" Example'},  # an escaped quote
+    ]
+    return json.dumps(kinds[i % len(kinds)]).encode()
+
+
+def raw_ids(tmp_path: Path, spark) -> list[int]:
+    rows = spark.read.parquet(str(tmp_path / "lake/raw/shipping/run_id=r1")).select("shipping_id").collect()
+    return sorted(row[0] for row in rows)
+
+
+def test_valid_lines_held_back_by_the_quick_yes_still_load(spark, tmp_path, lookup):
+    # Mostly plain lines (the pass holds back only the others), some valid lines it cannot vouch for, bad lines.
+    lines, expected = lines_with_bad(6_000, every=499)
+    held_valid = {}
+    for position in range(len(lines) - 1, 0, -301):
+        shipping_id = 100_000 + position
+        lines.insert(position, valid_but_not_plain(shipping_id))
+        held_valid[shipping_id] = position
+    expected = {}
+    kinds = {text: reason for text, reason in [(t.encode(), r) for t, r in BAD] + [LATIN1]}
+    for number, text in enumerate(lines, start=1):
+        if text in kinds:
+            expected[number] = (text, kinds[text])
+    source = tmp_path / "held.json"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    assert mostly_plain(source.read_bytes()[:HEAD_BYTES].decode("utf-8", "replace"), load_contract("shipping"))
+
+    manifest = run_to_raw(spark, tmp_path, source)
+
+    assert quarantined(tmp_path) == {n: (as_quarantined(text), reason) for n, (text, reason) in expected.items()}
+    assert raw_ids(tmp_path, spark) == sorted([*range(1, 6_001), *held_valid])
+    assert (manifest["records_read"], manifest["loaded"], manifest["quarantined"]) == (
+        len(lines), 6_000 + len(held_valid), len(expected))
+    assert manifest["partitions"] == [["2024", "01"]]
+
+
+def test_a_file_mostly_held_back_is_checked_in_full_in_its_one_pass(spark, tmp_path, lookup):
+    # Every line sends an explicit null: the first lines are not plain, so the pass makes the full check.
+    lines = [json.dumps({**GOOD, "shipping_id": i + 1, "product_id": None}).encode() for i in range(2_000)]
+    lines[999] = BAD[3][0].encode()
+    source = tmp_path / "nulls.json"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    assert not mostly_plain(source.read_text(encoding="utf-8")[:HEAD_BYTES], load_contract("shipping"))
+
+    manifest = run_to_raw(spark, tmp_path, source)
+
+    assert quarantined(tmp_path) == {1_000: (BAD[3][0], BAD[3][1])}
+    assert raw_ids(tmp_path, spark) == [i + 1 for i in range(2_000) if i != 999]
+    assert (manifest["loaded"], manifest["quarantined"]) == (1_999, 1)

@@ -29,15 +29,16 @@ from etl.errors import InputFileError
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.json_to_parquet import (
     PARTITION_KEY,
+    Settled,
     line_numbers,
     literal_path,
     rejected_candidates,
     rejected_positions,
+    settle_held,
     split_line_counts,
     touched_partition_values,
     touched_partitions,
     with_partition_key,
-    write_rejected,
 )
 from etl.jobs.layout import RunLayout
 from etl.sniff import HEAD_BYTES, head_text
@@ -160,17 +161,20 @@ class _Run:
             lines_per_partition[0] = max(lines_per_partition.get(0, 0), 1)
         blank, rejected = int(counted["blank"]), int(counted["rejected"])
         read = int(counted["records"]) - blank
+        settled = Settled(rejected=0, partitions=counted["partitions"])
+        if rejected:
+            candidates = rejected_candidates(self.spark, records, counted["positions"], rejected)
+            settled = settle_held(self.fs, candidates, self.classify, contract, layout, source=self.source,
+                                  ingested_at=self.ingested_at, line_number=line_numbers(lines_per_partition),
+                                  held=rejected, exact=False, file_bytes=self.file_bytes, partitions=settled.partitions)
         raw = Swap(layout.raw_run, layout.raw_staging + "/data" if read > rejected else None)
         written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
         quarantine = Swap(layout.quarantine_run)
-        if rejected:
-            candidates = rejected_candidates(self.spark, records, counted["positions"], rejected)
-            written["quarantine"] = write_rejected(
-                candidates, self.classify, self.source, line_numbers(lines_per_partition), rejected,
-                layout.quarantine_staging, self.file_bytes)
+        if settled.quarantine_schema is not None:
+            written["quarantine"] = settled.quarantine_schema
             quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
         commit(self.fs, layout.raw_dataset, layout.run_id, [raw])
         commit(self.fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-        touched = touched_partition_values(contract, counted["partitions"])
+        touched = touched_partition_values(contract, settled.partitions)
         return {"records_read": read, "loaded": read - rejected, "quarantined": rejected, "blank_lines": blank,
                 "partitions": touched}, written

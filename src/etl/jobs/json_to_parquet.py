@@ -18,6 +18,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
@@ -45,6 +46,7 @@ from etl.transforms import (
     REASON,
     VALUE,
     classify,
+    mostly_plain,
     partition_key,
     prepare_lines,
     rejected_lines,
@@ -63,14 +65,14 @@ CORRUPT_GZIP = "corrupt gzip data: the stream is cut short or damaged; send the 
 _GZIP_READ_ERRORS = ("Unexpected end of input stream", "ZipException", "Corrupt GZIP", "gzip stream CRC failure",
                      "incorrect header check", "invalid block type", "invalid distance", "invalid stored block",
                      "invalid code lengths")
-# Up to this many rejected lines are found again by their position (some 12 bytes each in the first
-# pass's metrics and in the text that carries them to the second read); a file with more is mostly
-# bad, and its lines are all checked again instead. Up to IN_LIST_UP_TO of them are picked by an IN
+# Up to this many held lines (rejected, or left to the full check) are found again by their position (some 12
+# bytes each in the first pass's metrics and in the text that carries them to the second read); a file with
+# more is mostly bad, and its lines are all checked again instead. Up to IN_LIST_UP_TO of them are picked by an IN
 # filter, more by a join.
 REJECTED_BY_POSITION = 200_000
 IN_LIST_UP_TO = 2_000
-# The first read keeps the text of up to this many rejected lines of each input split (and this much text) in
-# its metrics, so that a file with a few bad lines is not read a second time to quarantine them.
+# The first read keeps the text of up to this many held lines of each input split (and this much text) in its
+# metrics, so that a file with a few bad lines is not read a second time to quarantine them.
 KEPT_LINES_PER_SPLIT = 5_000
 KEPT_BYTES_PER_SPLIT = 1024**2
 PARTITION_KEY = "_partition_key"  # see with_partition_key
@@ -90,7 +92,7 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
     recover(fs, layout.raw_dataset)  # a killed earlier attempt may have left a commit half-applied
     recover(fs, layout.quarantine_dataset)
     try:
-        sniffed = _sniff(fs, source, contract)
+        sniffed, head = _sniff(fs, source, contract)
         read_uri = _readable_copy(fs, source, sniffed, layout)
         is_csv = "csv" in contract.accepted_formats
         lines = None if is_csv else _read_lines(spark, read_uri, sniffed)
@@ -107,8 +109,10 @@ def run(spark: SparkSession, args: Mapping[str, str]) -> dict[str, Any]:
                         spark, fs, read_uri, contract, layout, source, args["ingested_at"], file_bytes)
                     sniffed = Sniffed("csv", sniffed.gzip)
                 else:
+                    # JSON Lines whose first lines mostly pass the quick yes have the full check only for the others.
+                    hold = sniffed.format == "jsonl" and mostly_plain(head_text(head), contract)
                     counts, written = _load(
-                        spark, fs, lines, contract, layout, source, args["ingested_at"], file_bytes)
+                        spark, fs, lines, contract, layout, source, args["ingested_at"], file_bytes, hold=hold)
         except Exception as exc:
             if sniffed.gzip and _is_corrupt_compression(exc):
                 raise InputFileError(source, CORRUPT_GZIP) from None
@@ -150,12 +154,13 @@ def _nothing_loaded_hint(spark: SparkSession, fs: HadoopFs, source: str, layout:
             f"{top[REASON]!r}; the reasons are in quarantine/{layout.dataset}/run_id={layout.run_id}/")
 
 
-def _sniff(fs: HadoopFs, source: str, contract: Contract) -> Sniffed:
+def _sniff(fs: HadoopFs, source: str, contract: Contract) -> tuple[Sniffed, bytes]:
+    """What the file holds, judged by its first bytes; and those bytes."""
     head = fs.read_head(source, HEAD_BYTES)
     sniffed = sniff(head, source, contract.accepted_formats)
     if sniffed.format == "empty" and len(head) == HEAD_BYTES:
-        return Sniffed("jsonl", sniffed.gzip)  # only the head is blank: read it all
-    return sniffed
+        return Sniffed("jsonl", sniffed.gzip), head  # only the head is blank: read it all
+    return sniffed, head
 
 
 def _readable_copy(fs: HadoopFs, source: str, sniffed: Sniffed, layout: RunLayout) -> str:
@@ -227,61 +232,74 @@ def _load(
     source: str,
     ingested_at: str,
     file_bytes: int,
+    *,
+    hold: bool,
 ) -> tuple[dict[str, Any], dict[str, StructType]]:
-    """Write the good records in one pass over the file, counting as it goes; then the rejected lines.
+    """Write the good records in one pass over the file, counting as it goes; then the lines it left out.
 
     Returns the counts, and the schema of what was written to each zone ("raw", "quarantine").
 
-    The counts come from observed metrics of that pass, not from extra reads. The same pass keeps the
-    rejected lines' text (up to KEPT_LINES_PER_SPLIT of each input split), so they are checked again
-    and quarantined without a second read of the file: their cost is that of the bad lines. A file with
-    more bad lines than that has them taken from its text again by the position the pass noted
-    (``line_order``), and only they are checked again. A clean file, or one with a few bad lines, is
-    read once.
+    The counts come from observed metrics of that pass, not from extra reads. With ``hold`` the pass
+    checks each line by the quick yes only (etl.transforms.classify): the lines it does not pass, bad or
+    not, are held, and checked in full afterwards (``settle_held``), which quarantines the bad ones and
+    adds the others to the raw run. Without it the pass makes the full check, and holds only the rejected
+    lines. The same pass keeps the held lines' text (up to KEPT_LINES_PER_SPLIT of each input split), so
+    that they are settled without a second read of the file: their cost is that of those lines. A file
+    with more held lines than that has them taken from its text again by the position the pass noted
+    (``line_order``). A clean file, or one with a few bad lines, is read once.
     """
     partitions = lines.rdd.getNumPartitions()
-    line_metrics, rejected_metric = Observation("lines"), Observation("rejected")
+    line_metrics, held_metric = Observation("lines"), Observation("held")
     prepared = prepare_lines(lines).observe(line_metrics, *_line_counts(partitions))
-    is_rejected = F.col(REASON).isNotNull()
+    is_held = F.col(REASON).isNotNull()
 
     def check(marked: DataFrame) -> DataFrame:  # the non-blank lines of prepare_lines' output, classified
-        return classify(marked.where(~F.col("is_blank")).drop("is_blank"), contract)
+        return classify(marked.where(~F.col("is_blank")).drop("is_blank"), contract, hold=hold)
 
     # The observation also stops the optimizer from pushing valid_records' filter on the reason below
     # the parse, where it would be rewritten to parse each line once per field it reads.
-    classified = with_partition_key(check(prepared), contract).withColumn(KEPT, kept_line(is_rejected))
-    classified = classified.observe(rejected_metric, F.count(F.when(is_rejected, 1)).alias("rejected"),
-                                    rejected_positions(is_rejected), touched_partitions(),
+    classified = with_partition_key(check(prepared), contract).withColumn(KEPT, kept_line(is_held))
+    classified = classified.observe(held_metric, F.count(F.when(is_held, 1)).alias("held"),
+                                    rejected_positions(is_held), touched_partitions(),
                                     F.array_join(F.collect_list(F.col(KEPT)), "\n").alias("kept"))
     classified = classified.drop(PARTITION_KEY, KEPT)
     good = valid_records(classified, contract, ingested_at)
     if file_bytes < ONE_FILE_BELOW_BYTES:
         good = good.coalesce(1)  # a small run: one Parquet file, not one per input split
     good.write.mode("overwrite").parquet(layout.raw_staging + "/data")
-    counted, rejected = line_metrics.get, int(rejected_metric.get["rejected"])
+    counted, held = line_metrics.get, int(held_metric.get["held"])
     blank = int(counted["blank"] or 0)
     records = int(counted["lines"]) - blank
-    raw = Swap(layout.raw_run, layout.raw_staging + "/data" if records > rejected else None)
-
-    quarantine = Swap(layout.quarantine_run)
-    written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
-    if rejected:
+    settled = Settled(rejected=0, partitions=held_metric.get["partitions"])
+    if held:
+        kept = kept_lines(held_metric.get["kept"])
+        in_full: Callable[[DataFrame], DataFrame] = lambda text: classify(text, contract)  # noqa: E731
+        exact, read_bytes = True, file_bytes
+        if len(kept) == held:  # every held line came with the metrics: no second read of the file
+            candidates, read_bytes = kept_candidates(spark, kept), 0  # already prepared
+        elif hold:
+            # Checked again as in the pass, so that exactly the held lines are settled (all lines are picked when
+            # there are too many to pick by position). Observed, so that the filter stays above the parse.
+            picked = check(prepare_lines(rejected_candidates(spark, lines, held_metric.get["positions"], held)))
+            candidates = picked.observe("picked", F.count(F.lit(1))).where(is_held).select(VALUE, LINE_ORDER)
+        else:  # the pass made the full check: its held lines are the rejected ones
+            candidates = rejected_candidates(spark, lines, held_metric.get["positions"], held)
+            in_full, exact = (lambda text: check(prepare_lines(text))), False
         line_number = line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
-        kept = kept_lines(rejected_metric.get["kept"])
-        if len(kept) == rejected:  # every rejected line came with the metrics: no second read of the file
-            candidates = kept_candidates(spark, kept)
-            check_again, read_bytes = (lambda text: classify(text, contract)), 0  # already prepared
-        else:
-            candidates = rejected_candidates(spark, lines, rejected_metric.get["positions"], rejected)
-            check_again, read_bytes = (lambda text: check(prepare_lines(text))), file_bytes
-        written["quarantine"] = write_rejected(
-            candidates, check_again, source, line_number, rejected, layout.quarantine_staging, read_bytes)
+        settled = settle_held(fs, candidates, in_full, contract, layout, source=source, ingested_at=ingested_at,
+                              line_number=line_number, held=held, exact=exact, file_bytes=read_bytes,
+                              partitions=settled.partitions)
+    raw = Swap(layout.raw_run, layout.raw_staging + "/data" if records > settled.rejected else None)
+    written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
+    quarantine = Swap(layout.quarantine_run)
+    if settled.quarantine_schema is not None:
+        written["quarantine"] = settled.quarantine_schema
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-    touched = touched_partition_values(contract, rejected_metric.get["partitions"])
-    return {"records_read": records, "loaded": records - rejected, "quarantined": rejected, "blank_lines": blank,
-            "partitions": touched}, written
+    touched = touched_partition_values(contract, settled.partitions)
+    return {"records_read": records, "loaded": records - settled.rejected, "quarantined": settled.rejected,
+            "blank_lines": blank, "partitions": touched}, written
 
 
 def _catalog_run_folders(layout: RunLayout, database: str, written: Mapping[str, StructType]) -> dict[str, Any]:
@@ -363,7 +381,7 @@ def kept_candidates(spark: SparkSession, kept: list[str]) -> DataFrame:
 
 
 def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | None, rejected: int) -> DataFrame:
-    """The lines to check again for the quarantine: those at ``positions`` (comma-separated line orders).
+    """The lines to check again (the held lines): those at ``positions`` (comma-separated line orders).
 
     The file is read again as text, with the same splits, so each line has the ``line_order`` it had
     in the first pass, and the rejected ones are picked without parsing any line: by an IN filter
@@ -383,33 +401,63 @@ def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | 
     return lines.join(F.broadcast(wanted), LINE_ORDER, "left_semi")
 
 
-def write_rejected(
-    candidates: DataFrame,
-    classify_lines: Callable[[DataFrame], DataFrame],
-    source: str,
-    line_number: Column,
-    rejected: int,
-    target: str,
-    file_bytes: int,
-) -> StructType:
-    """Classify ``candidates`` again and write the rejected ones, verbatim with their reason, as one file.
+@dataclass(frozen=True)
+class Settled:
+    """What ``settle_held`` made of the held lines: how many it quarantined, the schema of the quarantine it
+    staged (None when none), and the processed partitions of the run's loaded records (touched_partitions)."""
 
-    ``classify_lines`` is the first pass's check (JSON or CSV), so a line is rejected for the same reason;
-    the lines come out in file order.
+    rejected: int
+    partitions: str | None
+    quarantine_schema: StructType | None = None
+
+
+def settle_held(
+    fs: HadoopFs,
+    candidates: DataFrame,
+    in_full: Callable[[DataFrame], DataFrame],
+    contract: Contract,
+    layout: RunLayout,
+    *,
+    source: str,
+    ingested_at: str,
+    line_number: Column,
+    held: int,
+    exact: bool,
+    file_bytes: int,
+    partitions: str | None,
+) -> Settled:
+    """Check in full (``in_full``: the JSON or CSV check) the ``held`` lines the first pass left out: the rejected
+    ones go verbatim with their reason to the quarantine staging, as one file in line order; the valid ones are
+    added to the raw staging beside the first pass's records.
+
+    ``exact``: the ``candidates`` are exactly the held lines. Otherwise the first pass made the full check, so
+    that it held only rejected lines, and the candidates may also hold lines it loaded (they are left out).
+    ``partitions`` are the first pass's (touched_partitions), to which those of the records added here are joined.
     """
     found = Observation("found")
+    is_rejected = F.col(REASON).isNotNull()
     # Observed before the filter, like the first pass: the filter then stays above the parse (below it, the
     # parse would run once per field the reason reads).
-    again = classify_lines(candidates).observe(found, F.count(F.when(F.col(REASON).isNotNull(), 1)).alias("rejected"))
+    again = with_partition_key(in_full(candidates), contract).observe(
+        found, F.count(F.when(is_rejected, 1)).alias("rejected"), F.count(F.lit(1)).alias("lines"),
+        touched_partitions()).drop(PARTITION_KEY)
     bad = rejected_lines(again, source, line_number)
     # One file, in line order. A small source is read in one task for it; a large one is read in parallel and its
     # rejected lines brought together by a shuffle (a global sort would first sample them: one more read).
-    bad = (bad.coalesce(1) if file_bytes < ONE_FILE_BELOW_BYTES else bad.repartition(1)).sortWithinPartitions(
-        "line_number")
-    bad.write.mode("overwrite").option("ignoreNullFields", "false").json(target)
-    if int(found.get["rejected"]) != rejected:  # the two reads must agree, or a line would be lost
-        raise SourceChangedError(source, f"{rejected} lines rejected, {found.get['rejected']} found again")
-    return bad.schema
+    small = file_bytes < ONE_FILE_BELOW_BYTES
+    bad = (bad.coalesce(1) if small else bad.repartition(1)).sortWithinPartitions("line_number")
+    bad.write.mode("overwrite").option("ignoreNullFields", "false").json(layout.quarantine_staging)
+    rejected = int(found.get["rejected"])
+    if (int(found.get["lines"]) if exact else rejected) != held:  # the two reads must agree, or a line is lost
+        raise SourceChangedError(source, f"{held} lines held back, {found.get['lines'] if exact else rejected} "
+                                         "found again")
+    if exact and rejected < held:  # valid after all: into the raw run, beside the records the first pass wrote
+        valid = valid_records(in_full(candidates), contract, ingested_at)
+        (valid.coalesce(1) if small else valid).write.mode("append").parquet(layout.raw_staging + "/data")
+    if not rejected:
+        fs.delete(layout.quarantine_staging)
+    keys = {key for observed in (partitions, found.get["partitions"]) for key in (observed or "").split(",") if key}
+    return Settled(rejected, ",".join(sorted(keys)), bad.schema if rejected else None)
 
 
 def _line_counts(partitions: int) -> list[Column]:
