@@ -448,9 +448,9 @@ def settle_held(
     bad = (bad.coalesce(1) if small else bad.repartition(1)).sortWithinPartitions("line_number")
     bad.write.mode("overwrite").option("ignoreNullFields", "false").json(layout.quarantine_staging)
     rejected = int(found.get["rejected"])
-    if (int(found.get["lines"]) if exact else rejected) != held:  # the two reads must agree, or a line is lost
-        raise SourceChangedError(source, f"{held} lines held back, {found.get['lines'] if exact else rejected} "
-                                         "found again")
+    found_again = int(found.get["lines"]) if exact else rejected
+    if found_again != held:  # the two reads must agree, or a line would be lost
+        raise SourceChangedError(source, f"{held} lines held back, {found_again} found again")
     if exact and rejected < held:  # valid after all: into the raw run, beside the records the first pass wrote
         valid = valid_records(in_full(candidates), contract, ingested_at)
         (valid.coalesce(1) if small else valid).write.mode("append").parquet(layout.raw_staging + "/data")
