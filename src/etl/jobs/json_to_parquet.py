@@ -23,7 +23,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from etl.commits import Swap, commit, recover
 from etl.contracts import Contract
@@ -366,18 +366,29 @@ def kept_lines(observed: str | None) -> list[str]:
 def kept_candidates(spark: SparkSession, kept: list[str]) -> DataFrame:
     """The kept lines (``kept_lines``) as ``value`` (their bytes as they were) and ``line_order``.
 
-    Made in the JVM: a DataFrame of Python rows would start a Python worker for its job (0.5 s in a new
-    process, a third of the quarantine's cost for a 1m-record file with 0.1% bad lines).
+    Made in the JVM from one row of them all (one_text_row), split there.
     """
-    jvm: Any = spark._jvm
-    # One row of them all (one gateway call; a list of rows would be one call per line), split in the JVM.
-    joined = jvm.java.util.Collections.singletonList("\n".join(kept))
-    dataset = spark._jsparkSession.createDataset(joined, jvm.org.apache.spark.sql.Encoders.STRING())
-    one = DataFrame(dataset.toDF(), spark)
-    item = F.explode(F.split(F.col("value"), "\n"))
-    return one.select(item.alias("item")).select(
+    item = F.explode(F.split(F.col(VALUE), "\n"))
+    return one_text_row(spark, "\n".join(kept)).select(item.alias("item")).select(
         F.unhex(F.substring_index("item", ":", -1)).cast("string").alias(VALUE),
         F.substring_index("item", ":", 1).cast("long").alias(LINE_ORDER))
+
+
+def one_text_row(spark: SparkSession, text: str) -> DataFrame:
+    """A DataFrame of one row, whose column ``value`` holds ``text``: made in the JVM in a few gateway calls.
+
+    Not ``spark.range`` or ``createDataset``: their typed encoders first initialise Scala's runtime reflection,
+    about 1 s in a new JVM (most of what settling a file's few bad lines cost). Not a literal: each query's
+    plan description would carry the text (megabytes for many held lines). Not Python rows: they start a Python
+    worker (0.5 s in a new process).
+    """
+    jvm: Any = spark._jvm
+    gateway: Any = spark.sparkContext._gateway
+    values = gateway.new_array(jvm.java.lang.Object, 1)
+    values[0] = text
+    rows = jvm.java.util.Collections.singletonList(jvm.org.apache.spark.sql.RowFactory.create(values))
+    schema = spark._jsparkSession.parseDataType(StructType([StructField(VALUE, StringType())]).json())
+    return DataFrame(spark._jsparkSession.createDataFrame(rows, schema), spark)
 
 
 def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | None, rejected: int) -> DataFrame:
@@ -396,7 +407,7 @@ def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | 
         # (0.45 s for 1,007 rejected lines in a new JVM). The positions are the metric's integers, checked here.
         in_list = ", ".join(str(int(position)) for position in positions.split(","))
         return lines.where(F.expr(f"`{LINE_ORDER}` IN ({in_list})"))
-    texts = spark.range(1).select(F.explode(F.split(F.lit(positions), ",")).alias(LINE_ORDER))
+    texts = one_text_row(spark, positions).select(F.explode(F.split(F.col(VALUE), ",")).alias(LINE_ORDER))
     wanted = texts.select(F.col(LINE_ORDER).cast("long").alias(LINE_ORDER))
     return lines.join(F.broadcast(wanted), LINE_ORDER, "left_semi")
 
