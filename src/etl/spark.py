@@ -257,6 +257,7 @@ def local_session(app_name: str = "etl") -> SparkSession:
         _session = builder.getOrCreate()
         _session.sparkContext.setLogLevel("ERROR")
         _skip_checksum_files(_session)
+        import_spark_functions(_session)
         return _session
 
 
@@ -278,6 +279,19 @@ def apply_job_conf(spark: SparkSession) -> None:
     """The settings every job runs with (a Glue session gets Glue's defaults)."""
     for key, value in JOB_CONF.items():
         spark.conf.set(key, value)
+    import_spark_functions(spark)
+
+
+def import_spark_functions(spark: SparkSession) -> None:
+    """Import Spark's ``functions`` class by its full name into the gateway's view of the JVM.
+
+    PySpark finds that class by its short name for each ``F.…`` call. Without this import the JVM first tries the
+    name in each package PySpark imports with a wildcard, each miss a search of the class path: 0.5-0.7 ms a call,
+    some 0.15 s of building the JSON job's full check (342 calls) in a new JVM.
+    """
+    from py4j.java_gateway import java_import
+
+    java_import(spark._jvm, "org.apache.spark.sql.functions")
 
 
 @contextmanager
