@@ -26,7 +26,7 @@ from etl.jobs.iceberg import SPARK_EXTENSIONS
 from etl.local.runlog import is_alive
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 logger = logging.getLogger(__name__)
 
@@ -292,6 +292,27 @@ def import_spark_functions(spark: SparkSession) -> None:
     from py4j.java_gateway import java_import
 
     java_import(spark._jvm, "org.apache.spark.sql.functions")
+
+
+def one_text_row(spark: SparkSession, text: str) -> DataFrame:
+    """A DataFrame of one row, whose column ``value`` holds ``text``: made in the JVM in a few gateway calls, for
+    the jobs to split there into the few rows they pick lines by.
+
+    Not ``spark.range`` or ``createDataset``: their typed encoders first initialise Scala's runtime reflection,
+    about 1 s in a new JVM (most of what settling a file's few bad lines cost). Not a literal: each query's
+    plan description would carry the text (megabytes for many held lines). Not Python rows: they start a Python
+    worker (0.5 s in a new process).
+    """
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    jvm: Any = spark._jvm
+    gateway: Any = spark.sparkContext._gateway
+    values = gateway.new_array(jvm.java.lang.Object, 1)
+    values[0] = text
+    rows = jvm.java.util.Collections.singletonList(jvm.org.apache.spark.sql.RowFactory.create(values))
+    schema = spark._jsparkSession.parseDataType(StructType([StructField("value", StringType())]).json())
+    return DataFrame(spark._jsparkSession.createDataFrame(rows, schema), spark)
 
 
 @contextmanager

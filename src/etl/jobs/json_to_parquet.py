@@ -23,7 +23,7 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import StructType
 
 from etl.commits import Swap, commit, recover
 from etl.contracts import Contract
@@ -40,7 +40,7 @@ from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
 from etl.native import kept_text
 from etl.sniff import HEAD_BYTES, Sniffed, head_text, looks_like, sniff
-from etl.spark import session_settings
+from etl.spark import one_text_row, session_settings
 from etl.transforms import (
     LINE_ORDER,
     REASON,
@@ -366,29 +366,12 @@ def kept_lines(observed: str | None) -> list[str]:
 def kept_candidates(spark: SparkSession, kept: list[str]) -> DataFrame:
     """The kept lines (``kept_lines``) as ``value`` (their bytes as they were) and ``line_order``.
 
-    Made in the JVM from one row of them all (one_text_row), split there.
+    Made in the JVM from one row of them all (etl.spark.one_text_row), split there.
     """
     item = F.explode(F.split(F.col(VALUE), "\n"))
     return one_text_row(spark, "\n".join(kept)).select(item.alias("item")).select(
         F.unhex(F.substring_index("item", ":", -1)).cast("string").alias(VALUE),
         F.substring_index("item", ":", 1).cast("long").alias(LINE_ORDER))
-
-
-def one_text_row(spark: SparkSession, text: str) -> DataFrame:
-    """A DataFrame of one row, whose column ``value`` holds ``text``: made in the JVM in a few gateway calls.
-
-    Not ``spark.range`` or ``createDataset``: their typed encoders first initialise Scala's runtime reflection,
-    about 1 s in a new JVM (most of what settling a file's few bad lines cost). Not a literal: each query's
-    plan description would carry the text (megabytes for many held lines). Not Python rows: they start a Python
-    worker (0.5 s in a new process).
-    """
-    jvm: Any = spark._jvm
-    gateway: Any = spark.sparkContext._gateway
-    values = gateway.new_array(jvm.java.lang.Object, 1)
-    values[0] = text
-    rows = jvm.java.util.Collections.singletonList(jvm.org.apache.spark.sql.RowFactory.create(values))
-    schema = spark._jsparkSession.parseDataType(StructType([StructField(VALUE, StringType())]).json())
-    return DataFrame(spark._jsparkSession.createDataFrame(rows, schema), spark)
 
 
 def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | None, rejected: int) -> DataFrame:
