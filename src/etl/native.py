@@ -42,7 +42,7 @@ def _handle(name: str) -> Any:
     handle = None if jvm is None else getattr(jvm.org.apache.spark.sql.etl, name)
     if not isinstance(handle, JavaClass):
         raise ConfigError(
-            f"the pipeline's Spark expressions ({_PACKAGE}.{name}) are not on the Spark session's class path: run "
+            f"the pipeline's Spark extensions ({_PACKAGE}.{name}) are not on the Spark session's class path: run "
             f"`make install` (it builds .venv/jars/{JAR_NAME}); on Glue, pass the jar with --extra-jars (infra/ does)"
         )
     return handle

@@ -294,9 +294,9 @@ def import_spark_functions(spark: SparkSession) -> None:
     java_import(spark._jvm, "org.apache.spark.sql.functions")
 
 
-def one_text_row(spark: SparkSession, text: str) -> DataFrame:
-    """A DataFrame of one row, whose column ``value`` holds ``text``: made in the JVM in a few gateway calls, for
-    the jobs to split there into the few rows they pick lines by.
+def text_pieces(spark: SparkSession, text: str, separator: str) -> DataFrame:
+    """The pieces of ``text`` between ``separator`` (a regular expression), one row each in column ``value``: made in
+    the JVM from one row holding the text, in a few gateway calls, for the jobs to pick lines by.
 
     Not ``spark.range`` or ``createDataset``: their typed encoders first initialise Scala's runtime reflection,
     about 1 s in a new JVM (most of what settling a file's few bad lines cost). Not a literal: each query's
@@ -304,6 +304,7 @@ def one_text_row(spark: SparkSession, text: str) -> DataFrame:
     worker (0.5 s in a new process).
     """
     from pyspark.sql import DataFrame
+    from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     jvm: Any = spark._jvm
@@ -312,7 +313,8 @@ def one_text_row(spark: SparkSession, text: str) -> DataFrame:
     values[0] = text
     rows = jvm.java.util.Collections.singletonList(jvm.org.apache.spark.sql.RowFactory.create(values))
     schema = spark._jsparkSession.parseDataType(StructType([StructField("value", StringType())]).json())
-    return DataFrame(spark._jsparkSession.createDataFrame(rows, schema), spark)
+    one = DataFrame(spark._jsparkSession.createDataFrame(rows, schema), spark)
+    return one.select(F.explode(F.split(F.col("value"), separator)).alias("value"))
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 
 from etl.contracts import Contract, Field, decimal_precision
 from etl.native import csv_plain_fields, interpreted, meets_contract
-from etl.spark import one_text_row
+from etl.spark import text_pieces
 from etl.transforms import (
     LINE_ORDER,
     REASON,
@@ -111,10 +111,9 @@ def assemble_records(
     pairs = span_lines(spans, lines_per_partition)
     if pairs:
         # Made in the JVM from one text of them all (a DataFrame of Python tuples starts a Python worker).
-        pair = F.explode(F.split(F.col(VALUE), ",")).alias("pair")
-        known = one_text_row(spark, ",".join(f"{line}:{first}" for line, first in pairs)).select(pair).select(
-            F.substring_index("pair", ":", 1).cast("long").alias(LINE_ORDER),
-            F.substring_index("pair", ":", -1).cast("long").alias("_span"))
+        known = text_pieces(spark, ",".join(f"{line}:{first}" for line, first in pairs), ",").select(
+            F.substring_index(VALUE, ":", 1).cast("long").alias(LINE_ORDER),
+            F.substring_index(VALUE, ":", -1).cast("long").alias("_span"))
         tagged = tagged.join(F.broadcast(known), LINE_ORDER, "left").withColumn("_first", F.col("_span"))
     unclosed = [first for first, last in spans if last == _LAST_LINE]
     if unclosed:
