@@ -525,22 +525,25 @@ def rejected_lines(classified: DataFrame, source: str, line_number: Column) -> D
 
 def normalize(raw: DataFrame, contract: Contract, run_id: str) -> DataFrame:
     """Raw rows to processed rows: PII dropped, strings trimmed, dates parsed, partitions derived."""
-    columns = []
-    for field in contract.published_fields:
-        value = F.col(field.name)
-        if field.type == "string":
-            value = F.trim(value)
-        elif field.type == "date":
-            value = F.to_date(value, field.format or contract.date_format)
-        elif field.type == "timestamp":
-            value = F.to_timestamp(value, field.format).cast(T.TimestampNTZType())
-        columns.append(value.alias(field.name))
+    columns = [processed_value(field, contract).alias(field.name) for field in contract.published_fields]
     # The ingestion time is a UTC wall-clock time: a timestamp without time zone, which Iceberg stores as
     # `timestamp` and Athena reads as a timestamp (Spark's zoned timestamp would be Iceberg's timestamptz).
     ingested_at = F.col(INGESTED_AT).cast(T.TimestampNTZType()).alias(INGESTED_AT)
     return raw.select(
         *columns, F.lit(run_id).alias(RUN_ID), ingested_at, F.col(LINE_ORDER), *partition_values(contract)
     )
+
+
+def processed_value(field: Field, contract: Contract) -> Column:
+    """A published field's processed value, from its column as sent: strings trimmed, dates and timestamps parsed."""
+    value = F.col(field.name)
+    if field.type == "string":
+        return F.trim(value)
+    if field.type == "date":
+        return F.to_date(value, field.format or contract.date_format)
+    if field.type == "timestamp":
+        return F.to_timestamp(value, field.format).cast(T.TimestampNTZType())
+    return value
 
 
 def partition_values(contract: Contract) -> list[Column]:

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the Glue scripts are run through the benchmark's loader of them
 
 from bench.engines.common import EngineJob, StepClock  # noqa: E402
+from bench.engines.pipeline_engine import load_glue_script  # noqa: E402
 from bench.engines.pipeline_engine import run as run_glue_scripts  # noqa: E402
 
 from etl.athena.local import LocalAthena  # noqa: E402
@@ -122,6 +123,52 @@ def test_keys_outside_every_files_key_range_are_appended_without_reading_the_tab
     assert (manifest["inserted"], manifest["updated"]) == (1, 1)
     assert partitions(lake)["year=2024/month=02"] == [(20, 7.0)]
     assert partitions(lake)["year=2024/month=01"] == [(10, 1.0), (15, 6.0), (30, 5.0)]
+
+
+def codes_dataset(key_type: str) -> dict:
+    """A dataset keyed by one ``code`` column of ``key_type``, partitioned by year."""
+    return {
+        "dataset": "codes", "version": 1, "landing_prefix": "codes/", "accepted_formats": ["jsonl"],
+        "date_format": "yyyy-MM-dd",
+        "fields": [{"name": "code", "type": key_type, "required": True},
+                   {"name": "day", "type": "date", "required": True}, {"name": "amount", "type": "double"}],
+        "primary_key": ["code"], "partition_columns": [{"name": "year", "source": "day", "format": "yyyy"}],
+        "summary_query": "codes", "write_mode": "upsert",
+    }
+
+
+@pytest.mark.parametrize(("key_type", "first", "second", "key_range"), [
+    # " zz" is zz once trimmed: a range of the keys as sent (" zz" to "a") would miss the file holding zz.
+    ("string", ["m", "zz"], [" zz", "a"], ["a", "zz"]),
+    # A date key is not observed by json_to_parquet: normalize reads the run's range, Iceberg binds its ISO text.
+    ("date", ["2024-03-05", "2024-03-09"], ["2024-03-09", "2024-01-02"], None),
+])
+def test_keys_of_other_types_are_looked_up_in_the_files_whose_bounds_meet_the_runs_processed_keys(
+        add_dataset, spark, tmp_path, key_type, first, second, key_range):
+    add_dataset(codes_dataset(key_type), {"codes": "SELECT count(*) AS codes FROM processed_codes"})
+    lake = tmp_path / "lake"
+    to_raw, normalize = load_glue_script("json_to_parquet"), load_glue_script("normalize")
+    common = ["--dataset", "codes", "--database", "etl", "--raw_uri", (lake / "raw").as_uri()]
+
+    def run(run_id: str, codes: list[str], amount: float) -> tuple[dict, dict]:
+        source = tmp_path / f"{run_id}.json"
+        source.write_text("".join(json.dumps({"code": code, "day": "2024-06-01", "amount": amount}) + "\n"
+                                  for code in codes), encoding="utf-8")
+        raw = to_raw.main(["--JOB_NAME", "json_to_parquet", "--run_id", run_id, *common, "--source_uri",
+                           source.as_uri(), "--ingested_at", f"2024-07-0{run_id[-1]}T00:00:00Z",
+                           "--quarantine_uri", (lake / "quarantine").as_uri()], spark=spark)
+        return raw, normalize.main(["--JOB_NAME", "normalize", "--run_id", run_id, *common, "--processed_uri",
+                                    (lake / "processed").as_uri(), "--write_mode", "upsert"], spark=spark)
+
+    run("r1", first, 1.0)
+    raw, merged = run("r2", second, 2.0)
+
+    assert raw.get("key_range") == key_range
+    assert (merged["inserted"], merged["updated"]) == (1, 1)
+    rows = IcebergCatalog(lake / "_system" / CATALOG_FILE).load("etl", "processed_codes").scan().to_arrow()
+    held = sorted((str(row["code"]), row["amount"]) for row in rows.to_pylist())
+    expected = {str(code).strip(): 1.0 for code in first} | {str(code).strip(): 2.0 for code in second}
+    assert held == sorted(expected.items())
 
 
 def new_files_by_month(lake: Path, before: set[Path]) -> dict[str, list[list[int]]]:

@@ -162,8 +162,12 @@ def test_valid_lines_held_back_by_the_quick_yes_still_load(spark, tmp_path, look
         shipping_id = 100_000 + position
         lines.insert(position, valid_but_not_plain(shipping_id))
         held_valid[shipping_id] = position
+    # A bad line with a key above every loaded one: the key range handed to normalize leaves it out.
+    outlier = json.dumps({**GOOD, "shipping_id": 999_999, "shipping_cost": -3}).encode()
+    lines.insert(len(lines) // 2, outlier)
     expected = {}
     kinds = {text: reason for text, reason in [(t.encode(), r) for t, r in BAD] + [LATIN1]}
+    kinds[outlier] = "shipping_cost is below 0"
     for number, text in enumerate(lines, start=1):
         if text in kinds:
             expected[number] = (text, kinds[text])
@@ -178,6 +182,8 @@ def test_valid_lines_held_back_by_the_quick_yes_still_load(spark, tmp_path, look
     assert (manifest["records_read"], manifest["loaded"], manifest["quarantined"]) == (
         len(lines), 6_000 + len(held_valid), len(expected))
     assert manifest["partitions"] == [["2024", "01"]]
+    # The loaded keys' range, the highest from a held line loaded after the full check.
+    assert manifest["key_range"] == [1, max(held_valid)]
 
 
 def test_a_file_mostly_held_back_is_checked_in_full_in_its_one_pass(spark, tmp_path, lookup):

@@ -415,8 +415,6 @@ ALLOWED = {
     ("jobs/iceberg.py", "merge"):
         "table, temporary view and key columns are quoted identifiers; the conditions are the job's constants with "
         "partition values through sql_string",
-    ("jobs/normalize.py", "_table_may_hold"):
-        "the table name is table_name()'s and the key column the contract's, in backquotes",
     ("jobs/maintain.py", "_call"): "procedure names are constants; their arguments are built by the job's functions",
     ("jobs/maintain.py", "crowded_partitions"): "the table name is table_name()'s; the numbers are constants",
     ("jobs/maintain.py", "live_files"): "the table name is table_name()'s",

@@ -29,15 +29,16 @@ from etl.errors import InputFileError
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.json_to_parquet import (
     PARTITION_KEY,
+    RUN_KEY,
     Settled,
+    Touched,
     line_numbers,
     literal_path,
     rejected_candidates,
     rejected_positions,
     settle_held,
     split_line_counts,
-    touched_partition_values,
-    touched_partitions,
+    touched_metrics,
     with_partition_key,
 )
 from etl.jobs.layout import RunLayout
@@ -145,9 +146,9 @@ class _Run:
         # The observation also keeps the filters below from being pushed under the parse (see json_to_parquet._load).
         observed = with_partition_key(self.classify(records), contract).observe(
             metrics, F.count(F.lit(1)).alias("records"), F.count(F.when(F.col(IS_BLANK), 1)).alias("blank"),
-            F.count(F.when(is_rejected, 1)).alias("rejected"), rejected_positions(is_rejected), touched_partitions(),
-            *as_lines,
-        ).drop(PARTITION_KEY)
+            F.count(F.when(is_rejected, 1)).alias("rejected"), rejected_positions(is_rejected),
+            *touched_metrics(contract), *as_lines,
+        ).drop(PARTITION_KEY, RUN_KEY)
         good = valid_records(observed.where(~F.col(IS_BLANK)), contract, self.ingested_at)
         if self.file_bytes < ONE_FILE_BELOW_BYTES:
             good = good.coalesce(1)
@@ -161,12 +162,12 @@ class _Run:
             lines_per_partition[0] = max(lines_per_partition.get(0, 0), 1)
         blank, rejected = int(counted["blank"]), int(counted["rejected"])
         read = int(counted["records"]) - blank
-        settled = Settled(rejected=0, partitions=counted["partitions"])
+        settled = Settled(rejected=0, touched=Touched.observed(counted))
         if rejected:
             candidates = rejected_candidates(self.spark, records, counted["positions"], rejected)
             settled = settle_held(self.fs, candidates, self.classify, contract, layout, source=self.source,
                                   ingested_at=self.ingested_at, line_number=line_numbers(lines_per_partition),
-                                  held=rejected, exact=False, file_bytes=self.file_bytes, partitions=settled.partitions)
+                                  held=rejected, exact=False, file_bytes=self.file_bytes, touched=settled.touched)
         raw = Swap(layout.raw_run, layout.raw_staging + "/data" if read > rejected else None)
         written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
         quarantine = Swap(layout.quarantine_run)
@@ -175,6 +176,5 @@ class _Run:
             quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
         commit(self.fs, layout.raw_dataset, layout.run_id, [raw])
         commit(self.fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-        touched = touched_partition_values(contract, settled.partitions)
         return {"records_read": read, "loaded": read - rejected, "quarantined": rejected, "blank_lines": blank,
-                "partitions": touched}, written
+                **settled.touched.manifest(contract)}, written

@@ -239,6 +239,37 @@ def has_snapshot(spark: SparkSession, name: str) -> bool:
     return _table(spark, name).currentSnapshot() is not None
 
 
+def holds_data(spark: SparkSession, name: str, within: tuple[str, Any, Any] | None = None) -> bool:
+    """Whether the table has a live data file; ``within`` (column, lowest, highest): one that may hold a value of
+    the column in that range.
+
+    Asked of Iceberg's scan planning, which answers from the column bounds its manifests keep per data file (a
+    file without them may hold any value), on the driver: a query of the table's ``files`` runs a Spark job
+    (0.07-0.13 s in a warm session, against 0.02-0.04 s).
+    """
+    scan = _table(spark, name).newScan()
+    if within is not None:
+        column, low, high = within
+        jvm: Any = spark._jvm  # type: ignore[attr-defined]
+        expressions = jvm.org.apache.iceberg.expressions.Expressions
+        scan = scan.filter(getattr(expressions, "and")(expressions.greaterThanOrEqual(column, _iceberg_value(low)),
+                                                        expressions.lessThanOrEqual(column, _iceberg_value(high))))
+    tasks = scan.ignoreResiduals().planFiles()
+    try:
+        return bool(tasks.iterator().hasNext())
+    finally:
+        tasks.close()
+
+
+def _iceberg_value(value: Any) -> Any:
+    """A Python value as the literal Iceberg binds to a column: numbers and text as they are, anything else (dates,
+    timestamps, decimals) as its ISO text, which Iceberg converts to the column's type (py4j passes no date, and a
+    BigDecimal binds only at the column's scale)."""
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def current_snapshot(spark: SparkSession, name: str) -> dict[str, Any] | None:
     """The table's current snapshot: id, operation and Iceberg's summary counts."""
     snapshot = _table(spark, name).currentSnapshot()

@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from etl.commits import Swap, commit, recover
-from etl.contracts import Contract
+from etl.contracts import Contract, Field
 from etl.contracts.store import HadoopContractStore, effective_contract
 from etl.errors import InputFileError, NothingLoadedError, SourceChangedError, SourceGoneError
 from etl.glue.partitions import (
@@ -49,6 +49,7 @@ from etl.transforms import (
     mostly_plain,
     partition_key,
     prepare_lines,
+    processed_value,
     rejected_lines,
     valid_records,
 )
@@ -76,6 +77,9 @@ IN_LIST_UP_TO = 2_000
 KEPT_LINES_PER_SPLIT = 5_000
 KEPT_BYTES_PER_SPLIT = 1024**2
 PARTITION_KEY = "_partition_key"  # see with_partition_key
+RUN_KEY = "_run_key"  # see with_partition_key
+# A key of these types has its range observed for normalize (as JSON numbers or strings in the manifest).
+RANGED_KEY_TYPES = ("int", "bigint", "string")
 KEPT = "_kept"  # see kept_lines
 _GLOB_CHARACTERS = re.compile(r"([\\{}\[\]*?])")
 
@@ -260,9 +264,9 @@ def _load(
     # the parse, where it would be rewritten to parse each line once per field it reads.
     classified = with_partition_key(check(prepared), contract).withColumn(KEPT, kept_line(is_held))
     classified = classified.observe(held_metric, F.count(F.when(is_held, 1)).alias("held"),
-                                    rejected_positions(is_held), touched_partitions(),
+                                    rejected_positions(is_held), *touched_metrics(contract),
                                     F.array_join(F.collect_list(F.col(KEPT)), "\n").alias("kept"))
-    classified = classified.drop(PARTITION_KEY, KEPT)
+    classified = classified.drop(PARTITION_KEY, RUN_KEY, KEPT)
     good = valid_records(classified, contract, ingested_at)
     if file_bytes < ONE_FILE_BELOW_BYTES:
         good = good.coalesce(1)  # a small run: one Parquet file, not one per input split
@@ -270,7 +274,7 @@ def _load(
     counted, held = line_metrics.get, int(held_metric.get["held"])
     blank = int(counted["blank"] or 0)
     records = int(counted["lines"]) - blank
-    settled = Settled(rejected=0, partitions=held_metric.get["partitions"])
+    settled = Settled(rejected=0, touched=Touched.observed(held_metric.get))
     if held:
         kept = kept_lines(held_metric.get["kept"])
         in_full: Callable[[DataFrame], DataFrame] = lambda text: classify(text, contract)  # noqa: E731
@@ -288,7 +292,7 @@ def _load(
         line_number = line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
         settled = settle_held(fs, candidates, in_full, contract, layout, source=source, ingested_at=ingested_at,
                               line_number=line_number, held=held, exact=exact, file_bytes=read_bytes,
-                              partitions=settled.partitions)
+                              touched=settled.touched)
     raw = Swap(layout.raw_run, layout.raw_staging + "/data" if records > settled.rejected else None)
     written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
     quarantine = Swap(layout.quarantine_run)
@@ -297,9 +301,8 @@ def _load(
         quarantine = Swap(layout.quarantine_run, layout.quarantine_staging)
     commit(fs, layout.raw_dataset, layout.run_id, [raw])
     commit(fs, layout.quarantine_dataset, layout.run_id, [quarantine])
-    touched = touched_partition_values(contract, settled.partitions)
     return {"records_read": records, "loaded": records - settled.rejected, "quarantined": settled.rejected,
-            "blank_lines": blank, "partitions": touched}, written
+            "blank_lines": blank, **settled.touched.manifest(contract)}, written
 
 
 def _catalog_run_folders(layout: RunLayout, database: str, written: Mapping[str, StructType]) -> dict[str, Any]:
@@ -321,26 +324,69 @@ def _catalog_run_folders(layout: RunLayout, database: str, written: Mapping[str,
 
 def with_partition_key(classified: DataFrame, contract: Contract) -> DataFrame:
     """``classified`` with PARTITION_KEY, to observe: the processed partition of each valid record
-    (etl.transforms.partition_key).
+    (etl.transforms.partition_key); and with a ranged key (``ranged_key``), RUN_KEY: its processed key.
 
     Computed in the projection below the observation, in generated code: inside the metric's aggregate it
-    was interpreted, row by row (some 6% of the job). Drop it after the observation.
+    was interpreted, row by row (some 6% of the job). Drop them after the observation.
     """
+    is_valid = F.col(REASON).isNull()
     key, _ = partition_key(contract)
-    return classified.withColumn(PARTITION_KEY, F.when(F.col(REASON).isNull(), key))
+    marked = classified.withColumn(PARTITION_KEY, F.when(is_valid, key))
+    field = ranged_key(contract)
+    return marked if field is None else marked.withColumn(RUN_KEY, F.when(is_valid, processed_value(field, contract)))
 
 
-def touched_partitions() -> Column:
-    """The processed partitions the run's records fall into, for normalize: observed here, not re-read there.
+def ranged_key(contract: Contract) -> Field | None:
+    """The contract's key when its range is observed for normalize: one key column, of a RANGED_KEY_TYPES type."""
+    if len(contract.primary_key) != 1:
+        return None
+    field = contract.field(contract.primary_key[0])
+    return field if field.type in RANGED_KEY_TYPES else None
 
-    One string (keys joined by commas): metrics hand only plain values back to Python; read it with
-    ``touched_partition_values``.
+
+def touched_metrics(contract: Contract) -> list[Column]:
+    """What the run's records touch in the processed table, for normalize: observed here, not re-read there.
+
+    The processed partitions they fall into, as one string (keys joined by commas: metrics hand only plain
+    values back to Python; read with ``touched_partition_values``); with a ranged key, its lowest and highest
+    value, with which normalize asks Iceberg's per-file key bounds whether the table may hold one of the run's keys.
     """
-    return F.array_join(F.array_sort(F.collect_set(F.col(PARTITION_KEY))), ",").alias("partitions")
+    partitions = F.array_join(F.array_sort(F.collect_set(F.col(PARTITION_KEY))), ",").alias("partitions")
+    if ranged_key(contract) is None:
+        return [partitions]
+    return [partitions, F.min(RUN_KEY).alias("key_low"), F.max(RUN_KEY).alias("key_high")]
+
+
+@dataclass(frozen=True)
+class Touched:
+    """What ``touched_metrics`` observed of the run's loaded records: their partitions, and their key range (None
+    without a ranged key or a record)."""
+
+    partitions: str | None = None
+    key_low: Any = None
+    key_high: Any = None
+
+    @classmethod
+    def observed(cls, metrics: Mapping[str, Any]) -> Touched:
+        return cls(metrics["partitions"], metrics.get("key_low"), metrics.get("key_high"))
+
+    def joined(self, other: Touched) -> Touched:
+        """Both observations' partitions and key range together (a file's first pass, and its held lines)."""
+        keys = {key for observed in (self.partitions, other.partitions) for key in (observed or "").split(",") if key}
+        lows = [value for value in (self.key_low, other.key_low) if value is not None]
+        highs = [value for value in (self.key_high, other.key_high) if value is not None]
+        return Touched(",".join(sorted(keys)), min(lows, default=None), max(highs, default=None))
+
+    def manifest(self, contract: Contract) -> dict[str, Any]:
+        """The job manifest's ``partitions`` (their values), and ``key_range`` ([lowest, highest]) when observed."""
+        found: dict[str, Any] = {"partitions": touched_partition_values(contract, self.partitions)}
+        if self.key_low is not None and self.key_high is not None:
+            found["key_range"] = [self.key_low, self.key_high]
+        return found
 
 
 def touched_partition_values(contract: Contract, observed: str | None) -> list[list[str]]:
-    """The partition values (["2024", "01"], …) of the keys ``touched_partitions`` observed."""
+    """The partition values (["2024", "01"], …) of the keys ``touched_metrics`` observed."""
     _, values = partition_key(contract)
     return [values(key) for key in (observed or "").split(",") if key]
 
@@ -398,11 +444,11 @@ def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | 
 
 @dataclass(frozen=True)
 class Settled:
-    """What ``settle_held`` made of the held lines: how many it quarantined, the schema of the quarantine it
-    staged (None when none), and the processed partitions of the run's loaded records (touched_partitions)."""
+    """What ``settle_held`` made of the held lines: how many it quarantined, what the run's loaded records touch
+    (``touched_metrics``), and the schema of the quarantine it staged (None when none)."""
 
     rejected: int
-    partitions: str | None
+    touched: Touched
     quarantine_schema: StructType | None = None
 
 
@@ -419,7 +465,7 @@ def settle_held(
     held: int,
     exact: bool,
     file_bytes: int,
-    partitions: str | None,
+    touched: Touched,
 ) -> Settled:
     """Check in full (``in_full``: the JSON or CSV check) the ``held`` lines the first pass left out: the rejected
     ones go verbatim with their reason to the quarantine staging, as one file in line order; the valid ones are
@@ -427,7 +473,7 @@ def settle_held(
 
     ``exact``: the ``candidates`` are exactly the held lines. Otherwise the first pass made the full check, so
     that it held only rejected lines, and the candidates may also hold lines it loaded (they are left out).
-    ``partitions`` are the first pass's (touched_partitions), to which those of the records added here are joined.
+    ``touched`` is what the first pass's records touch, to which what the records added here touch is joined.
     """
     found = Observation("found")
     is_rejected = F.col(REASON).isNotNull()
@@ -435,7 +481,7 @@ def settle_held(
     # parse would run once per field the reason reads).
     again = with_partition_key(in_full(candidates), contract).observe(
         found, F.count(F.when(is_rejected, 1)).alias("rejected"), F.count(F.lit(1)).alias("lines"),
-        touched_partitions()).drop(PARTITION_KEY)
+        *touched_metrics(contract)).drop(PARTITION_KEY, RUN_KEY)
     bad = rejected_lines(again, source, line_number)
     # One file, in line order. A small source is read in one task for it; a large one is read in parallel and its
     # rejected lines brought together by a shuffle (a global sort would first sample them: one more read).
@@ -451,8 +497,7 @@ def settle_held(
         (valid.coalesce(1) if small else valid).write.mode("append").parquet(layout.raw_staging + "/data")
     if not rejected:
         fs.delete(layout.quarantine_staging)
-    keys = {key for observed in (partitions, found.get["partitions"]) for key in (observed or "").split(",") if key}
-    return Settled(rejected, ",".join(sorted(keys)), bad.schema if rejected else None)
+    return Settled(rejected, touched.joined(Touched.observed(found.get)), bad.schema if rejected else None)
 
 
 def _line_counts(partitions: int) -> list[Column]:

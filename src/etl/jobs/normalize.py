@@ -97,7 +97,7 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     # The run's latest version of each key (ingestion time and run id are the run's own: the line decides).
     latest = latest_per_key(run_rows, keys, [F.col(LINE_ORDER).desc()]).drop(LINE_ORDER)
     key = keys[0] if len(keys) == 1 else None
-    may_hold, key_range = _table_may_hold(spark, table, key, run_rows)
+    may_hold, key_range = _table_may_hold(spark, table, key, run_rows, _observed_key_range(to_raw, contract, key))
     if not may_hold:
         # Without a key range the table held no data file (or the run no key): nothing there to compact.
         return _append_new_keys(table, to_raw, raw, latest, partition_names, compact=key_range is not None)
@@ -200,32 +200,36 @@ def _in_ranges(column: Column, ranges: list[tuple[Any, Any]]) -> Column:
 
 
 def _table_may_hold(
-    spark: SparkSession, table: str, key: str | None, run_rows: DataFrame
+    spark: SparkSession, table: str, key: str | None, run_rows: DataFrame, observed: tuple[Any, Any] | None,
 ) -> tuple[bool, tuple[Any, Any] | None]:
     """Whether the table may hold one of the run's keys (False needs no lookup of its rows); the run's key range.
 
     False when the table has no data file, or (one key column) when no data file's range of keys, from
     the column bounds Iceberg keeps per data file, overlaps the run's: a first load, or producers whose ids
-    grow, skip the comparison with every key the table holds. The run's keys are read only when the table
-    has data files (a first load runs no job for them).
+    grow, skip the comparison with every key the table holds. The run's key range is the one json_to_parquet
+    ``observed`` as it wrote the run, else read from the run's rows, when the table has a snapshot (a first
+    load runs no job for it).
     """
     if not iceberg.has_snapshot(spark, table):
         return False, None  # a new table (a first load)
     if key is None:
-        return bool(spark.sql(f"SELECT 1 FROM {table}.files WHERE content = 0 LIMIT 1").collect()), None
-    bounds = spark.sql(
-        f"SELECT readable_metrics.`{key}`.lower_bound AS low, readable_metrics.`{key}`.upper_bound AS high "
-        f"FROM {table}.files WHERE content = 0"
-    ).collect()
-    if not bounds:
-        return False, None
-    key_range = _key_range(run_rows, key)
+        return iceberg.holds_data(spark, table), None
+    key_range = observed or _key_range(run_rows, key)
     if key_range is None:
         return False, None
-    if any(row["low"] is None or row["high"] is None for row in bounds):
-        return True, key_range
-    low, high = key_range
-    return any(row["low"] <= high and low <= row["high"] for row in bounds), key_range
+    return iceberg.holds_data(spark, table, (key, *key_range)), key_range
+
+
+def _observed_key_range(to_raw: Mapping[str, Any], contract: Contract, key: str | None) -> tuple[Any, Any] | None:
+    """The run's lowest and highest processed key as json_to_parquet observed them (its manifest's ``key_range``),
+    when they are of the key's type; else None (a manifest without it, or from before it was kept)."""
+    observed = to_raw.get("key_range")
+    if key is None or not isinstance(observed, list) or len(observed) != 2:
+        return None
+    expected = {"int": int, "bigint": int, "string": str}.get(contract.field(key).type)
+    if expected is not None and all(isinstance(value, expected) and not isinstance(value, bool) for value in observed):
+        return observed[0], observed[1]
+    return None
 
 
 def _literal(value: Any) -> str:
