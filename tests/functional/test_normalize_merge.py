@@ -226,19 +226,28 @@ def test_corrections_leave_a_bounded_number_of_delete_files_and_exact_rows(tmp_p
 
 
 def test_a_runs_keys_are_looked_up_in_ranges_around_its_clusters(spark):
-    from etl.jobs.normalize import KEY_RANGES, _key_ranges
+    from pyspark.sql import functions as F
+
+    from etl.jobs.normalize import DENSE_SPAN, KEY_RANGES, _key_ranges
 
     block = list(range(5_000, 6_000))  # a producer's block of new ids
     resent = [17, 40_000, 90_001, 90_002]  # and a few old ones, re-sent
     rows = spark.createDataFrame([(k,) for k in block + resent], "shipping_id long")
-    ranges = _key_ranges(rows, "shipping_id", (17, 90_002))
+    ranges = _key_ranges(rows, "shipping_id", (17, 90_002), len(block + resent))
     assert ranges == [(17, 17), (5_000, 5_999), (40_000, 40_000), (90_001, 90_002)]
     scattered = spark.createDataFrame([(k * 10,) for k in range(500)], "shipping_id long")
-    ranges = _key_ranges(scattered, "shipping_id", (0, 4_990))
+    ranges = _key_ranges(scattered, "shipping_id", (0, 4_990), None)
     assert len(ranges) == KEY_RANGES and ranges[0][0] == 0 and ranges[-1][1] == 4_990
     assert all(any(low <= k * 10 <= high for low, high in ranges) for k in range(500))
     words = spark.createDataFrame([("a",), ("b",)], "shipping_id string")
-    assert _key_ranges(words, "shipping_id", ("a", "b")) == [("a", "b")]
+    assert _key_ranges(words, "shipping_id", ("a", "b"), 2) == [("a", "b")]
+    # One block of keys (fewer than DENSE_SPAN integers per record from lowest to highest) is its own range:
+    # its keys are not read (reading these rows would fail the test).
+    unreadable = spark.range(1).select(F.raise_error(F.lit("the run's keys were read")).alias("shipping_id"))
+    assert _key_ranges(unreadable, "shipping_id", (5_000, 5_000 + DENSE_SPAN * 1_000 - 1), 1_000) == [
+        (5_000, 5_000 + DENSE_SPAN * 1_000 - 1)]
+    with pytest.raises(Exception, match="the run's keys were read"):
+        _key_ranges(unreadable, "shipping_id", (5_000, 5_000 + DENSE_SPAN * 1_000), 1_000)
 
 
 def test_the_last_line_of_a_key_sent_several_times_in_a_run_wins_and_the_session_gets_its_settings_back(tmp_path):

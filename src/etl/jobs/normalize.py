@@ -49,8 +49,9 @@ INSERT, UPDATE = "insert", "update"
 # Up to this many replaced keys narrow the MERGE's target scan by an IN list; Iceberg evaluates column bounds
 # for IN lists of up to 200 values only (InclusiveMetricsEvaluator), so more are narrowed by the key range.
 REPLACED_BY_KEY = 200
-# A run with up to RANGED_KEYS_UP_TO integer keys looks them up in up to KEY_RANGES ranges around them.
-RANGED_KEYS_UP_TO, KEY_RANGES = 200_000, 64
+# A run with up to RANGED_KEYS_UP_TO integer keys looks them up in up to KEY_RANGES ranges around them, unless
+# they are one block: no more than DENSE_SPAN times as many integers from lowest to highest as the run has records.
+RANGED_KEYS_UP_TO, KEY_RANGES, DENSE_SPAN = 200_000, 64, 2
 # No partial top-1 per key before the shuffle of the run's latest version per key: Spark 3.5 sorts every row of
 # each input split for it, to drop the few keys sent twice within the split (1m records, new JVMs: normalize
 # 7.49-7.68 s against 7.61-8.93 s; its buffers were the 5m peak: 1.46 GiB against 1.84-1.95 GiB). A run of many
@@ -112,7 +113,8 @@ def _merge_run(spark: SparkSession, contract: Contract, layout: RunLayout, table
     if key is not None and key_range is not None:
         # Only rows in the run's key ranges can match: Iceberg skips the files, and its Parquet reader the row
         # groups, whose key bounds lie outside them (the files are sorted by key, in row groups of about 1 MB).
-        held = held.where(_in_ranges(F.col(key), _key_ranges(run_rows, key, key_range)))
+        ranges = _key_ranges(run_rows, key, key_range, to_raw.get("loaded"))
+        held = held.where(_in_ranges(F.col(key), ranges))
     held = held.select(
         *keys, F.struct(F.col(INGESTED_AT), F.col(RUN_ID), *[F.col(p) for p in partition_names]).alias(_HELD)
     )
@@ -173,14 +175,20 @@ def _key_range(run_rows: DataFrame, key: str) -> tuple[Any, Any] | None:
     return None if low is None else (low, high)
 
 
-def _key_ranges(run_rows: DataFrame, key: str, key_range: tuple[Any, Any]) -> list[tuple[Any, Any]]:
+def _key_ranges(
+    run_rows: DataFrame, key: str, key_range: tuple[Any, Any], records: int | None,
+) -> list[tuple[Any, Any]]:
     """The run's integer keys as at most KEY_RANGES ranges that hold them all; else its one key range.
 
     A producer's file is a block of new ids plus some re-sent old ones: a range per cluster keeps the
     lookup on the row groups near them, where one range from lowest to highest would span the table.
+    A run whose keys are one block (DENSE_SPAN; ``records``: the run's loaded records, when known) is
+    its one range, with no job to find its clusters.
     """
-    low = key_range[0]
+    low, high = key_range
     if not isinstance(low, int) or isinstance(low, bool):
+        return [key_range]
+    if isinstance(records, int) and high - low < DENSE_SPAN * records:
         return [key_range]
     keys = [row[0] for row in run_rows.select(key).distinct().orderBy(key).limit(RANGED_KEYS_UP_TO + 1).collect()]
     if len(keys) > RANGED_KEYS_UP_TO or not keys:
