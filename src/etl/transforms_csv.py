@@ -28,6 +28,8 @@ from etl.contracts import Contract, Field, decimal_precision
 from etl.native import csv_plain_fields, interpreted, meets_contract
 from etl.spark import text_pieces
 from etl.transforms import (
+    HELD,
+    HELD_SHARE_UP_TO,
     LINE_ORDER,
     REASON,
     VALUE,
@@ -127,6 +129,19 @@ def assemble_records(
     return single.unionByName(joined)
 
 
+def mostly_plain_records(head: str, contract: Contract) -> bool:
+    """Whether the records of ``head`` (a CSV file's first bytes, its header first) are, all but HELD_SHARE_UP_TO of
+    them, written plainly: with no quote or escape character, which the quick yes leaves to the full check.
+
+    A file of such records is classified with ``hold``; one whose exporter quotes every value gets the full
+    check in its one pass, rather than every record held and checked twice. Only the speed depends on this.
+    """
+    options = contract.csv_options
+    marks = {options["quote"], options["escape"]}
+    lines = [line for line in head.splitlines()[1:-1] if line.strip()]  # the header; the last may be cut short
+    return sum(any(mark in line for mark in marks) for line in lines) <= HELD_SHARE_UP_TO * len(lines)
+
+
 def header_positions(contract: Contract, header: Sequence[str]) -> dict[str, int]:
     """The column of each contract field in the file's header, by its source name (order is free); an optional
     field the header lacks has none (its values are NULL)."""
@@ -135,7 +150,7 @@ def header_positions(contract: Contract, header: Sequence[str]) -> dict[str, int
 
 
 def classify_records(records: DataFrame, contract: Contract, positions: Mapping[str, int], columns: int,
-                     *, native: bool = True) -> DataFrame:
+                     *, native: bool = True, hold: bool = False) -> DataFrame:
     """Check records (``value``, ``line_order``) of a file whose header has ``columns`` columns.
 
     Returns ``value``, ``line_order``, one column per contract field (typed as the raw zone holds it)
@@ -144,6 +159,8 @@ def classify_records(records: DataFrame, contract: Contract, positions: Mapping[
 
     ``native``: a record without quotes that has every column first meets the quick yes (``fast_rules``);
     False checks every record in full only: the reference the tests hold the quick yes to.
+    ``hold``: as etl.transforms.classify's, where the quick yes decides every field: the full check is left
+    out, and a record the quick yes does not pass gets the reason HELD, valid or not, to be checked again in full.
     """
     options = contract.csv_options
     quote, escape, delimiter = options["quote"], options["escape"], options["delimiter"]
@@ -174,29 +191,36 @@ def classify_records(records: DataFrame, contract: Contract, positions: Mapping[
     )
     texts = {field.name: F.col(f"r.c{positions[field.name]}") if field.name in positions
              else F.lit(None).cast("string") for field in contract.fields}
-    checks = [
-        F.when(F.col("_misquoted"), F.lit(f"malformed quoting: a {quote} inside an unquoted value, "
-                                          "or a quoted value that is never closed")),
-        F.when(F.col("_columns") < columns, F.concat(
-            F.lit("too few columns: "), F.col("_columns").cast("string"), F.lit(f" of {columns}"))),
-        F.when(F.col("_columns") > columns, F.concat(
-            F.lit("too many columns: "), F.col("_columns").cast("string"), F.lit(f" of {columns}"))),
-    ]
-    for field in contract.fields:
-        checks.extend(field_checks(field, texts[field.name]))
-    reason = F.when(F.col(IS_BLANK), F.lit(None).cast("string")).otherwise(F.coalesce(*checks))
+    typed = [typed_value(field, texts[field.name]).alias(field.name) for field in contract.fields]
+    rules = fast_rules(contract, positions) if native else []
+    decides = native and not any(rule["undecided"] for rule in rules)
+    if hold and decides:
+        # Only the quick yes is built: the full check (0.5 s of calls to a new JVM for 17 columns) is made
+        # later, for the held records only.
+        reason = F.lit(HELD)
+    else:
+        checks = [
+            F.when(F.col("_misquoted"), F.lit(f"malformed quoting: a {quote} inside an unquoted value, "
+                                              "or a quoted value that is never closed")),
+            F.when(F.col("_columns") < columns, F.concat(
+                F.lit("too few columns: "), F.col("_columns").cast("string"), F.lit(f" of {columns}"))),
+            F.when(F.col("_columns") > columns, F.concat(
+                F.lit("too many columns: "), F.col("_columns").cast("string"), F.lit(f" of {columns}"))),
+        ]
+        for field in contract.fields:
+            checks.extend(field_checks(field, texts[field.name]))
+        reason = F.coalesce(*checks)
+        if decides:
+            # The quick yes answers for most records: the full check (a large CASE) is interpreted for the
+            # others rather than compiled in each new JVM.
+            reason = interpreted(reason)
+    reason = F.when(F.col(IS_BLANK), F.lit(None).cast("string")).otherwise(reason)
     if native:
-        rules = fast_rules(contract, positions)
         # A record with no quote (nor escape) and as many values as the header: only its values can fail.
         plain = ~has_quote & (F.col("_columns") == columns)
         if escape != quote:
             plain = plain & ~F.col(VALUE).contains(escape)
-        if not any(rule["undecided"] for rule in rules):
-            # The quick yes answers for most records: the full check (a large CASE) is interpreted for the
-            # others rather than compiled in each new JVM.
-            reason = interpreted(reason)
         reason = F.when(meets_contract(F.col("r"), plain, rules), F.lit(None).cast("string")).otherwise(reason)
-    typed = [typed_value(field, texts[field.name]).alias(field.name) for field in contract.fields]
     return parsed.select(VALUE, LINE_ORDER, IS_BLANK, *typed, reason.alias(REASON))
 
 

@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from etl.contracts import load_contract
 from etl.errors import InputFileError
 from etl.generator_ev import HEADER, ev_rows
 from etl.jobs import csv_records, json_to_parquet
 from etl.jobs.runner import run_job
+from etl.sniff import HEAD_BYTES
+from etl.transforms_csv import mostly_plain_records
 
 pytestmark = pytest.mark.slow
 
@@ -118,18 +121,29 @@ def test_bom_crlf_and_quoted_commas_quotes_and_line_breaks(spark, tmp_path, comp
     assert {v["city"] for v in loaded.values()} >= {t for t in TRICKY if t}
 
 
-@pytest.mark.parametrize("lookup", ["by position, IN list", "by position, join", "every row again"])
+LOOKUPS = ["kept by the first read", "by position, IN list", "by position, join", "every row again"]
+
+
+def use_lookup(monkeypatch, lookup: str) -> None:
+    """Make the job find the rows its first pass held back (or rejected) the way ``lookup`` names."""
+    if lookup != "kept by the first read":
+        monkeypatch.setattr(json_to_parquet, "KEPT_LINES_PER_SPLIT", 0)
+    if lookup == "by position, join":
+        monkeypatch.setattr(json_to_parquet, "IN_LIST_UP_TO", 1)
+    if lookup == "every row again":
+        monkeypatch.setattr(json_to_parquet, "REJECTED_BY_POSITION", 3)
+
+
+@pytest.mark.parametrize("lookup", LOOKUPS)
 @pytest.mark.parametrize("spanning", [True, False], ids=["rows spanning lines", "a line per row"])
 def test_rows_of_a_file_read_as_several_splits_keep_their_line_numbers(spark, tmp_path, monkeypatch, lookup,
                                                                         spanning):
     # Spanning: every other row spans two lines, so split boundaries fall inside rows as well as between
     # them, and the records are put together from their lines. Otherwise each line is a record (quoted
     # commas and quotes, no line break) and the one pass that writes them numbers them: no scan first.
-    # The rejected rows are found again by the position the first read gave them, or all checked again.
-    if lookup == "by position, join":
-        monkeypatch.setattr(json_to_parquet, "IN_LIST_UP_TO", 1)
-    if lookup == "every row again":
-        monkeypatch.setattr(json_to_parquet, "REJECTED_BY_POSITION", 3)
+    # The rejected rows are kept by the first read, found again by the position it gave them, or all
+    # checked again. Every other row is quoted: the first pass makes the full check (no rows held).
+    use_lookup(monkeypatch, lookup)
     tricky = ["Bellevue\nEast", 'He said "hi",\nthen left'] if spanning else ['Sea, "ttle"', 'He said "hi", left']
     rows, bad = vehicles_with_bad(30_000, every=997, tricky=tricky, tricky_every=2,
                                   kinds=BAD if spanning else BAD_ONE_LINE)
@@ -152,6 +166,50 @@ def test_rows_of_a_file_read_as_several_splits_keep_their_line_numbers(spark, tm
     assert len(loaded) == 30_000
     # The processed partitions (model years) normalize will write: those of the loaded rows only.
     assert manifest["partitions"] == [[str(year)] for year in sorted({row["model_year"] for row in loaded.values()})]
+
+
+@pytest.mark.parametrize("lookup", LOOKUPS)
+@pytest.mark.parametrize("spanning", [True, False], ids=["rows spanning lines", "a line per row"])
+def test_a_mostly_plain_file_holds_its_quoted_rows_back_and_loads_the_valid_ones(spark, tmp_path, monkeypatch,
+                                                                                 lookup, spanning):
+    # Few rows hold a quote: the first pass makes only the quick yes, and holds the quoted rows (valid ones
+    # too) and the bad ones; they are then checked in full, the valid loaded and the bad quarantined.
+    use_lookup(monkeypatch, lookup)
+    tricky = ["Bellevue\nEast", 'He said "hi",\nthen left'] if spanning else ['Sea, "ttle"', 'He said "hi", left']
+    rows, bad = vehicles_with_bad(3_000, every=211, tricky=tricky, tricky_every=173,
+                                  kinds=BAD if spanning else BAD_ONE_LINE)
+    source = tmp_path / "ev.csv"
+    text = csv_text(rows, "\n")
+    source.write_text(text, encoding="utf-8")
+    contract = load_contract("ev_population")
+    assert mostly_plain_records(text[:HEAD_BYTES], contract)
+    holds = []
+    classify = csv_records.classify_records
+
+    def spied(*args, **kwargs):
+        holds.append(kwargs.get("hold", False))
+        return classify(*args, **kwargs)
+
+    monkeypatch.setattr(csv_records, "classify_records", spied)
+
+    manifest = run_to_raw(spark, tmp_path, source)
+
+    assert holds[0] is True and False in holds  # the first pass held rows back; the held ones were checked in full
+    assert (manifest["loaded"], manifest["quarantined"]) == (3_000, len(bad))
+    assert quarantined(tmp_path) == expected_quarantine(rows, bad, "\n")
+    loaded = raw_rows(spark, tmp_path)
+    assert sorted(loaded) == sorted({int(row[ID]) for index, row in enumerate(rows[1:], start=1) if index not in bad})
+    assert {v["city"] for v in loaded.values()} >= set(tricky)  # the quoted rows held back, loaded after all
+    assert manifest["key_range"] == [min(loaded), max(loaded)]
+
+
+def test_an_export_that_quotes_every_value_is_not_held_back(spark):
+    contract = load_contract("ev_population")
+    rows = list(ev_rows(50, seed=5))
+    quoted = io.StringIO()
+    csv.writer(quoted, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    assert not mostly_plain_records(quoted.getvalue(), contract)
+    assert mostly_plain_records(csv_text(rows, "\n"), contract)
 
 
 def inside_a_row_spanning_lines(rows: list[list[str]], offsets: list[int]) -> bool:

@@ -28,10 +28,14 @@ from etl.contracts import Contract
 from etl.errors import InputFileError
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.json_to_parquet import (
+    KEPT,
     PARTITION_KEY,
     RUN_KEY,
     Settled,
     Touched,
+    kept_candidates,
+    kept_line,
+    kept_lines,
     line_numbers,
     literal_path,
     rejected_candidates,
@@ -43,12 +47,13 @@ from etl.jobs.json_to_parquet import (
 )
 from etl.jobs.layout import RunLayout
 from etl.sniff import HEAD_BYTES, head_text
-from etl.transforms import LINE_ORDER, REASON, valid_records
+from etl.transforms import LINE_ORDER, REASON, VALUE, valid_records
 from etl.transforms_csv import (
     IS_BLANK,
     assemble_records,
     classify_records,
     header_positions,
+    mostly_plain_records,
     multi_line_spans,
     opens_a_quote,
 )
@@ -58,10 +63,9 @@ logger = logging.getLogger(__name__)
 ONE_FILE_BELOW_BYTES = 64 * 1024**2
 
 
-def read_header(fs: HadoopFs, source: str, contract: Contract) -> list[str]:
-    """The file's header row, parsed on the driver from the file's first bytes."""
+def read_header(text: str, source: str, contract: Contract) -> list[str]:
+    """The file's header row, parsed on the driver from the file's first bytes (``text``)."""
     options = contract.csv_options
-    text = head_text(fs.read_head(source, HEAD_BYTES))
     escape = None if options["escape"] == options["quote"] else options["escape"]
     reader = csv.reader(io.StringIO(text), delimiter=options["delimiter"], quotechar=options["quote"],
                         escapechar=escape, doublequote=escape is None)
@@ -85,15 +89,17 @@ def load(
     ingested_at: str, file_bytes: int,
 ) -> tuple[dict[str, Any], dict[str, StructType]]:
     """Write the valid records to raw and the rejected ones to quarantine; the counts json_to_parquet reports."""
-    header = read_header(fs, source, contract)
+    head = head_text(fs.read_head(source, HEAD_BYTES))
+    header = read_header(head, source, contract)
     lines = spark.read.text(literal_path(uri)).withColumn(LINE_ORDER, F.monotonically_increasing_id())
     partitions = lines.rdd.getNumPartitions()
     positions, columns = header_positions(contract, header), len(header)
 
-    def classify(candidates: DataFrame) -> DataFrame:
-        return classify_records(candidates, contract, positions, columns)
+    def classify(candidates: DataFrame, hold: bool = False) -> DataFrame:
+        return classify_records(candidates, contract, positions, columns, hold=hold)
 
-    run = _Run(spark, fs, contract, layout, source, ingested_at, file_bytes, classify)
+    run = _Run(spark, fs, contract, layout, source, ingested_at, file_bytes, classify,
+               hold=mostly_plain_records(head, contract))
     loaded = run.write(lines.where(F.col(LINE_ORDER) != 0), lines_per_partition=None, partitions=partitions)
     if loaded is not None:
         return loaded
@@ -124,15 +130,18 @@ class _Run:
     source: str
     ingested_at: str
     file_bytes: int
-    classify: Callable[[DataFrame], DataFrame]
+    classify: Callable[..., DataFrame]  # records, hold=False (classify_records)
+    hold: bool  # the first pass makes only the quick yes (classify_records' hold): the file is mostly plain
 
     def write(self, records: DataFrame, lines_per_partition: dict[int, int] | None,
               partitions: int) -> tuple[dict[str, Any], dict[str, StructType]] | None:
         """One pass writes the valid records, counting as it goes and noting which records it rejected.
 
-        As for JSON, the rejected records are then taken again by position and only they are checked again,
-        so a clean file is read once and nothing holds the whole file in memory (caching the checked records
-        for the second write cost more than the rest of the job: 1m-record exports took 15 s instead of 6).
+        As for JSON (json_to_parquet._load), with ``hold`` the pass makes only the quick yes, and holds the
+        records it does not pass, bad or not; the held records are then settled (``settle_held``): kept in the
+        pass's metrics, or taken again by position, and only they are checked in full. So a clean file is read
+        once and nothing holds the whole file in memory (caching the checked records for the second write cost
+        more than the rest of the job: 1m-record exports took 15 s instead of 6).
 
         Without ``lines_per_partition`` the records are the file's lines: the pass also counts each split's
         lines and the lines that leave a quote open, and when there is one it returns None (those records
@@ -144,11 +153,12 @@ class _Run:
         as_lines = [] if lines_per_partition is not None else [
             *split_line_counts(partitions), F.count(F.when(opens_a_quote(contract), 1)).alias("open_quotes")]
         # The observation also keeps the filters below from being pushed under the parse (see json_to_parquet._load).
-        observed = with_partition_key(self.classify(records), contract).observe(
+        classified = with_partition_key(self.classify(records, self.hold), contract)
+        observed = classified.withColumn(KEPT, kept_line(is_rejected)).observe(
             metrics, F.count(F.lit(1)).alias("records"), F.count(F.when(F.col(IS_BLANK), 1)).alias("blank"),
             F.count(F.when(is_rejected, 1)).alias("rejected"), rejected_positions(is_rejected),
-            *touched_metrics(contract), *as_lines,
-        ).drop(PARTITION_KEY, RUN_KEY)
+            *touched_metrics(contract), F.array_join(F.collect_list(F.col(KEPT)), "\n").alias("kept"), *as_lines,
+        ).drop(PARTITION_KEY, RUN_KEY, KEPT)
         good = valid_records(observed.where(~F.col(IS_BLANK)), contract, self.ingested_at)
         if self.file_bytes < ONE_FILE_BELOW_BYTES:
             good = good.coalesce(1)
@@ -160,14 +170,23 @@ class _Run:
             # The header, left out of the records, is the first line of the first split.
             lines_per_partition = {index: int(counted[f"p{index}"] or 0) for index in range(partitions)}
             lines_per_partition[0] = max(lines_per_partition.get(0, 0), 1)
-        blank, rejected = int(counted["blank"]), int(counted["rejected"])
+        blank, held = int(counted["blank"]), int(counted["rejected"])
         read = int(counted["records"]) - blank
         settled = Settled(rejected=0, touched=Touched.observed(counted))
-        if rejected:
-            candidates = rejected_candidates(self.spark, records, counted["positions"], rejected)
+        if held:
+            kept = kept_lines(counted["kept"])
+            exact, read_bytes = True, self.file_bytes
+            if len(kept) == held:  # every held record came with the metrics: no second read of the file
+                candidates, read_bytes = kept_candidates(self.spark, kept), 0
+            elif self.hold:  # checked again as in the pass, so that exactly the held records are settled
+                picked = self.classify(rejected_candidates(self.spark, records, counted["positions"], held), True)
+                candidates = picked.observe("picked", F.count(F.lit(1))).where(is_rejected).select(VALUE, LINE_ORDER)
+            else:  # the pass made the full check: its held records are the rejected ones
+                candidates, exact = rejected_candidates(self.spark, records, counted["positions"], held), False
             settled = settle_held(self.fs, candidates, self.classify, contract, layout, source=self.source,
                                   ingested_at=self.ingested_at, line_number=line_numbers(lines_per_partition),
-                                  held=rejected, exact=False, file_bytes=self.file_bytes, touched=settled.touched)
+                                  held=held, exact=exact, file_bytes=read_bytes, touched=settled.touched)
+        rejected = settled.rejected
         raw = Swap(layout.raw_run, layout.raw_staging + "/data" if read > rejected else None)
         written: dict[str, StructType] = {"raw": good.schema} if raw.staged else {}
         quarantine = Swap(layout.quarantine_run)
