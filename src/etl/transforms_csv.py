@@ -13,7 +13,8 @@ Each record is then checked on its text, with the contract's dialect: the number
 plainly (no quote, escape or control character) is split on its delimiter in one pass over its bytes
 (etl.native.csv_plain_fields); the others are parsed by Spark's ``from_csv``. The first rule
 a record breaks is its one reason. As for JSON, a quick yes (etl.native.meets_contract) passes first
-the records that surely meet every rule, and the full check runs only for the others.
+the records that surely meet every rule, and the full check runs only for the others: in the same pass, or,
+in a file of mostly plain records (``mostly_plain_records``), afterwards for the records it held back.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ class _Run:
 
     def write(self, records: DataFrame, lines_per_partition: dict[int, int] | None,
               partitions: int) -> tuple[dict[str, Any], dict[str, StructType]] | None:
-        """One pass writes the valid records, counting as it goes and noting which records it rejected.
+        """One pass writes the valid records, counting as it goes and noting which records it held back.
 
         As for JSON (json_to_parquet._load), with ``hold`` the pass makes only the quick yes, and holds the
         records it does not pass, bad or not; the held records are then settled (``settle_held``): kept in the
@@ -149,14 +149,14 @@ class _Run:
         """
         contract, layout = self.contract, self.layout
         metrics = Observation("csv")
-        is_rejected = F.col(REASON).isNotNull()
+        is_held = F.col(REASON).isNotNull()  # rejected, or (hold) left to the full check
         as_lines = [] if lines_per_partition is not None else [
             *split_line_counts(partitions), F.count(F.when(opens_a_quote(contract), 1)).alias("open_quotes")]
         # The observation also keeps the filters below from being pushed under the parse (see json_to_parquet._load).
         classified = with_partition_key(self.classify(records, self.hold), contract)
-        observed = classified.withColumn(KEPT, kept_line(is_rejected)).observe(
+        observed = classified.withColumn(KEPT, kept_line(is_held)).observe(
             metrics, F.count(F.lit(1)).alias("records"), F.count(F.when(F.col(IS_BLANK), 1)).alias("blank"),
-            F.count(F.when(is_rejected, 1)).alias("rejected"), rejected_positions(is_rejected),
+            F.count(F.when(is_held, 1)).alias("held"), rejected_positions(is_held),
             *touched_metrics(contract), F.array_join(F.collect_list(F.col(KEPT)), "\n").alias("kept"), *as_lines,
         ).drop(PARTITION_KEY, RUN_KEY, KEPT)
         good = valid_records(observed.where(~F.col(IS_BLANK)), contract, self.ingested_at)
@@ -170,7 +170,7 @@ class _Run:
             # The header, left out of the records, is the first line of the first split.
             lines_per_partition = {index: int(counted[f"p{index}"] or 0) for index in range(partitions)}
             lines_per_partition[0] = max(lines_per_partition.get(0, 0), 1)
-        blank, held = int(counted["blank"]), int(counted["rejected"])
+        blank, held = int(counted["blank"]), int(counted["held"])
         read = int(counted["records"]) - blank
         settled = Settled(rejected=0, touched=Touched.observed(counted))
         if held:
@@ -180,7 +180,7 @@ class _Run:
                 candidates, read_bytes = kept_candidates(self.spark, kept), 0
             elif self.hold:  # checked again as in the pass, so that exactly the held records are settled
                 picked = self.classify(rejected_candidates(self.spark, records, counted["positions"], held), True)
-                candidates = picked.observe("picked", F.count(F.lit(1))).where(is_rejected).select(VALUE, LINE_ORDER)
+                candidates = picked.observe("picked", F.count(F.lit(1))).where(is_held).select(VALUE, LINE_ORDER)
             else:  # the pass made the full check: its held records are the rejected ones
                 candidates, exact = rejected_candidates(self.spark, records, counted["positions"], held), False
             settled = settle_held(self.fs, candidates, self.classify, contract, layout, source=self.source,
