@@ -122,6 +122,19 @@ def test_bom_crlf_and_quoted_commas_quotes_and_line_breaks(spark, tmp_path, comp
 
 
 LOOKUPS = ["kept by the first read", "by position, IN list", "by position, join", "every row again"]
+# Quoted city names, by whether they span lines.
+QUOTED = {True: ["Bellevue\nEast", 'He said "hi",\nthen left'], False: ['Sea, "ttle"', 'He said "hi", left']}
+
+
+def quoted_export(tmp_path: Path, spanning: bool, records: int, every: int,
+                  quoted_every: int) -> tuple[list[list[str]], dict[int, str], Path]:
+    """An export (LF line ends) with a bad row after every ``every``-th and a quoted city every ``quoted_every``-th
+    row; a bad row spans lines when ``spanning``. Its rows, the reason of each bad one (by row index), its path."""
+    rows, bad = vehicles_with_bad(records, every=every, tricky=QUOTED[spanning], tricky_every=quoted_every,
+                                  kinds=BAD if spanning else BAD_ONE_LINE)
+    source = tmp_path / "ev.csv"
+    source.write_text(csv_text(rows, "\n"), encoding="utf-8")
+    return rows, bad, source
 
 
 def use_lookup(monkeypatch, lookup: str) -> None:
@@ -144,12 +157,7 @@ def test_rows_of_a_file_read_as_several_splits_keep_their_line_numbers(spark, tm
     # The rejected rows are kept by the first read, found again by the position it gave them, or all
     # checked again. Every other row is quoted: the first pass makes the full check (no rows held).
     use_lookup(monkeypatch, lookup)
-    tricky = ["Bellevue\nEast", 'He said "hi",\nthen left'] if spanning else ['Sea, "ttle"', 'He said "hi", left']
-    rows, bad = vehicles_with_bad(30_000, every=997, tricky=tricky, tricky_every=2,
-                                  kinds=BAD if spanning else BAD_ONE_LINE)
-    source = tmp_path / "ev.csv"
-    text = csv_text(rows, "\n")
-    source.write_text(text, encoding="utf-8")
+    rows, bad, source = quoted_export(tmp_path, spanning, 30_000, every=997, quoted_every=2)
     monkeypatch.setattr(json_to_parquet, "MAX_SPLIT_BYTES", 1024**2)  # some 6 MB: six splits of 1 MiB
     size, cores = source.stat().st_size, spark.sparkContext.defaultParallelism
     waves = -(-size // (cores * 1024**2))
@@ -175,14 +183,8 @@ def test_a_mostly_plain_file_holds_its_quoted_rows_back_and_loads_the_valid_ones
     # Few rows hold a quote: the first pass makes only the quick yes, and holds the quoted rows (valid ones
     # too) and the bad ones; they are then checked in full, the valid loaded and the bad quarantined.
     use_lookup(monkeypatch, lookup)
-    tricky = ["Bellevue\nEast", 'He said "hi",\nthen left'] if spanning else ['Sea, "ttle"', 'He said "hi", left']
-    rows, bad = vehicles_with_bad(3_000, every=211, tricky=tricky, tricky_every=173,
-                                  kinds=BAD if spanning else BAD_ONE_LINE)
-    source = tmp_path / "ev.csv"
-    text = csv_text(rows, "\n")
-    source.write_text(text, encoding="utf-8")
-    contract = load_contract("ev_population")
-    assert mostly_plain_records(text[:HEAD_BYTES], contract)
+    rows, bad, source = quoted_export(tmp_path, spanning, 3_000, every=211, quoted_every=173)
+    assert mostly_plain_records(source.read_text(encoding="utf-8")[:HEAD_BYTES], load_contract("ev_population"))
     holds = []
     classify = csv_records.classify_records
 
@@ -199,7 +201,7 @@ def test_a_mostly_plain_file_holds_its_quoted_rows_back_and_loads_the_valid_ones
     assert quarantined(tmp_path) == expected_quarantine(rows, bad, "\n")
     loaded = raw_rows(spark, tmp_path)
     assert sorted(loaded) == sorted({int(row[ID]) for index, row in enumerate(rows[1:], start=1) if index not in bad})
-    assert {v["city"] for v in loaded.values()} >= set(tricky)  # the quoted rows held back, loaded after all
+    assert {v["city"] for v in loaded.values()} >= set(QUOTED[spanning])  # the quoted rows held, loaded after all
     assert manifest["key_range"] == [min(loaded), max(loaded)]
 
 
