@@ -29,16 +29,13 @@ from etl.errors import InputFileError
 from etl.jobs.hadoop_fs import HadoopFs
 from etl.jobs.json_to_parquet import (
     KEPT,
-    PARTITION_KEY,
-    RUN_KEY,
+    TOUCHED_COLUMNS,
     Settled,
     Touched,
-    kept_candidates,
+    held_candidates,
     kept_line,
-    kept_lines,
     line_numbers,
     literal_path,
-    rejected_candidates,
     rejected_positions,
     settle_held,
     split_line_counts,
@@ -47,7 +44,7 @@ from etl.jobs.json_to_parquet import (
 )
 from etl.jobs.layout import RunLayout
 from etl.sniff import HEAD_BYTES, head_text
-from etl.transforms import LINE_ORDER, REASON, VALUE, valid_records
+from etl.transforms import LINE_ORDER, REASON, valid_records
 from etl.transforms_csv import (
     IS_BLANK,
     assemble_records,
@@ -158,7 +155,7 @@ class _Run:
             metrics, F.count(F.lit(1)).alias("records"), F.count(F.when(F.col(IS_BLANK), 1)).alias("blank"),
             F.count(F.when(is_held, 1)).alias("held"), rejected_positions(is_held),
             *touched_metrics(contract), F.array_join(F.collect_list(F.col(KEPT)), "\n").alias("kept"), *as_lines,
-        ).drop(PARTITION_KEY, RUN_KEY, KEPT)
+        ).drop(*TOUCHED_COLUMNS, KEPT)
         good = valid_records(observed.where(~F.col(IS_BLANK)), contract, self.ingested_at)
         if self.file_bytes < ONE_FILE_BELOW_BYTES:
             good = good.coalesce(1)
@@ -174,16 +171,10 @@ class _Run:
         read = int(counted["records"]) - blank
         settled = Settled(rejected=0, touched=Touched.observed(counted))
         if held:
-            kept = kept_lines(counted["kept"])
-            exact, read_bytes = True, self.file_bytes
-            if len(kept) == held:  # every held record came with the metrics: no second read of the file
-                candidates, read_bytes = kept_candidates(self.spark, kept), 0
-            elif self.hold:  # checked again as in the pass, so that exactly the held records are settled
-                picked = self.classify(rejected_candidates(self.spark, records, counted["positions"], held), True)
-                candidates = picked.observe("picked", F.count(F.lit(1))).where(is_held).select(VALUE, LINE_ORDER)
-            else:  # the pass made the full check: its held records are the rejected ones
-                candidates, exact = rejected_candidates(self.spark, records, counted["positions"], held), False
-            settled = settle_held(self.fs, candidates, self.classify, contract, layout, source=self.source,
+            candidates, in_full, exact, read_bytes = held_candidates(
+                self.spark, records, counted, held, hold=self.hold, in_full=self.classify,
+                as_in_pass=lambda text: self.classify(text, self.hold), file_bytes=self.file_bytes)
+            settled = settle_held(self.fs, candidates, in_full, contract, layout, source=self.source,
                                   ingested_at=self.ingested_at, line_number=line_numbers(lines_per_partition),
                                   held=held, exact=exact, file_bytes=read_bytes, touched=settled.touched)
         rejected = settled.rejected

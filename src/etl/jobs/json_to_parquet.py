@@ -78,6 +78,7 @@ KEPT_LINES_PER_SPLIT = 5_000
 KEPT_BYTES_PER_SPLIT = 1024**2
 PARTITION_KEY = "_partition_key"  # see with_partition_key
 RUN_KEY = "_run_key"  # see with_partition_key
+TOUCHED_COLUMNS = (PARTITION_KEY, RUN_KEY)  # what with_partition_key adds, to drop after the observation
 # A key of these types has its range observed for normalize (as JSON numbers or strings in the manifest).
 RANGED_KEY_TYPES = ("int", "bigint", "string")
 KEPT = "_kept"  # see kept_lines
@@ -266,7 +267,7 @@ def _load(
     classified = classified.observe(held_metric, F.count(F.when(is_held, 1)).alias("held"),
                                     rejected_positions(is_held), *touched_metrics(contract),
                                     F.array_join(F.collect_list(F.col(KEPT)), "\n").alias("kept"))
-    classified = classified.drop(PARTITION_KEY, RUN_KEY, KEPT)
+    classified = classified.drop(*TOUCHED_COLUMNS, KEPT)
     good = valid_records(classified, contract, ingested_at)
     if file_bytes < ONE_FILE_BELOW_BYTES:
         good = good.coalesce(1)  # a small run: one Parquet file, not one per input split
@@ -276,19 +277,10 @@ def _load(
     records = int(counted["lines"]) - blank
     settled = Settled(rejected=0, touched=Touched.observed(held_metric.get))
     if held:
-        kept = kept_lines(held_metric.get["kept"])
-        in_full: Callable[[DataFrame], DataFrame] = lambda text: classify(text, contract)  # noqa: E731
-        exact, read_bytes = True, file_bytes
-        if len(kept) == held:  # every held line came with the metrics: no second read of the file
-            candidates, read_bytes = kept_candidates(spark, kept), 0  # already prepared
-        elif hold:
-            # Checked again as in the pass, so that exactly the held lines are settled (all lines are picked when
-            # there are too many to pick by position). Observed, so that the filter stays above the parse.
-            picked = check(prepare_lines(rejected_candidates(spark, lines, held_metric.get["positions"], held)))
-            candidates = picked.observe("picked", F.count(F.lit(1))).where(is_held).select(VALUE, LINE_ORDER)
-        else:  # the pass made the full check: its held lines are the rejected ones
-            candidates = rejected_candidates(spark, lines, held_metric.get["positions"], held)
-            in_full, exact = (lambda text: check(prepare_lines(text))), False
+        # Kept lines come prepared; lines read again are prepared as in the pass.
+        candidates, in_full, exact, read_bytes = held_candidates(
+            spark, lines, held_metric.get, held, hold=hold, in_full=lambda text: classify(text, contract),
+            as_in_pass=lambda text: check(prepare_lines(text)), file_bytes=file_bytes)
         line_number = line_numbers({i: int(counted[f"p{i}"] or 0) for i in range(partitions)})
         settled = settle_held(fs, candidates, in_full, contract, layout, source=source, ingested_at=ingested_at,
                               line_number=line_number, held=held, exact=exact, file_bytes=read_bytes,
@@ -422,6 +414,36 @@ def kept_candidates(spark: SparkSession, kept: list[str]) -> DataFrame:
     return computed_now(split)
 
 
+def held_candidates(
+    spark: SparkSession,
+    lines: DataFrame,
+    metrics: Mapping[str, Any],
+    held: int,
+    *,
+    hold: bool,
+    in_full: Callable[[DataFrame], DataFrame],
+    as_in_pass: Callable[[DataFrame], DataFrame],
+    file_bytes: int,
+) -> tuple[DataFrame, Callable[[DataFrame], DataFrame], bool, int]:
+    """Where ``settle_held`` takes the ``held`` lines of a first pass from (its ``metrics``: ``kept``, ``positions``):
+    the candidates, the check to settle them with, whether they are exactly the held lines, and the bytes read again.
+
+    The lines kept in the metrics, when they are all of them: no second read, checked ``in_full``. Else ``lines``
+    read again and picked by position: with ``hold``, checked again ``as_in_pass``, so that exactly the held lines
+    are settled (all lines are picked when there are too many to pick by position), then ``in_full``; without it
+    the pass made the full check, and its held lines are the rejected ones, found by that same check.
+    """
+    kept = kept_lines(metrics["kept"])
+    if len(kept) == held:
+        return kept_candidates(spark, kept), in_full, True, 0
+    again = rejected_candidates(spark, lines, metrics["positions"], held)
+    if not hold:
+        return again, as_in_pass, False, file_bytes
+    # Observed, so that the filter stays above the parse.
+    picked = as_in_pass(again).observe("picked", F.count(F.lit(1)))
+    return picked.where(F.col(REASON).isNotNull()).select(VALUE, LINE_ORDER), in_full, True, file_bytes
+
+
 def rejected_candidates(spark: SparkSession, lines: DataFrame, positions: str | None, rejected: int) -> DataFrame:
     """The lines to check again (the held lines): those at ``positions`` (comma-separated line orders).
 
@@ -481,7 +503,7 @@ def settle_held(
     # parse would run once per field the reason reads).
     again = with_partition_key(in_full(candidates), contract).observe(
         found, F.count(F.when(is_rejected, 1)).alias("rejected"), F.count(F.lit(1)).alias("lines"),
-        *touched_metrics(contract)).drop(PARTITION_KEY, RUN_KEY)
+        *touched_metrics(contract)).drop(*TOUCHED_COLUMNS)
     bad = rejected_lines(again, source, line_number)
     # One file, in line order. A small source is read in one task for it; a large one is read in parallel and its
     # rejected lines brought together by a shuffle (a global sort would first sample them: one more read).
